@@ -1,0 +1,46 @@
+# focusflow: two entry points, `make demo` and `make test`; everything else is their plumbing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+DEMO_DB := demo/focusflow.duckdb
+
+.PHONY: demo test lint typecheck unit system-deps install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[all,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: install into .venv and run the main pipeline on the bundled sample data (DuckDB)
+demo: $(STAMP)
+	@mkdir -p demo
+	$(BIN)/focusflow ingest examples/data/*.csv --db duckdb:///$(DEMO_DB) --table focus
+	$(BIN)/focusflow summary --db duckdb:///$(DEMO_DB) --table focus
+
+## system-deps: the real servers the tests start (PostgreSQL, Prometheus, Azurite)
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## test: install what the tests need, start the real services they use, run everything
+test: system-deps $(STAMP) lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) demo .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages whose real servers the tests start, when they are missing.
+# The system services are never started: the test fixtures run throwaway servers on loopback.
+set -euo pipefail
+need=()
+command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if ((${#need[@]})); then
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "installing Debian packages: ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Debian starts the packaged services on install; the tests run their own on free ports.
+  $sudo systemctl stop prometheus postgresql >/dev/null 2>&1 || true
+fi

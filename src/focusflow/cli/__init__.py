@@ -1,0 +1,12 @@
+"""The ``focusflow`` command line: thin wiring from flags to the jobs, output through Rich.
+
+Each command lives in its own module and registers itself on ``app``; ``main`` turns any
+``FocusflowError`` into one clear line on stderr and a non-zero exit (a traceback means a bug).
+"""
+
+from focusflow.cli.app import app, main
+
+# Command modules register themselves on import.
+from focusflow.cli import ingest as _ingest  # noqa: F401, E402  isort: skip
+
+__all__ = ["app", "main"]

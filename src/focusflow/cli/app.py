@@ -1,0 +1,48 @@
+"""The Typer application object and the error boundary every command runs inside."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from focusflow.errors import FocusflowError
+
+app = typer.Typer(
+    name="focusflow",
+    help="FOCUS cost reports and Prometheus usage into databases, metrics and object storage.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one error line and return the ``Exit`` to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def setup_logging(level: str = "INFO", json_format: bool = False) -> None:
+    """Configure the root logger; only entry points call this."""
+    handler = logging.StreamHandler(sys.stderr)
+    if json_format:
+        fmt = '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}'
+    else:
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()  # standalone mode: exits itself on success and on usage errors
+    except FocusflowError as exc:
+        raise SystemExit(fail(str(exc)).exit_code) from None

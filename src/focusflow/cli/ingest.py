@@ -1,0 +1,190 @@
+"""``focusflow ingest``, ``summary`` and ``export``: FOCUS files into a database and back out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from focusflow.cli.app import app, console
+from focusflow.cli.options import http_options
+from focusflow.ingest import IngestOptions, IngestOutcome, ingest, write_rejects
+from focusflow.sinks import DEFAULT_DB_URL, Sink, open_sink, quote
+
+DbOption = Annotated[str, typer.Option("--db", help="Database URL: duckdb:///file.duckdb or "
+                                       "postgresql://user@host/db", envvar="FOCUSFLOW_DB")]
+TableOption = Annotated[str, typer.Option("--table", help="Target table, [schema.]name.")]
+
+
+@app.command("ingest")
+def ingest_command(
+    sources: Annotated[list[str], typer.Argument(help="FOCUS files: paths, http(s):// or s3:// "
+                                                 "URLs (CSV, CSV.gz, Parquet, JSON).")],
+    db: DbOption = DEFAULT_DB_URL,
+    table: TableOption = "focus",
+    source_id: Annotated[str | None, typer.Option(
+        help="Identity of the source (default: its location). Re-loading the same source "
+             "replaces its rows for the same billing periods.")] = None,
+    focus_version: Annotated[str | None, typer.Option(
+        help="FOCUS version of the files (default: detected from the header).")] = None,
+    skip_invalid: Annotated[bool, typer.Option(
+        help="Quarantine rows that fail conversion to --rejects instead of failing.")] = False,
+    rejects: Annotated[Path, typer.Option(help="Where --skip-invalid writes bad rows.")] = Path(
+        "focusflow-rejects.csv"),
+    header: Annotated[list[str] | None, typer.Option(
+        "--header", "-H", help="Extra HTTP header 'Name: value' (repeatable).")] = None,
+    bearer_token: Annotated[str | None, typer.Option(
+        envvar="FOCUSFLOW_BEARER_TOKEN", help="Bearer token for http(s) sources.")] = None,
+    username: Annotated[str | None, typer.Option(help="Basic-auth user for http(s).")] = None,
+    password: Annotated[str | None, typer.Option(
+        envvar="FOCUSFLOW_PASSWORD", help="Basic-auth password for http(s).")] = None,
+    ca_file: Annotated[str | None, typer.Option(help="CA bundle for https sources.")] = None,
+    insecure: Annotated[bool, typer.Option(help="Skip TLS verification (not advised).")] = False,
+) -> None:
+    """Load FOCUS reports into a database, replacing each source's earlier rows per period."""
+    http = http_options(header, bearer_token, username, password, ca_file, insecure)
+    sink = open_sink(db)
+    outcomes: list[IngestOutcome] = []
+    try:
+        for uri in sources:
+            outcomes.append(_ingest_one(uri, sink, IngestOptions(
+                table=table, source_id=source_id if len(sources) == 1 else None,
+                focus_version=focus_version, skip_invalid=skip_invalid, http=http,
+            )))
+    finally:
+        sink.close()
+    quarantined = write_rejects(rejects, outcomes) if skip_invalid else 0
+    console.print(_outcome_table(outcomes, quarantined, rejects))
+
+
+def _ingest_one(uri: str, sink: Sink, options: IngestOptions) -> IngestOutcome:
+    columns = (
+        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+        TransferSpeedColumn(), TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(Path(uri).name or uri, total=None, rows=0)
+
+        def update(done: int, total: int | None, rows: int) -> None:
+            bar.update(task, completed=done, total=total, rows=rows)
+
+        return ingest(uri, sink, options, update)
+
+
+def _outcome_table(outcomes: list[IngestOutcome], quarantined: int, rejects: Path) -> Table:
+    table = Table(title="Ingested", show_lines=False)
+    for name in ("source", "billing period", "currency", "rows", "BilledCost", "EffectiveCost"):
+        table.add_column(name, justify="right" if name in {"rows", "BilledCost",
+                                                             "EffectiveCost"} else "left")
+    for outcome in outcomes:
+        source = Path(outcome.name).name or outcome.name
+        if outcome.result.unchanged:
+            table.add_row(source, "unchanged", "", "", "",
+                          "")
+            continue
+        for total in outcome.result.totals:
+            table.add_row(
+                source, _month(total.period), total.currency or "", f"{total.rows:,}",
+                _money(total.billed_cost), _money(total.effective_cost),
+            )
+        if outcome.result.rows_replaced:
+            table.add_row(source, f"replaced {outcome.result.rows_replaced:,} earlier rows", "",
+                          "", "", "")
+    if quarantined:
+        table.caption = f"{quarantined:,} invalid rows quarantined to {rejects}"
+    return table
+
+
+def _month(value: datetime | None) -> str:
+    return value.strftime("%Y-%m") if value else "-"
+
+
+def _money(value: Decimal | None) -> str:
+    return f"{value:,.2f}" if value is not None else ""
+
+
+@app.command("summary")
+def summary_command(
+    db: DbOption = DEFAULT_DB_URL,
+    table: TableOption = "focus",
+    top: Annotated[int, typer.Option(help="Rows per breakdown.")] = 10,
+) -> None:
+    """Cost by service, by month and by sub-account of a loaded table."""
+    sink = open_sink(db)
+    try:
+        for title, key in (("Cost by month", "month"), ("Cost by service", "ServiceName"),
+                           ("Cost by sub-account", "SubAccountName")):
+            console.print(_breakdown(sink, table, title, key, top))
+    finally:
+        sink.close()
+
+
+def _breakdown(sink: Sink, table: str, title: str, key: str, top: int) -> Table:
+    label = (f"strftime({quote('BillingPeriodStart')}, '%Y-%m')" if key == "month"
+             else quote(key))
+    if key == "month" and sink.name == "postgres":
+        label = f"to_char({quote('BillingPeriodStart')} AT TIME ZONE 'UTC', 'YYYY-MM')"
+    order = "1, 2" if key == "month" else "3 DESC"
+    statement = (
+        f"SELECT {label} AS k, {quote('BillingCurrency')} AS c, SUM({quote('BilledCost')}), "
+        f"SUM({quote('EffectiveCost')}), COUNT(*) FROM {{table}} GROUP BY 1, 2 ORDER BY {order} "
+        f"LIMIT {int(top)}"
+    )
+    rows = sink.query(table, statement).to_pylist()
+    out = Table(title=title)
+    out.add_column("month" if key == "month" else key)
+    out.add_column("currency")
+    for name in ("BilledCost", "EffectiveCost", "rows"):
+        out.add_column(name, justify="right")
+    for row in rows:
+        values = list(row.values())
+        out.add_row(str(values[0] or "-"), str(values[1] or ""), _money(values[2]),
+                    _money(values[3]), f"{values[4]:,}")
+    return out
+
+
+@app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    db: DbOption = DEFAULT_DB_URL,
+    table: TableOption = "focus",
+) -> None:
+    """Write a loaded table back to CSV (FOCUS date-times as ISO 8601 UTC, JSON as text)."""
+    sink = open_sink(db)
+    try:
+        data = sink.read_table(table)
+    finally:
+        sink.close()
+    write_focus_csv(data, out)
+    console.print(f"wrote {data.num_rows:,} rows to {out}")
+
+
+def write_focus_csv(data: pa.Table, out: Path) -> None:
+    """CSV the way FOCUS writes it: ``...Z`` date-times, plain decimals, JSON as text."""
+    columns = []
+    for column, field in zip(data.columns, data.schema, strict=True):
+        if pa.types.is_timestamp(field.type):
+            column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
+        elif not pa.types.is_string(field.type):
+            column = column.cast(pa.string())
+        columns.append(column)
+    text = pa.table(columns, names=data.column_names)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(text, out, write_options=pacsv.WriteOptions(quoting_style="needed"))
+
+

@@ -1,0 +1,291 @@
+"""File formats of a FOCUS report: sniffing and reading CSV, gzip, Parquet and JSON as text batches.
+
+Every format is read into record batches whose columns are all strings, in header order; the
+typed conversion (``conversion.py``) is one code path for all of them. CSV is parsed by Arrow's
+streaming reader, JSON (an array of row objects, or one object per line) by an incremental
+decoder, Parquet batch by batch; none of them holds the whole file in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import IO, Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from focusflow.errors import InputError
+from focusflow.focus.streams import PrefixedStream, read_prefix
+
+SNIFF_BYTES = 64 * 1024
+CSV_BLOCK_BYTES = 8 << 20
+JSON_BATCH_ROWS = 16_384
+PARQUET_BATCH_ROWS = 65_536
+_BOM = b"\xef\xbb\xbf"
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
+    JSON = "json"
+
+
+@dataclass
+class TextBatches:
+    """A header and an iterator of all-string batches in that header's order."""
+
+    header: list[str]
+    batches: Iterator[pa.RecordBatch]
+    format: Format
+    invalid_rows: list[tuple[int | None, str]] = field(default_factory=list)
+
+
+def sniff(prefix: bytes) -> tuple[bool, Format]:
+    """(gzip-compressed?, format) from a file's first bytes."""
+    if prefix[:2] == b"\x1f\x8b":
+        return True, Format.CSV  # the inner format is sniffed after decompression
+    if prefix[:4] == b"PAR1":
+        return False, Format.PARQUET
+    text = prefix.removeprefix(_BOM).lstrip()
+    if text[:1] in (b"[", b"{"):
+        return False, Format.JSON
+    return False, Format.CSV
+
+
+def open_text_batches(
+    stream: BinaryIO, *, file: str, skip_invalid: bool = False
+) -> TextBatches:
+    """Sniff ``stream`` and read it as text batches (the stream is consumed lazily)."""
+    prefix = read_prefix(stream, SNIFF_BYTES)
+    if not prefix.strip():
+        raise InputError("the file is empty (no header row)", file=file)
+    compressed, fmt = sniff(prefix)
+    body: Any = PrefixedStream(prefix, stream)
+    if compressed:
+        body = gzip.GzipFile(fileobj=io.BufferedReader(body, 1 << 20), mode="rb")
+        try:
+            prefix = read_prefix(body, SNIFF_BYTES)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"corrupt gzip data: {exc}", file=file) from exc
+        if not prefix.strip():
+            raise InputError("the file is empty (no header row)", file=file)
+        _, fmt = sniff(prefix)
+        body = PrefixedStream(prefix, body)
+    if fmt is Format.PARQUET:
+        return _parquet(body, file)
+    if fmt is Format.JSON:
+        return _json(body, prefix, file)
+    return _csv(body, prefix, file, skip_invalid)
+
+
+def _csv(body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool) -> TextBatches:
+    header_line = prefix.removeprefix(_BOM)
+    if b"\x00" in header_line[:4096]:
+        raise InputError("binary data, expected CSV, gzip-compressed CSV, Parquet or JSON",
+                         file=file)
+    try:
+        text = header_line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(header_line) - 4:  # not just a character cut by the prefix boundary
+            raise InputError(f"not UTF-8 text (byte {exc.start} of the file)", file=file) from exc
+        text = header_line[: exc.start].decode("utf-8")
+    if "\n" not in text and len(prefix) >= SNIFF_BYTES:
+        raise InputError("the header row is longer than 64 KiB; is this a CSV file?", file=file)
+    header = next(csv.reader(io.StringIO(text.splitlines()[0])))
+    invalid: list[tuple[int | None, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        number = row.number - 1 if row.number is not None else None
+        invalid.append((number, row.text))
+        if skip_invalid:
+            return "skip"
+        raise InputError(
+            f"expected {row.expected_columns} fields, found {row.actual_columns}",
+            file=file, row=number,
+        )
+
+    raw = PrefixedStream(b"", body) if not prefix.startswith(_BOM) else _skip_bom(body)
+    reader = pacsv.open_csv(
+        raw,
+        read_options=pacsv.ReadOptions(
+            block_size=CSV_BLOCK_BYTES, use_threads=False, column_names=header, skip_rows=1,
+        ),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=False, quoted_strings_can_be_null=False,
+        ),
+    )
+    return TextBatches(header, _csv_batches(reader, file), Format.CSV, invalid)
+
+
+def _skip_bom(body: io.RawIOBase) -> PrefixedStream:
+    body.read(len(_BOM))
+    return PrefixedStream(b"", body)
+
+
+def _csv_batches(reader: pacsv.CSVStreamingReader, file: str) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            raise InputError("not UTF-8 text", file=file) from exc
+        except pa.ArrowInvalid as exc:
+            raise InputError(_arrow_message(exc), file=file) from exc
+        yield batch
+
+
+def _arrow_message(exc: Exception) -> str:
+    text = str(exc).split("\n")[0]
+    if "invalid UTF8" in text or "UTF8" in text:
+        return "not UTF-8 text"
+    return text.removeprefix("CSV parse error: ")
+
+
+def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the batch iterator
+    shutil.copyfileobj(body, spool, 1 << 20)
+    spool.seek(0)
+    try:
+        parquet = pq.ParquetFile(spool)
+    except (pa.ArrowInvalid, OSError) as exc:
+        spool.close()
+        raise InputError(f"not a readable Parquet file: {exc}", file=file) from exc
+    header = parquet.schema_arrow.names
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                yield _as_text(batch)
+        finally:
+            spool.close()
+
+    return TextBatches(header, batches(), Format.PARQUET)
+
+
+def _as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
+    arrays = []
+    for array in batch.columns:
+        if pa.types.is_string(array.type):
+            arrays.append(array)
+        elif pa.types.is_timestamp(array.type):
+            arrays.append(_timestamp_text(array))
+        elif pa.types.is_struct(array.type) or pa.types.is_map(array.type):
+            arrays.append(pa.array([None if v is None else json.dumps(_plain(v))
+                                    for v in array.to_pylist()], pa.string()))
+        else:
+            arrays.append(array.cast(pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _plain(value: Any) -> Any:
+    # Arrow maps come back as lists of (key, value) pairs.
+    if isinstance(value, list) and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+        return dict(value)
+    return value
+
+
+def _timestamp_text(array: pa.Array) -> pa.Array:
+    if array.type.tz is None:
+        array = array.cast(pa.timestamp(array.type.unit, tz="UTC"))
+    return array.cast(pa.string())
+
+
+def _json(body: io.RawIOBase, prefix: bytes, file: str) -> TextBatches:
+    text = io.TextIOWrapper(io.BufferedReader(body), encoding="utf-8-sig")
+    rows = _json_rows(text, file)
+    try:
+        first = next(rows)
+    except StopIteration:
+        raise InputError("the JSON array holds no rows", file=file) from None
+    header = list(first)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        pending = [first]
+        for number, row in enumerate(rows, start=2):
+            extra = row.keys() - set(header)
+            if extra:
+                raise InputError(
+                    f"has field(s) {', '.join(sorted(extra))} that the first row lacks",
+                    file=file, row=number,
+                )
+            pending.append(row)
+            if len(pending) >= JSON_BATCH_ROWS:
+                yield _rows_to_batch(pending, header)
+                pending = []
+        if pending:
+            yield _rows_to_batch(pending, header)
+
+    return TextBatches(header, batches(), Format.JSON)
+
+
+def _rows_to_batch(rows: list[dict[str, str | None]], header: list[str]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays(
+        [pa.array([row.get(name) for row in rows], pa.string()) for name in header],
+        names=header,
+    )
+
+
+def _json_rows(text: IO[str], file: str) -> Iterator[dict[str, str | None]]:
+    """Rows of a JSON array of objects (or newline-delimited objects), decoded incrementally.
+
+    A decode error mid-buffer usually means the object continues in the next chunk, so the
+    decoder only reports an error once the file has no more text to add.
+    """
+    decoder = json.JSONDecoder(parse_float=str, parse_int=str)
+    buffer, at_eof, number = "", False, 0
+    in_array: bool | None = None
+    while True:
+        buffer = buffer.lstrip(" \t\r\n,") if in_array is not None else buffer.lstrip()
+        if in_array is None and buffer:
+            in_array = buffer.startswith("[")
+            buffer = buffer[1:] if in_array else buffer
+            continue
+        if in_array and buffer.startswith("]"):
+            return
+        error: json.JSONDecodeError | None = None
+        if buffer:
+            try:
+                value, end = decoder.raw_decode(buffer)
+            except json.JSONDecodeError as exc:
+                error = exc
+            else:
+                number += 1
+                if not isinstance(value, dict):
+                    raise InputError(
+                        f"expected a JSON object per row, found {type(value).__name__}",
+                        file=file, row=number,
+                    )
+                buffer = buffer[end:]
+                yield {key: _json_text(item) for key, item in value.items()}
+                continue
+        if at_eof:
+            if error is not None:
+                raise InputError(f"invalid JSON: {error.msg}", file=file, row=number + 1)
+            if in_array:
+                raise InputError("invalid JSON: the array is not closed", file=file)
+            return
+        chunk = text.read(1 << 20)
+        at_eof = not chunk
+        buffer += chunk
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

@@ -1,0 +1,113 @@
+"""Read a FOCUS report from any location as a stream of typed Arrow record batches.
+
+``FocusReader`` is what every job uses: it opens the location, sniffs the format, resolves the
+header into a typed ``Layout`` and converts batch by batch, so memory is bounded by one batch
+whatever the file's size. While it reads it meters bytes (progress), counts rows and
+fingerprints the raw bytes (so a sink can tell an unchanged file). With ``skip_invalid`` bad
+rows are set aside as ``Reject``s instead of failing the read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Self
+
+import pyarrow as pa
+
+from focusflow.errors import InputError
+from focusflow.focus.conversion import Reject, convert_batch, split_valid
+from focusflow.focus.formats import Format, TextBatches, open_text_batches
+from focusflow.focus.locations import HttpOptions, Opened, open_location
+from focusflow.focus.schema import Layout, resolve_header
+from focusflow.focus.streams import MeteredStream
+
+
+class FocusReader:
+    """A FOCUS report opened for streaming; use as a context manager and iterate ``batches()``."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        http: HttpOptions | None = None,
+        focus_version: str | None = None,
+        skip_invalid: bool = False,
+    ) -> None:
+        self.uri = uri
+        self._opened: Opened = open_location(uri, http)
+        self.name = self._opened.display
+        self.total_bytes = self._opened.size
+        self._meter = MeteredStream(self._opened.stream)
+        self.skip_invalid = skip_invalid
+        self.rows_read = 0
+        self.rejects: list[Reject] = []
+        try:
+            self._text: TextBatches = open_text_batches(
+                self._meter, file=self.name, skip_invalid=skip_invalid  # type: ignore[arg-type]
+            )
+            self.layout: Layout = resolve_header(
+                self._text.header, file=self.name, version=focus_version
+            )
+        except BaseException:
+            self.close()
+            raise
+        self._finished = False
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.layout.schema
+
+    @property
+    def format(self) -> Format:
+        return self._text.format
+
+    @property
+    def bytes_read(self) -> int:
+        return self._meter.bytes_read
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the raw bytes; final once ``batches()`` is exhausted."""
+        if not self._finished:
+            raise RuntimeError("the fingerprint is known only after the whole file was read")
+        return self._meter.fingerprint
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Typed batches in file order; raises ``InputError`` at the first bad row."""
+        try:
+            for raw in self._text.batches:
+                first_row = self.rows_read + 1
+                self.rows_read += raw.num_rows
+                if self.skip_invalid:
+                    kept, rejects, _ = split_valid(raw, self.layout, first_row=first_row)
+                    self.rejects.extend(rejects)
+                    raw = kept
+                if raw.num_rows:
+                    yield convert_batch(raw, self.layout, file=self.name, first_row=first_row)
+        except UnicodeDecodeError as exc:
+            raise InputError("not UTF-8 text", file=self.name) from exc
+        self._collect_invalid_rows()
+        self._drain()
+        self._finished = True
+
+    def _collect_invalid_rows(self) -> None:
+        for number, text in self._text.invalid_rows:
+            self.rejects.append(Reject(number or 0, "", text, "wrong number of fields"))
+
+    def _drain(self) -> None:
+        # The fingerprint covers every byte, also trailing ones a parser did not need.
+        while not self._meter.closed and self._meter.read(1 << 20):
+            pass
+
+    def close(self) -> None:
+        self._opened.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,97 @@
+"""The typed Arrow schema of a FOCUS file: what each header column becomes on the load path.
+
+A header is resolved once into a ``Layout``: each source column gets its canonical name (the
+catalogue's PascalCase ID when it is a FOCUS column, the verbatim name otherwise) and its Arrow
+type. Money and quantities are ``decimal128(38, 18)`` (FOCUS samples carry up to 17 fractional
+digits; no binary floats), date-times are UTC timestamps, JSON columns (Tags, SkuPriceDetails…)
+stay JSON text, and custom ``x_*`` columns are kept verbatim as strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from focusflow.errors import InputError
+from focusflow.focus.catalogue import Column, DataType, Dataset, detect_dataset, detect_version, lookup
+
+DECIMAL = pa.decimal128(38, 18)
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+JSON_METADATA = {b"focus.type": b"JSON"}
+
+_ARROW_TYPES: dict[DataType, pa.DataType] = {
+    DataType.STRING: pa.string(),
+    DataType.DECIMAL: DECIMAL,
+    DataType.DATETIME: TIMESTAMP,
+    DataType.JSON: pa.string(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutColumn:
+    """One column of a source file and what it becomes."""
+
+    source_name: str
+    name: str
+    arrow_type: pa.DataType
+    catalogue: Column | None
+
+    @property
+    def is_json(self) -> bool:
+        return self.catalogue is not None and self.catalogue.data_type is DataType.JSON
+
+    def field(self) -> pa.Field:
+        metadata = JSON_METADATA if self.is_json else None
+        return pa.field(self.name, self.arrow_type, nullable=True, metadata=metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A resolved header: FOCUS version, dataset and the typed columns in file order."""
+
+    version: str
+    dataset: Dataset
+    columns: tuple[LayoutColumn, ...]
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([c.field() for c in self.columns])
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def has(self, name: str) -> bool:
+        return any(c.name == name for c in self.columns)
+
+
+def resolve_header(
+    header: Sequence[str], *, file: str, version: str | None = None
+) -> Layout:
+    """Resolve a file's header into a ``Layout``; duplicate or empty names are input errors."""
+    dataset = detect_dataset(header)
+    focus_version = version or detect_version(header)
+    columns: list[LayoutColumn] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(header, start=1):
+        source_name = raw.strip()
+        if not source_name:
+            raise InputError(f"header column {index} has no name", file=file, row=0)
+        column = lookup(source_name, dataset)
+        name = column.name if column else source_name
+        if name.lower() in seen:
+            raise InputError(
+                f"header names column {name!r} twice (positions {seen[name.lower()]} and {index})",
+                file=file, row=0, column=name,
+            )
+        seen[name.lower()] = index
+        arrow_type = _ARROW_TYPES[column.data_type] if column else pa.string()
+        columns.append(LayoutColumn(source_name, name, arrow_type, column))
+    return Layout(focus_version, dataset, tuple(columns))
+
+
+def is_json_field(field: pa.Field) -> bool:
+    """True for fields that hold JSON text (so sinks can store them as JSON)."""
+    return bool(field.metadata) and field.metadata.get(b"focus.type") == b"JSON"

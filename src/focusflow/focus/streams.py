@@ -1,0 +1,100 @@
+"""Small binary-stream adapters the readers compose: metering, prefix replay, iterators.
+
+``MeteredStream`` counts and fingerprints every byte that passes (progress bars and the
+unchanged-file check read it); ``PrefixedStream`` replays bytes already peeked at (to sniff
+the format and header) in front of the rest; ``IteratorStream`` turns an iterator of chunks (an
+HTTP body) into a file object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from typing import BinaryIO
+
+
+class MeteredStream(io.RawIOBase):
+    """Counts bytes read and hashes them (SHA-256) as they pass."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self._hash = hashlib.sha256()
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self._hash.update(data)
+        self.bytes_read += size
+        return size
+
+    @property
+    def fingerprint(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+class PrefixedStream(io.RawIOBase):
+    """Serves ``prefix`` first, then the rest of ``inner``."""
+
+    def __init__(self, prefix: bytes, inner: BinaryIO | io.RawIOBase) -> None:
+        self._prefix = memoryview(prefix)
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._prefix:
+            size = min(len(buffer), len(self._prefix))
+            buffer[:size] = self._prefix[:size]
+            self._prefix = self._prefix[size:]
+            return size
+        return self._inner.readinto(buffer) or 0  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+class IteratorStream(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def read_prefix(stream: io.RawIOBase | BinaryIO, size: int) -> bytes:
+    """Read up to ``size`` bytes, looping over short reads."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)

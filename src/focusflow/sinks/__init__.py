@@ -1,0 +1,95 @@
+"""Sinks: where rows go. One folder per sink, all implementing the ``Sink`` protocol.
+
+``open_sink(url)`` picks the sink from a database URL and imports its driver lazily, so an
+optional driver that is not installed raises an error naming the extra to install:
+
+- ``duckdb:///path/to/file.duckdb`` (the embedded default) or ``duckdb:///:memory:``
+- ``postgresql://user@host:5432/db`` (password from the URL, ``PGPASSWORD`` or a secret ref)
+- ``memory://`` (tests)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from focusflow.errors import ConfigError, MissingExtraError
+from focusflow.sinks.base import (
+    INTERNAL_COLUMNS,
+    LOAD_COLUMN,
+    PERIOD_COLUMN,
+    SOURCE_COLUMN,
+    LoadRequest,
+    LoadResult,
+    PeriodTotal,
+    Sink,
+)
+from focusflow.sinks.identifiers import quote, quote_table, validate_table_name
+
+DEFAULT_DB_URL = "duckdb:///focusflow.duckdb"
+
+SinkFactory = Callable[[str], Sink]
+_FACTORIES: dict[str, SinkFactory] = {}
+
+
+def register_sink(scheme: str, factory: SinkFactory) -> None:
+    """Make ``open_sink`` understand ``scheme://`` URLs."""
+    _FACTORIES[scheme] = factory
+
+
+def open_sink(url: str) -> Sink:
+    """The sink a database URL names."""
+    scheme = urlsplit(url).scheme.lower()
+    factory = _FACTORIES.get(scheme)
+    if factory is None:
+        known = ", ".join(sorted(f"{s}://" for s in _FACTORIES))
+        raise ConfigError(f"unsupported database URL scheme {scheme!r}; expected one of {known}")
+    return factory(url)
+
+
+def _duckdb(url: str) -> Sink:
+    from focusflow.sinks.duckdb import DuckDBSink  # noqa: PLC0415 - lazy driver import
+
+    path = url.split("://", 1)[1]
+    # duckdb:///relative.duckdb and duckdb:////abs/path.duckdb, as SQLAlchemy spells them
+    path = path[1:] if path.startswith("/") else path
+    if not path:
+        raise ConfigError(f"{url}: expected duckdb:///path/to/file.duckdb")
+    return DuckDBSink(path)
+
+
+def _postgres(url: str) -> Sink:
+    try:
+        from focusflow.sinks.postgres import PostgresSink  # noqa: PLC0415 - lazy driver import
+    except ImportError as exc:
+        raise MissingExtraError("psycopg", "postgres") from exc
+    return PostgresSink(url)
+
+
+def _memory(_: str) -> Sink:
+    from focusflow.sinks.memory import MemorySink  # noqa: PLC0415
+
+    return MemorySink()
+
+
+register_sink("duckdb", _duckdb)
+register_sink("postgresql", _postgres)
+register_sink("postgres", _postgres)
+register_sink("memory", _memory)
+
+__all__ = [
+    "DEFAULT_DB_URL",
+    "INTERNAL_COLUMNS",
+    "LOAD_COLUMN",
+    "PERIOD_COLUMN",
+    "SOURCE_COLUMN",
+    "LoadRequest",
+    "LoadResult",
+    "PeriodTotal",
+    "Sink",
+    "open_sink",
+    "quote",
+    "quote_table",
+    "register_sink",
+    "validate_table_name",
+]

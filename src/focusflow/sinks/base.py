@@ -1,0 +1,86 @@
+"""The contract every sink implements, and the value objects that cross it.
+
+A load is (table, source identity, billing periods): ``Sink.load`` writes a stream of typed
+batches so that, in one transaction or table version, the rows the same source loaded before
+for the same billing periods are replaced by the new ones. A load whose fingerprint equals the
+source's previous load changes nothing. A failed load commits nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+import pyarrow as pa
+
+SOURCE_COLUMN = "_focusflow_source"
+LOAD_COLUMN = "_focusflow_load_id"
+INTERNAL_COLUMNS = (SOURCE_COLUMN, LOAD_COLUMN)
+LOADS_TABLE = "_focusflow_loads"
+PERIOD_COLUMN = "BillingPeriodStart"
+
+
+@dataclass
+class LoadRequest:
+    """What to load: typed batches from one source into one table."""
+
+    table: str
+    source_id: str
+    schema: pa.Schema
+    batches: Iterable[pa.RecordBatch]
+    # Called after the batches are exhausted; equal to the previous load's -> nothing changes.
+    fingerprint: Callable[[], str] | None = None
+    # Known before reading (e.g. an exporter snapshot id): lets a sink skip without reading.
+    known_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class PeriodTotal:
+    """Rows and cost totals of one billing period and currency in a load."""
+
+    period: datetime | None
+    currency: str | None
+    rows: int
+    billed_cost: Decimal | None
+    effective_cost: Decimal | None
+
+
+@dataclass
+class LoadResult:
+    """What a load did."""
+
+    table: str
+    source_id: str
+    rows_written: int = 0
+    rows_replaced: int = 0
+    unchanged: bool = False
+    totals: list[PeriodTotal] = field(default_factory=list)
+
+    @property
+    def periods(self) -> list[datetime | None]:
+        return sorted({t.period for t in self.totals}, key=lambda p: (p is None, p))
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A place rows go: a database or a table format."""
+
+    name: str
+
+    def load(self, request: LoadRequest) -> LoadResult:
+        """Replace the source's rows for the loaded billing periods, atomically."""
+        ...
+
+    def query(self, table: str, sql: str, params: Sequence[object] = ()) -> pa.Table:
+        """Run ``sql`` with ``{table}`` standing for the quoted table; ``?`` binds params."""
+        ...
+
+    def read_table(self, table: str) -> pa.Table:
+        """Every row of ``table`` as loaded (FOCUS and x_ columns; internal columns dropped)."""
+        ...
+
+    def close(self) -> None:
+        ...

@@ -1,0 +1,208 @@
+"""DuckDB sink: loads typed Arrow batches into a DuckDB file with replace-by-period semantics.
+
+DuckDB scans an Arrow ``RecordBatchReader`` directly, so a load streams batch by batch into the
+target table inside one transaction; the source's earlier rows for the same billing periods are
+deleted in that transaction, and the loads registry records the file fingerprint so an
+unchanged file is rolled back rather than rewritten. DuckDB allows one writer process per file
+(DESIGN section 4): the embedded default serves the CLI, the demo and single-pod setups.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from focusflow.errors import FocusflowError, SinkError, TransientSinkError
+from focusflow.focus.schema import is_json_field
+from focusflow.sinks import sql
+from focusflow.sinks.base import (
+    INTERNAL_COLUMNS,
+    LOAD_COLUMN,
+    PERIOD_COLUMN,
+    SOURCE_COLUMN,
+    LoadRequest,
+    LoadResult,
+)
+from focusflow.sinks.identifiers import quote, quote_table
+
+
+def duckdb_type(field: pa.Field) -> str:
+    """The DuckDB column type for a typed FOCUS field."""
+    if is_json_field(field):
+        return "JSON"
+    kind = field.type
+    if pa.types.is_decimal(kind):
+        return f"DECIMAL({kind.precision}, {kind.scale})"
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMP WITH TIME ZONE" if kind.tz else "TIMESTAMP"
+    if pa.types.is_integer(kind):
+        return "BIGINT"
+    if pa.types.is_floating(kind):
+        return "DOUBLE"
+    if pa.types.is_boolean(kind):
+        return "BOOLEAN"
+    return "VARCHAR"
+
+
+class DuckDBSink:
+    """A DuckDB database file (or ``:memory:``) as a sink."""
+
+    name = "duckdb"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path)
+        except duckdb.IOException as exc:
+            raise TransientSinkError(f"duckdb {self.path}: {exc}") from exc
+        except duckdb.Error as exc:
+            raise SinkError(f"duckdb {self.path}: {exc}") from exc
+        self._con.execute("SET TimeZone = 'UTC'")
+
+    # -- loading ---------------------------------------------------------------------------
+    def load(self, request: LoadRequest) -> LoadResult:
+        table_sql = quote_table(request.table)
+        result = LoadResult(request.table, request.source_id)
+        con = self._con
+        try:
+            con.execute(sql.LOADS_DDL)
+            previous = self._previous_fingerprint(request)
+            if request.known_fingerprint is not None and previous == request.known_fingerprint:
+                result.unchanged = True
+                return result
+            con.begin()
+            try:
+                result = self._load_in_transaction(request, table_sql, previous)
+            except BaseException:
+                con.rollback()
+                raise
+        except FocusflowError:
+            raise
+        except duckdb.Error as exc:
+            raise SinkError(f"duckdb {self.path}: loading {request.table} failed: {exc}") from exc
+        return result
+
+    def _previous_fingerprint(self, request: LoadRequest) -> str | None:
+        row = self._con.execute(
+            sql.previous_fingerprint_statement(), [request.table, request.source_id]
+        ).fetchone()
+        return row[0] if row else None
+
+    def _load_in_transaction(
+        self, request: LoadRequest, table_sql: str, previous: str | None
+    ) -> LoadResult:
+        con = self._con
+        self._ensure_table(table_sql, request.schema)
+        load_id = uuid.uuid4().hex
+        names = request.schema.names
+        failure: list[BaseException] = []
+        reader = pa.RecordBatchReader.from_batches(
+            request.schema, _capturing(request.batches, failure)
+        )
+        columns = ", ".join(quote(n) for n in names)
+        selected = ", ".join(_select_expr(f) for f in request.schema)
+        try:
+            con.register("focusflow_incoming", reader)
+            con.execute(
+                f"INSERT INTO {table_sql} ({columns}, {quote(SOURCE_COLUMN)}, "
+                f"{quote(LOAD_COLUMN)}) SELECT {selected}, ?, ? FROM focusflow_incoming",
+                [request.source_id, load_id],
+            )
+        except duckdb.Error:
+            if failure:  # the reader's own error (bad row) is the real cause
+                raise failure[0] from None
+            raise
+        finally:
+            con.unregister("focusflow_incoming")
+        fingerprint = request.known_fingerprint or (
+            request.fingerprint() if request.fingerprint else None
+        )
+        result = LoadResult(request.table, request.source_id)
+        if fingerprint is not None and fingerprint == previous:
+            con.rollback()
+            result.unchanged = True
+            return result
+        has_period = PERIOD_COLUMN in self._table_columns(request.table)
+        deleted = con.execute(
+            sql.replace_statement(table_sql, has_period),
+            sql.replace_params(request.source_id, load_id, has_period),
+        ).fetchone()
+        totals = con.execute(sql.totals_statement(table_sql, names), [load_id]).fetchall()
+        result.totals = sql.to_totals(totals)
+        result.rows_written = sum(t.rows for t in result.totals)
+        result.rows_replaced = int(deleted[0]) if deleted else 0
+        con.execute(sql.record_load_statement(), [
+            request.table, request.source_id, load_id, fingerprint, result.rows_written,
+            datetime.now(UTC),
+        ])
+        con.commit()
+        return result
+
+    def _ensure_table(self, table_sql: str, schema: pa.Schema) -> None:
+        parts = table_sql.split(".")
+        if len(parts) == 2:
+            self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {parts[0]}")
+        definitions = [f"{quote(f.name)} {duckdb_type(f)}" for f in schema]
+        definitions += [f"{quote(SOURCE_COLUMN)} VARCHAR", f"{quote(LOAD_COLUMN)} VARCHAR"]
+        self._con.execute(f"CREATE TABLE IF NOT EXISTS {table_sql} ({', '.join(definitions)})")
+        existing = {name.lower() for name in self._columns_of(table_sql)}
+        for field in schema:
+            if field.name.lower() not in existing:  # new x_ columns are added, never dropped
+                self._con.execute(
+                    f"ALTER TABLE {table_sql} ADD COLUMN {quote(field.name)} {duckdb_type(field)}"
+                )
+
+    def _columns_of(self, table_sql: str) -> list[str]:
+        return [row[0] for row in self._con.execute(f"DESCRIBE {table_sql}").fetchall()]
+
+    def _table_columns(self, table: str) -> list[str]:
+        return self._columns_of(quote_table(table))
+
+    # -- reading ---------------------------------------------------------------------------
+    def query(self, table: str, statement: str, params: Sequence[object] = ()) -> pa.Table:
+        try:
+            relation = self._con.sql(statement.format(table=quote_table(table)), params=list(params))
+            return _arrow(relation)
+        except duckdb.CatalogException as exc:
+            raise SinkError(f"duckdb {self.path}: table {table!r} does not exist") from exc
+        except duckdb.Error as exc:
+            raise SinkError(f"duckdb {self.path}: {exc}") from exc
+
+    def read_table(self, table: str) -> pa.Table:
+        table_sql = quote_table(table)
+        try:
+            columns = [c for c in self._columns_of(table_sql) if c not in INTERNAL_COLUMNS]
+        except duckdb.CatalogException as exc:
+            raise SinkError(f"duckdb {self.path}: table {table!r} does not exist") from exc
+        listing = ", ".join(quote(c) for c in columns)
+        return _arrow(self._con.sql(f"SELECT {listing} FROM {table_sql}"))
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _arrow(cursor: duckdb.DuckDBPyRelation) -> pa.Table:
+    table: pa.Table = cursor.to_arrow_table()
+    return table
+
+
+def _select_expr(field: pa.Field) -> str:
+    name = quote(field.name)
+    return f"CAST({name} AS JSON)" if is_json_field(field) else name
+
+
+def _capturing(batches: Any, failure: list[BaseException]) -> Iterator[pa.RecordBatch]:
+    """Yield the batches; remember an exception so it is not lost inside DuckDB's wrapper."""
+    try:
+        yield from batches
+    except BaseException as exc:
+        failure.append(exc)
+        raise
