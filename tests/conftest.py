@@ -13,4 +13,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 pytest_plugins = [
     "fixtures.paths",
+    "fixtures.s3",
+    "fixtures.prometheus",
 ]
