@@ -33,6 +33,7 @@ class FocusReader:
         http: HttpOptions | None = None,
         focus_version: str | None = None,
         skip_invalid: bool = False,
+        require_mandatory: bool = True,
     ) -> None:
         self.uri = uri
         self._opened: Opened = open_location(uri, http)
@@ -47,7 +48,8 @@ class FocusReader:
                 self._meter, file=self.name, skip_invalid=skip_invalid  # type: ignore[arg-type]
             )
             self.layout: Layout = resolve_header(
-                self._text.header, file=self.name, version=focus_version
+                self._text.header, file=self.name, version=focus_version,
+                require_mandatory=require_mandatory,
             )
         except BaseException:
             self.close()

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from focusflow.errors import InputError
-from focusflow.focus.catalogue import Column, DataType, Dataset, detect_dataset, detect_version, lookup
+from focusflow.focus.catalogue import (
+    Column,
+    DataType,
+    Dataset,
+    Level,
+    columns_for,
+    detect_dataset,
+    detect_version,
+    lookup,
+)
 
 DECIMAL = pa.decimal128(38, 18)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -68,9 +77,14 @@ class Layout:
 
 
 def resolve_header(
-    header: Sequence[str], *, file: str, version: str | None = None
+    header: Sequence[str], *, file: str, version: str | None = None,
+    require_mandatory: bool = True,
 ) -> Layout:
-    """Resolve a file's header into a ``Layout``; duplicate or empty names are input errors."""
+    """Resolve a file's header into a ``Layout``.
+
+    Duplicate or empty names are input errors, and so (unless ``require_mandatory`` is off, as
+    the validator needs) is a header lacking a column the FOCUS version makes Mandatory.
+    """
     dataset = detect_dataset(header)
     focus_version = version or detect_version(header)
     columns: list[LayoutColumn] = []
@@ -89,7 +103,24 @@ def resolve_header(
         seen[name.lower()] = index
         arrow_type = _ARROW_TYPES[column.data_type] if column else pa.string()
         columns.append(LayoutColumn(source_name, name, arrow_type, column))
-    return Layout(focus_version, dataset, tuple(columns))
+    layout = Layout(focus_version, dataset, tuple(columns))
+    if require_mandatory:
+        missing = missing_mandatory(layout)
+        if missing:
+            raise InputError(
+                f"header lacks FOCUS {focus_version} mandatory column(s) {', '.join(missing)}",
+                file=file, row=0,
+            )
+    return layout
+
+
+def missing_mandatory(layout: Layout) -> list[str]:
+    """Mandatory columns of the layout's version and dataset that the header lacks."""
+    present = set(layout.names)
+    return [
+        c.name for c in columns_for(layout.version, layout.dataset)
+        if c.level(layout.version) is Level.MANDATORY and c.name not in present
+    ]
 
 
 def is_json_field(field: pa.Field) -> bool:
