@@ -34,7 +34,10 @@ class ConfigError(PermanentError):
 
 
 class InputError(PermanentError):
-    """A source's content is invalid; carries the file, row and column it concerns."""
+    """A source's content is invalid; carries the file, row and column it concerns.
+
+    Rows count data rows from 1 (CSV line = row + 1); row 0 means the header.
+    """
 
     def __init__(
         self,
@@ -53,7 +56,7 @@ class InputError(PermanentError):
     def _render(self) -> str:
         where = [part for part in (
             self.file,
-            f"row {self.row}" if self.row is not None else None,
+            ("header" if self.row == 0 else f"row {self.row}") if self.row is not None else None,
             f"column {self.column}" if self.column else None,
         ) if part]
         return f"{', '.join(where)}: {self.reason}" if where else self.reason
