@@ -31,7 +31,10 @@ def setup_logging(level: str = "INFO", json_format: bool = False) -> None:
     """Configure the root logger; only entry points call this."""
     handler = logging.StreamHandler(sys.stderr)
     if json_format:
-        fmt = '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}'
+        fmt = (
+            '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
+            '"msg":"%(message)s"}'
+        )
     else:
         fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     handler.setFormatter(logging.Formatter(fmt))

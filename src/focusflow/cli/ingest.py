@@ -179,10 +179,11 @@ def write_focus_csv(data: pa.Table, out: Path) -> None:
     columns = []
     for column, field in zip(data.columns, data.schema, strict=True):
         if pa.types.is_timestamp(field.type):
-            column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
+            columns.append(pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ"))
         elif not pa.types.is_string(field.type):
-            column = column.cast(pa.string())
-        columns.append(column)
+            columns.append(column.cast(pa.string()))
+        else:
+            columns.append(column)
     text = pa.table(columns, names=data.column_names)
     out.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(text, out, write_options=pacsv.WriteOptions(quoting_style="needed"))

@@ -7,8 +7,8 @@ from focusflow.focus.catalogue import (
     LATEST_VERSION,
     VERSIONS,
     Column,
-    DataType,
     Dataset,
+    DataType,
     Level,
     columns_for,
     detect_version,
@@ -17,9 +17,22 @@ from focusflow.focus.catalogue import (
 )
 from focusflow.focus.conversion import Reject
 from focusflow.focus.formats import Format
-from focusflow.focus.locations import HttpOptions, Opened, display_name, open_location, register_scheme
+from focusflow.focus.locations import (
+    HttpOptions,
+    Opened,
+    display_name,
+    open_location,
+    register_scheme,
+)
 from focusflow.focus.reader import FocusReader
-from focusflow.focus.schema import DECIMAL, TIMESTAMP, Layout, LayoutColumn, is_json_field, resolve_header
+from focusflow.focus.schema import (
+    DECIMAL,
+    TIMESTAMP,
+    Layout,
+    LayoutColumn,
+    is_json_field,
+    resolve_header,
+)
 
 __all__ = [
     "DECIMAL",

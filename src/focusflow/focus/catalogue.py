@@ -145,7 +145,7 @@ _ALLOWED: Mapping[str, frozenset[str]] = {
 }
 
 
-def _col(
+def _col(  # noqa: PLR0917 - a table row: positional by design
     name: str, data_type: DataType, nullable: bool, levels: Mapping[str, Level],
     value_format: str = "", dataset: Dataset = Dataset.COST_AND_USAGE,
 ) -> Column:

@@ -120,7 +120,7 @@ def _open_file(uri: str, _: HttpOptions) -> Opened:
         raise SourceError(f"{path}: is a directory, expected a file") from None
     except OSError as exc:
         raise SourceError(f"{path}: cannot be read ({exc.strerror})") from exc
-    return Opened(stream, str(path), size, local_path=path)  # type: ignore[arg-type]
+    return Opened(stream, str(path), size, local_path=path)
 
 
 def _open_http(uri: str, options: HttpOptions) -> Opened:
@@ -149,7 +149,7 @@ def _open_http(uri: str, options: HttpOptions) -> Opened:
     length = response.headers.get("content-length")
     stream = IteratorStream(response.iter_raw())
     return Opened(
-        io.BufferedReader(stream, 1 << 20),  # type: ignore[arg-type]
+        io.BufferedReader(stream, 1 << 20),
         shown,
         int(length) if length and length.isdigit() else None,
         content_type=response.headers.get("content-type"),

@@ -78,15 +78,15 @@ class FocusReader:
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Typed batches in file order; raises ``InputError`` at the first bad row."""
         try:
-            for raw in self._text.batches:
+            for text in self._text.batches:
                 first_row = self.rows_read + 1
-                self.rows_read += raw.num_rows
+                self.rows_read += text.num_rows
+                valid = text
                 if self.skip_invalid:
-                    kept, rejects, _ = split_valid(raw, self.layout, first_row=first_row)
+                    valid, rejects, _ = split_valid(text, self.layout, first_row=first_row)
                     self.rejects.extend(rejects)
-                    raw = kept
-                if raw.num_rows:
-                    yield convert_batch(raw, self.layout, file=self.name, first_row=first_row)
+                if valid.num_rows:
+                    yield convert_batch(valid, self.layout, file=self.name, first_row=first_row)
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8 text", file=self.name) from exc
         self._collect_invalid_rows()

@@ -17,8 +17,8 @@ import pyarrow as pa
 from focusflow.errors import InputError
 from focusflow.focus.catalogue import (
     Column,
-    DataType,
     Dataset,
+    DataType,
     Level,
     columns_for,
     detect_dataset,

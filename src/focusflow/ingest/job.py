@@ -8,9 +8,11 @@ location replaces its earlier rows for the same billing periods.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pyarrow as pa
 
 from focusflow.focus import FocusReader, HttpOptions, Reject
 from focusflow.sinks import LoadRequest, LoadResult, Sink
@@ -49,7 +51,7 @@ def ingest(
     ) as reader:
         source_id = options.source_id or _default_source_id(reader.name)
 
-        def batches():  # type: ignore[no-untyped-def]
+        def batches() -> Iterator[pa.RecordBatch]:
             for batch in reader.batches():
                 if progress:
                     progress(reader.bytes_read, reader.total_bytes, reader.rows_read)

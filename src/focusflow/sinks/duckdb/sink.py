@@ -31,23 +31,23 @@ from focusflow.sinks.base import (
 )
 from focusflow.sinks.identifiers import quote, quote_table
 
+_SIMPLE_TYPES = (
+    (pa.types.is_integer, "BIGINT"),
+    (pa.types.is_floating, "DOUBLE"),
+    (pa.types.is_boolean, "BOOLEAN"),
+)
+
 
 def duckdb_type(field: pa.Field) -> str:
     """The DuckDB column type for a typed FOCUS field."""
+    kind = field.type
     if is_json_field(field):
         return "JSON"
-    kind = field.type
     if pa.types.is_decimal(kind):
         return f"DECIMAL({kind.precision}, {kind.scale})"
     if pa.types.is_timestamp(kind):
         return "TIMESTAMP WITH TIME ZONE" if kind.tz else "TIMESTAMP"
-    if pa.types.is_integer(kind):
-        return "BIGINT"
-    if pa.types.is_floating(kind):
-        return "DOUBLE"
-    if pa.types.is_boolean(kind):
-        return "BOOLEAN"
-    return "VARCHAR"
+    return next((name for test, name in _SIMPLE_TYPES if test(kind)), "VARCHAR")
 
 
 class DuckDBSink:
@@ -169,7 +169,8 @@ class DuckDBSink:
     # -- reading ---------------------------------------------------------------------------
     def query(self, table: str, statement: str, params: Sequence[object] = ()) -> pa.Table:
         try:
-            relation = self._con.sql(statement.format(table=quote_table(table)), params=list(params))
+            text = statement.format(table=quote_table(table))
+            relation = self._con.sql(text, params=list(params))
             return _arrow(relation)
         except duckdb.CatalogException as exc:
             raise SinkError(f"duckdb {self.path}: table {table!r} does not exist") from exc

@@ -75,8 +75,8 @@ class MemorySink:
     def query(self, table: str, sql: str, params: Sequence[object] = ()) -> pa.Table:
         con = duckdb.connect()
         con.register("t", self.tables[table])
-        table: pa.Table = con.sql(sql.format(table="t"), params=list(params)).to_arrow_table()
-        return table
+        result: pa.Table = con.sql(sql.format(table="t"), params=list(params)).to_arrow_table()
+        return result
 
     def read_table(self, table: str) -> pa.Table:
         return self.tables[table].drop_columns([SOURCE_COLUMN, LOAD_COLUMN])

@@ -1,0 +1,1 @@
+"""focusflow.allocation (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""focusflow.exporter (see DESIGN.md section 2)."""

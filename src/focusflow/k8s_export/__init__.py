@@ -1,0 +1,1 @@
+"""focusflow.k8s_export (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""focusflow.operator (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""focusflow.scraper (see DESIGN.md section 2)."""

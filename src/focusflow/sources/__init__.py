@@ -1,0 +1,1 @@
+"""focusflow.sources (see DESIGN.md section 2)."""
