@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import shutil
 import tempfile
@@ -102,30 +103,36 @@ def _csv(body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool) -> Te
         raise InputError("the header row is longer than 64 KiB; is this a CSV file?", file=file)
     header = next(csv.reader(io.StringIO(text.splitlines()[0])))
     invalid: list[tuple[int | None, str]] = []
+    ragged: list[str] = []
 
     def on_invalid(row: Any) -> str:
         number = row.number - 1 if row.number is not None else None
         invalid.append((number, row.text))
         if skip_invalid:
             return "skip"
-        raise InputError(
-            f"expected {row.expected_columns} fields, found {row.actual_columns}",
-            file=file, row=number,
-        )
+        where = f"row {number}: " if number is not None else ""
+        ragged.append(f"{where}expected {row.expected_columns} fields, found "
+                      f"{row.actual_columns}")
+        return "error"
 
-    raw = PrefixedStream(b"", body) if not prefix.startswith(_BOM) else _skip_bom(body)
-    reader = pacsv.open_csv(
-        raw,
-        read_options=pacsv.ReadOptions(
-            block_size=CSV_BLOCK_BYTES, use_threads=False, column_names=header, skip_rows=1,
-        ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()),
-            strings_can_be_null=False, quoted_strings_can_be_null=False,
-        ),
-    )
-    return TextBatches(header, _csv_batches(reader, file), Format.CSV, invalid)
+    raw = _skip_bom(body) if prefix.startswith(_BOM) else body
+    try:
+        reader = pacsv.open_csv(
+            raw,
+            read_options=pacsv.ReadOptions(
+                block_size=CSV_BLOCK_BYTES, use_threads=False, column_names=header,
+                skip_rows=1,
+            ),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()),
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise InputError(_arrow_message(exc, ragged), file=file) from exc
+    return TextBatches(header, _csv_batches(reader, file, ragged), Format.CSV, invalid)
 
 
 def _skip_bom(body: io.RawIOBase) -> PrefixedStream:
@@ -133,7 +140,9 @@ def _skip_bom(body: io.RawIOBase) -> PrefixedStream:
     return PrefixedStream(b"", body)
 
 
-def _csv_batches(reader: pacsv.CSVStreamingReader, file: str) -> Iterator[pa.RecordBatch]:
+def _csv_batches(
+    reader: pacsv.CSVStreamingReader, file: str, ragged: list[str]
+) -> Iterator[pa.RecordBatch]:
     while True:
         try:
             batch = reader.read_next_batch()
@@ -142,11 +151,13 @@ def _csv_batches(reader: pacsv.CSVStreamingReader, file: str) -> Iterator[pa.Rec
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8 text", file=file) from exc
         except pa.ArrowInvalid as exc:
-            raise InputError(_arrow_message(exc), file=file) from exc
+            raise InputError(_arrow_message(exc, ragged), file=file) from exc
         yield batch
 
 
-def _arrow_message(exc: Exception) -> str:
+def _arrow_message(exc: Exception, ragged: list[str]) -> str:
+    if ragged:  # our handler saw the row: its message names row and field counts
+        return ragged[0]
     text = str(exc).split("\n")[0]
     if "invalid UTF8" in text or "UTF8" in text:
         return "not UTF-8 text"
@@ -205,20 +216,22 @@ def _timestamp_text(array: pa.Array) -> pa.Array:
 def _json(body: io.RawIOBase, prefix: bytes, file: str) -> TextBatches:
     text = io.TextIOWrapper(io.BufferedReader(body), encoding="utf-8-sig")
     rows = _json_rows(text, file)
-    try:
-        first = next(rows)
-    except StopIteration:
-        raise InputError("the JSON array holds no rows", file=file) from None
-    header = list(first)
+    # Rows may omit null fields: the header is the union of the first batch's keys, in order.
+    first = list(itertools.islice(rows, JSON_BATCH_ROWS))
+    if not first:
+        raise InputError("the JSON array holds no rows", file=file)
+    header = list(dict.fromkeys(key for row in first for key in row))
+    known = set(header)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        pending = [first]
-        for number, row in enumerate(rows, start=2):
-            extra = row.keys() - set(header)
+        yield _rows_to_batch(first, header)
+        pending = []
+        for number, row in enumerate(rows, start=len(first) + 1):
+            extra = row.keys() - known
             if extra:
                 raise InputError(
-                    f"has field(s) {', '.join(sorted(extra))} that the first row lacks",
-                    file=file, row=number,
+                    f"has field(s) {', '.join(sorted(extra))} that none of the first "
+                    f"{len(first):,} rows has", file=file, row=number,
                 )
             pending.append(row)
             if len(pending) >= JSON_BATCH_ROWS:

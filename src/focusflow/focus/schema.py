@@ -108,7 +108,7 @@ def resolve_header(
         missing = missing_mandatory(layout)
         if missing:
             raise InputError(
-                f"header lacks FOCUS {focus_version} mandatory column(s) {', '.join(missing)}",
+                f"lacks FOCUS {focus_version} mandatory column(s) {', '.join(missing)}",
                 file=file, row=0,
             )
     return layout

@@ -9,6 +9,7 @@ unchanged file is rolled back rather than rewritten. DuckDB allows one writer pr
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -121,7 +122,8 @@ class DuckDBSink:
                 raise failure[0] from None
             raise
         finally:
-            con.unregister("focusflow_incoming")
+            with contextlib.suppress(duckdb.TransactionException):  # aborted: rolled back above
+                con.unregister("focusflow_incoming")
         fingerprint = request.known_fingerprint or (
             request.fingerprint() if request.fingerprint else None
         )

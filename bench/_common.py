@@ -1,0 +1,55 @@
+"""Shared helpers for the benchmarks: synthetic FOCUS files and child-process measurements."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "examples" / "data" / "focus_1_2_cost_and_usage_azure.csv"
+WORK = REPO / "bench" / ".work"
+
+
+def make_focus_csv(rows: int, out: Path, sample: Path = SAMPLE) -> Path:
+    """A FOCUS CSV of ``rows`` rows made by repeating the sample's body (header once)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and out.stat().st_size > 0:
+        return out
+    lines = sample.read_text(encoding="utf-8").splitlines(keepends=True)
+    header, body = lines[0], "".join(lines[1:])
+    per_copy = len(lines) - 1
+    with out.open("w", encoding="utf-8") as handle:
+        handle.write(header)
+        written = 0
+        while written + per_copy <= rows:
+            handle.write(body)
+            written += per_copy
+        handle.writelines(lines[1: 1 + rows - written])
+    return out
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mb: float
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> Run:
+    """Run ``command``; wall time and the child's peak RSS (from wait4)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        assert process.stderr is not None
+        sys.exit(f"{command[0]} failed: {process.stderr.read().decode()[-2000:]}")
+    return Run(elapsed, usage.ru_maxrss / 1024)
+
+
+def python_snippet(code: str) -> list[str]:
+    return [sys.executable, "-c", code]

@@ -1,0 +1,78 @@
+"""Ingest benchmark: focusflow into DuckDB vs DuckDB's own read_csv, and memory vs file size.
+
+Prints, measured in the same run on the same generated FOCUS file:
+- time of DuckDB ``CREATE TABLE AS SELECT * FROM read_csv(...)`` (the reference),
+- time of ``focusflow ingest`` into a fresh DuckDB file (typed, validated, lineage-tracked),
+- their ratio (target <= 1.5),
+- peak RSS of the ingest at 1x and 2x the file size, and their ratio (target < 1.2).
+
+Usage: ``python bench/ingest.py [--rows 200000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from _common import WORK, make_focus_csv, python_snippet, run_measured
+
+FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
+
+
+def duckdb_reference(csv: Path, db: Path) -> float:
+    code = (
+        "import duckdb,sys; c=duckdb.connect(sys.argv[1]); "
+        "c.execute(\"CREATE TABLE t AS SELECT * FROM read_csv(?, header=true)\", [sys.argv[2]])"
+    )
+    return run_measured([*python_snippet(code), str(db), str(csv)]).seconds
+
+
+def focusflow_ingest(csv: Path, db: Path) -> tuple[float, float]:
+    run = run_measured([FOCUSFLOW, "ingest", str(csv), "--db", f"duckdb:///{db}"],
+                       env={"COLUMNS": "120"})
+    return run.seconds, run.peak_rss_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    one = make_focus_csv(args.rows, WORK / f"focus_{args.rows}.csv")
+    two = make_focus_csv(args.rows * 2, WORK / f"focus_{args.rows * 2}.csv")
+    db_dir = WORK / "db"
+    reference, ours, rss = [], [], {}
+    for attempt in range(args.repeat):
+        shutil.rmtree(db_dir, ignore_errors=True)
+        db_dir.mkdir()
+        reference.append(duckdb_reference(one, db_dir / "ref.duckdb"))
+        seconds, peak = focusflow_ingest(one, db_dir / f"ff{attempt}.duckdb")
+        ours.append(seconds)
+        rss["1x"] = min(rss.get("1x", peak), peak)
+    seconds2, peak2 = focusflow_ingest(two, db_dir / "ff2x.duckdb")
+    rss["2x"] = peak2
+    shutil.rmtree(db_dir, ignore_errors=True)
+
+    ref, mine = min(reference), min(ours)
+    table = Table(title=f"Ingest {args.rows:,} rows ({one.stat().st_size / 1e6:.0f} MB FOCUS CSV)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("DuckDB read_csv into a table (reference)", f"{ref:.2f} s", "")
+    table.add_row("focusflow ingest into DuckDB", f"{mine:.2f} s", "")
+    table.add_row("ratio focusflow / DuckDB", f"{mine / ref:.2f}x", "<= 1.5x")
+    table.add_row(f"focusflow ingest 2x file ({args.rows * 2:,} rows)", f"{seconds2:.2f} s", "")
+    table.add_row("peak RSS at 1x", f"{rss['1x']:.0f} MB", "")
+    table.add_row("peak RSS at 2x", f"{rss['2x']:.0f} MB", "")
+    table.add_row("RSS ratio 2x / 1x", f"{rss['2x'] / rss['1x']:.2f}x", "< 1.2x")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
