@@ -15,4 +15,5 @@ pytest_plugins = [
     "fixtures.paths",
     "fixtures.s3",
     "fixtures.prometheus",
+    "fixtures.postgres",
 ]

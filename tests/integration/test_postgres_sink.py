@@ -1,0 +1,223 @@
+"""PostgresSink against a real PostgreSQL 15 (fixture ``postgres_url``): types, COPY, replace,
+unchanged reloads, identifier limits, error wrapping without passwords, query placeholders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from fixtures.postgres import PostgresServer
+from focusflow.errors import ConfigError, InputError, SinkError, TransientSinkError
+from focusflow.focus.schema import DECIMAL, JSON_METADATA, TIMESTAMP
+from focusflow.sinks import LoadRequest, open_sink
+from focusflow.sinks.postgres import PostgresSink
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = pa.schema([
+    pa.field("BillingPeriodStart", TIMESTAMP),
+    pa.field("BillingCurrency", pa.string()),
+    pa.field("BilledCost", DECIMAL),
+    pa.field("EffectiveCost", DECIMAL),
+    pa.field("Tags", pa.string(), metadata=JSON_METADATA),
+    pa.field("x_Note", pa.string()),
+])
+JAN = datetime(2024, 1, 1, tzinfo=UTC)
+FEB = datetime(2024, 2, 1, tzinfo=UTC)
+
+
+def batch(period: datetime, costs: list[str], notes: list[str | None] | None = None,
+          tags: str | None = '{"team": "a,\\"b\\""}') -> pa.RecordBatch:
+    n = len(costs)
+    return pa.record_batch([
+        pa.array([period] * n, TIMESTAMP),
+        pa.array(["USD"] * n),
+        pa.array([Decimal(c) for c in costs], DECIMAL),
+        pa.array([Decimal(c) for c in costs], DECIMAL),
+        pa.array([tags] * n),
+        pa.array(notes if notes is not None else ["note"] * n),
+    ], schema=SCHEMA)
+
+
+def request(batches: list[pa.RecordBatch], source: str = "s1", fingerprint: str | None = None,
+            table: str = "focus", schema: pa.Schema = SCHEMA) -> LoadRequest:
+    return LoadRequest(table=table, source_id=source, schema=schema, batches=batches,
+                       fingerprint=(lambda: fingerprint) if fingerprint else None)
+
+
+@pytest.fixture
+def sink(postgres_url: str) -> Iterator[PostgresSink]:
+    opened = open_sink(postgres_url)
+    assert isinstance(opened, PostgresSink)
+    yield opened
+    opened.close()
+
+
+def column_types(url: str, table: str = "focus") -> dict[str, str]:
+    with psycopg.connect(url) as con:
+        rows = con.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table]
+        ).fetchall()
+    return dict(rows)
+
+
+def test_creates_typed_table_and_reads_back_exact_values(sink: PostgresSink,
+                                                         postgres_url: str) -> None:
+    result = sink.load(request([batch(JAN, ["1.123456789012345678", "2"], ["", None])]))
+    assert result.rows_written == 2
+    assert result.totals[0].billed_cost == Decimal("3.123456789012345678")
+    assert column_types(postgres_url) == {
+        "BillingPeriodStart": "timestamp with time zone", "BillingCurrency": "text",
+        "BilledCost": "numeric(38,18)", "EffectiveCost": "numeric(38,18)", "Tags": "jsonb",
+        "x_Note": "text", "_focusflow_source": "text", "_focusflow_load_id": "text",
+    }
+    table = sink.read_table("focus")
+    assert table.column_names == SCHEMA.names
+    assert table.schema.field("BilledCost").type == DECIMAL
+    assert table.column("BilledCost").to_pylist() == [Decimal("1.123456789012345678"),
+                                                       Decimal(2)]
+    assert table.column("BillingPeriodStart").to_pylist() == [JAN, JAN]
+    # An empty string stays an empty string, a null stays a null (CSV quoting both ways).
+    assert table.column("x_Note").to_pylist() == ["", None]
+    assert table.column("Tags").to_pylist()[0] == '{"team": "a,\\"b\\""}'
+
+
+def test_replaces_only_the_source_and_periods_it_reloads(sink: PostgresSink) -> None:
+    sink.load(request([batch(JAN, ["1"]), batch(FEB, ["2"])], source="s1"))
+    sink.load(request([batch(JAN, ["10"])], source="s2"))
+    result = sink.load(request([batch(JAN, ["5", "6"])], source="s1"))
+    assert result.rows_replaced == 1
+    rows = sink.query("focus", 'SELECT "_focusflow_source", "BillingPeriodStart", '
+                      'SUM("BilledCost") AS cost FROM {table} GROUP BY 1, 2 ORDER BY 1, 2')
+    assert rows.to_pylist() == [
+        {"_focusflow_source": "s1", "BillingPeriodStart": JAN, "cost": Decimal(11)},
+        {"_focusflow_source": "s1", "BillingPeriodStart": FEB, "cost": Decimal(2)},
+        {"_focusflow_source": "s2", "BillingPeriodStart": JAN, "cost": Decimal(10)},
+    ]
+
+
+def test_unchanged_fingerprint_rolls_back(sink: PostgresSink) -> None:
+    sink.load(request([batch(JAN, ["1"])], fingerprint="abc"))
+    again = sink.load(request([batch(JAN, ["1"])], fingerprint="abc"))
+    assert again.unchanged
+    assert sink.query("focus", "SELECT COUNT(*) AS n FROM {table}").to_pylist() == [{"n": 1}]
+    loads = sink.query("focus", "SELECT COUNT(*) AS n FROM _focusflow_loads WHERE "
+                       "table_name = ?", ["focus"])
+    assert loads.to_pylist() == [{"n": 1}]
+
+
+def test_failed_load_commits_nothing(sink: PostgresSink) -> None:
+    sink.load(request([batch(JAN, ["1"])]))
+
+    def failing() -> Iterator[pa.RecordBatch]:
+        yield batch(JAN, ["7"])
+        raise InputError("bad row", file="f.csv", row=2, column="BilledCost")
+
+    with pytest.raises(InputError, match=r"f\.csv, row 2"):
+        sink.load(LoadRequest("focus", "s1", SCHEMA, failing()))
+    assert sink.query("focus", 'SELECT SUM("BilledCost") AS c FROM {table}').to_pylist() == [
+        {"c": Decimal(1)}]
+
+
+def test_new_columns_are_added_never_dropped(sink: PostgresSink, postgres_url: str) -> None:
+    sink.load(request([batch(JAN, ["1"])]))
+    wider = SCHEMA.append(pa.field("x_New", pa.string()))
+    extra = batch(FEB, ["2"])
+    extra = extra.append_column("x_New", pa.array(["n"]))
+    sink.load(request([extra], schema=wider))
+    narrower = pa.schema([SCHEMA.field("BillingPeriodStart"), SCHEMA.field("BilledCost")])
+    sink.load(LoadRequest("focus", "s3", narrower, [pa.record_batch(
+        [pa.array([JAN], TIMESTAMP), pa.array([Decimal(3)], DECIMAL)], schema=narrower)]))
+    assert "x_New" in column_types(postgres_url)
+    assert "x_Note" in column_types(postgres_url)
+    assert sink.read_table("focus").num_rows == 3
+
+
+def test_schema_qualified_table(sink: PostgresSink) -> None:
+    sink.load(request([batch(JAN, ["1"])], table="finops.focus"))
+    assert sink.read_table("finops.focus").num_rows == 1
+
+
+def test_identifier_over_63_bytes_is_refused(sink: PostgresSink) -> None:
+    long_name = "x_" + "é" * 31  # 64 bytes in UTF-8, 33 characters
+    schema = pa.schema([pa.field(long_name, pa.string())])
+    with pytest.raises(SinkError, match="at most 63 bytes"):
+        sink.load(LoadRequest("focus", "s", schema, [pa.record_batch([pa.array(["v"])],
+                                                                     schema=schema)]))
+
+
+@pytest.mark.parametrize("name", ["x; drop table y", "a.b.c", "1abc", 'x"y'])
+def test_bad_table_names_are_refused(sink: PostgresSink, name: str) -> None:
+    with pytest.raises(ConfigError, match="invalid table name"):
+        sink.load(request([batch(JAN, ["1"])], table=name))
+
+
+def test_query_placeholders_and_percent(sink: PostgresSink) -> None:
+    sink.load(request([batch(JAN, ["1"]), batch(FEB, ["2"])]))
+    table = sink.query(
+        "focus",
+        "SELECT to_char(\"BillingPeriodStart\", 'YYYY-MM') || '%?' AS m, SUM(\"BilledCost\"), "
+        "SUM(\"EffectiveCost\") FROM {table} WHERE \"BilledCost\" > ? GROUP BY 1",
+        [Decimal("1.5")],
+    )
+    assert table.column_names == ["m", "sum", "sum_2"]
+    assert table.to_pylist() == [{"m": "2024-02%?", "sum": Decimal(2), "sum_2": Decimal(2)}]
+
+
+def test_missing_table_is_a_clear_error(sink: PostgresSink) -> None:
+    with pytest.raises(SinkError, match="table 'nothere' does not exist"):
+        sink.read_table("nothere")
+    with pytest.raises(SinkError, match="table 'nothere' does not exist"):
+        sink.query("nothere", "SELECT * FROM {table}")
+
+
+def test_wrong_password_is_transient_and_not_echoed(postgres_server: PostgresServer) -> None:
+    wrong = "Wr0ng-Secret-Value"
+    with pytest.raises(TransientSinkError) as caught:
+        PostgresSink(postgres_server.url(password=wrong))
+    message = str(caught.value)
+    assert "password authentication failed" in message
+    assert wrong not in message
+    assert postgres_server.password not in message
+    assert "\n" not in message
+
+
+def test_unreachable_server_is_transient_without_password(
+        postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fixtures.net import free_port  # noqa: PLC0415
+
+    monkeypatch.setenv("PGPASSWORD", postgres_server.password)
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    with pytest.raises(TransientSinkError, match="cannot connect") as caught:
+        PostgresSink(url)
+    assert postgres_server.password not in str(caught.value)
+
+
+def test_password_from_pgpassword(postgres_server: PostgresServer,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGPASSWORD", postgres_server.password)
+    sink = PostgresSink(f"postgresql://postgres@127.0.0.1:{postgres_server.port}/postgres")
+    try:
+        assert postgres_server.password not in repr(sink.config)
+        assert sink.display == f"postgresql://postgres@127.0.0.1:{postgres_server.port}/postgres"
+        assert sink.query("focus", "SELECT 1 AS one").to_pylist() == [{"one": 1}]
+    finally:
+        sink.close()
+
+
+def test_server_error_mid_load_is_a_sink_error_without_password(
+        sink: PostgresSink, postgres_server: PostgresServer) -> None:
+    schema = pa.schema([pa.field("x_Text", pa.string())])
+    # PostgreSQL text cannot hold NUL: the server refuses the COPY.
+    bad = pa.record_batch([pa.array(["a\x00b"])], schema=schema)
+    with pytest.raises(SinkError) as caught:
+        sink.load(LoadRequest("t", "s", schema, [bad]))
+    assert not isinstance(caught.value, TransientSinkError)
+    assert postgres_server.password not in str(caught.value)
+    assert "loading t failed" in str(caught.value)
