@@ -16,4 +16,5 @@ pytest_plugins = [
     "fixtures.s3",
     "fixtures.prometheus",
     "fixtures.postgres",
+    "fixtures.azure_api",
 ]
