@@ -5,6 +5,8 @@ optional driver that is not installed raises an error naming the extra to instal
 
 - ``duckdb:///path/to/file.duckdb`` (the embedded default) or ``duckdb:///:memory:``
 - ``postgresql://user@host:5432/db`` (password from the URL, ``PGPASSWORD`` or a secret ref)
+- ``delta+file:///abs/path``, ``delta:///abs/path`` or ``delta+s3://bucket/prefix`` (Delta Lake;
+  S3 settings from the standard ``AWS_*`` variables)
 - ``memory://`` (tests)
 """
 
@@ -66,6 +68,14 @@ def _postgres(url: str) -> Sink:
     return PostgresSink(url)
 
 
+def _delta(url: str) -> Sink:
+    try:
+        from focusflow.sinks.delta import DeltaSink, parse_delta_url  # noqa: PLC0415 - lazy
+    except ImportError as exc:
+        raise MissingExtraError("deltalake", "delta") from exc
+    return DeltaSink(parse_delta_url(url))
+
+
 def _memory(_: str) -> Sink:
     from focusflow.sinks.memory import MemorySink  # noqa: PLC0415
 
@@ -76,6 +86,8 @@ register_sink("duckdb", _duckdb)
 register_sink("postgresql", _postgres)
 register_sink("postgres", _postgres)
 register_sink("memory", _memory)
+for _scheme in ("delta", "delta+file", "delta+s3"):
+    register_sink(_scheme, _delta)
 
 __all__ = [
     "DEFAULT_DB_URL",
