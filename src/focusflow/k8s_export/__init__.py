@@ -1,1 +1,38 @@
-"""focusflow.k8s_export (see DESIGN.md section 2)."""
+"""Kubernetes metrics export (jobs layer): Prometheus-compatible API → gzip JSON in S3.
+
+A drop-in for Finout's documented CronJob: the same environment variables and key layout,
+resumable through a state object in the bucket, with backfill, retention, all auth modes and
+the quirks of Thanos, Mimir and VictoriaMetrics. ``focusflow k8s-export`` runs ``run_export``.
+"""
+
+from focusflow.k8s_export.catalogue import CATALOGUE, MetricQuery
+from focusflow.k8s_export.job import ExportReport, encode_file, plan, run_export
+from focusflow.k8s_export.layout import Window, object_key, partition, state_key
+from focusflow.k8s_export.prometheus import PrometheusClient, RangeResult, auth_headers
+from focusflow.k8s_export.settings import ExportSettings, load_settings
+from focusflow.k8s_export.state import ExportState, read_state
+from focusflow.k8s_export.storage import LocalStore, ObjectStore, S3Store, open_store
+
+__all__ = [
+    "CATALOGUE",
+    "ExportReport",
+    "ExportSettings",
+    "ExportState",
+    "LocalStore",
+    "MetricQuery",
+    "ObjectStore",
+    "PrometheusClient",
+    "RangeResult",
+    "S3Store",
+    "Window",
+    "auth_headers",
+    "encode_file",
+    "load_settings",
+    "object_key",
+    "open_store",
+    "partition",
+    "plan",
+    "read_state",
+    "run_export",
+    "state_key",
+]
