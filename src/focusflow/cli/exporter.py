@@ -1,0 +1,47 @@
+"""``focusflow exporter``: serve a Krateo ExporterScraperConfig's source as metrics and rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from focusflow.cli.app import app, setup_logging
+from focusflow.exporter import Exporter, build_source, load_exporter_config
+from focusflow.runtime import HttpServer, endpoint_resolver
+from focusflow.runtime.lifecycle import stop_on_signals
+
+ConfigOption = Annotated[Path, typer.Option(
+    "--config", help="ExporterScraperConfig YAML: the whole CR, its spec, or exporterConfig.")]
+SecretsDirOption = Annotated[Path | None, typer.Option(
+    "--secrets-dir", help="Secrets as files DIR/<namespace>/<name>/<key> (default: the "
+    "Kubernetes API when in a pod).")]
+LogLevelOption = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
+LogJsonOption = Annotated[bool, typer.Option("--log-json", help="Log as JSON lines.")]
+
+
+@app.command("exporter")
+def exporter_command(
+    config: ConfigOption,
+    secrets_dir: SecretsDirOption = None,
+    listen: Annotated[str, typer.Option(help="HOST:PORT to serve /metrics, /rows, /healthz, "
+                                        "/readyz on.")] = "0.0.0.0:2112",
+    once: Annotated[bool, typer.Option(
+        help="Poll once, serve nothing, exit non-zero if the poll failed (for checks).")] = False,
+    log_level: LogLevelOption = "INFO",
+    log_json: LogJsonOption = False,
+) -> None:
+    """Poll the source every pollingInterval and serve it Krateo-compatibly."""
+    setup_logging(log_level, log_json)
+    settings = load_exporter_config(config)
+    source = build_source(settings, endpoint_resolver(secrets_dir), config.parent)
+    exporter = Exporter(settings, source)
+    stop = stop_on_signals()
+    if once:
+        raise typer.Exit(0 if exporter.poll_once() else 1)
+    server = HttpServer(listen, exporter.routes()).start()
+    try:
+        exporter.run(stop)
+    finally:
+        server.stop()

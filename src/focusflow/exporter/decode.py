@@ -1,0 +1,287 @@
+"""Turn a fetched response into the rows of a snapshot, by content type and ``metricType``.
+
+Layer: ``exporter``. Content types follow Krateo's table (reference §5.2) but never crash: gzip
+is recognised by its magic bytes whatever the header says, octet-streams use the path rule then
+sniffing, a missing type is sniffed, and an unsupported type is a clear ``InputError``.
+
+The result keeps two views of the same rows: ``text`` (every column a string, the source's
+header and values verbatim: what ``/metrics`` labels show and CSV serves) and ``rows`` (what
+``/rows`` serves losslessly: for ``cost`` the typed FOCUS table the foundation's readers make,
+decimals, UTC timestamps and all ``x_*`` columns; for ``resource``/``generic`` the text).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from focusflow.errors import InputError
+from focusflow.exporter.config import ExporterConfig, MetricType
+from focusflow.focus import resolve_header
+from focusflow.focus.conversion import convert_batch
+from focusflow.focus.formats import open_text_batches
+from focusflow.sources import Fetched
+
+_BOM = b"\xef\xbb\xbf"
+_TEXT_TYPES = ("text/csv", "application/csv", "text/plain", "text/tab-separated-values")
+_OCTET_TYPES = ("octet-stream", "application/gzip", "application/x-gzip",
+                "application/vnd.apache.parquet", "application/x-parquet")
+MAX_GZIP_BYTES = 8 << 30
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A snapshot's rows: ``text`` for labels/CSV, ``rows`` for the lossless endpoint."""
+
+    text: pa.Table
+    rows: pa.Table
+    value_column: str
+
+
+def decode(fetched: Fetched, config: ExporterConfig) -> Decoded:
+    """Rows of ``fetched`` for ``config.metric_type``; raises ``InputError`` on bad content."""
+    if fetched.table is not None:
+        return _from_table(fetched, config)
+    body = _gunzip(fetched.body or b"", fetched.name)
+    kind = _kind(fetched.content_type, fetched.hints.get("path", ""), body, fetched.name)
+    if config.metric_type is MetricType.COST:
+        return _cost(body, kind, fetched.name)
+    if kind == "json":
+        text = (_azure_monitor(body, fetched.name, config)
+                if config.metric_type is MetricType.RESOURCE else _generic_json(body, fetched.name))
+    else:
+        text = _text_table(body, fetched.name)
+    index = 3 if config.metric_type is MetricType.RESOURCE else (
+        config.generic.value_column_index if config.generic else 0)
+    if index >= text.num_columns:
+        raise InputError(f"value column index {index} is out of range: the data has "
+                         f"{text.num_columns} columns ({', '.join(text.column_names)})",
+                         file=fetched.name)
+    return Decoded(text, text, text.column_names[index])
+
+
+def _gunzip(body: bytes, name: str) -> bytes:
+    if body[:2] != b"\x1f\x8b":
+        return body
+    try:
+        # Bounded: a gzip bomb must not take the exporter's memory.
+        out = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, MAX_GZIP_BYTES)
+    except zlib.error as exc:
+        raise InputError(f"corrupt gzip data ({exc})", file=name) from exc
+    return out
+
+
+def _kind(content_type: str | None, path: str, body: bytes, name: str) -> str:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    sniffed = _sniff(body)
+    if not kind:
+        return sniffed
+    if "json" in kind:
+        return "json"
+    if any(t in kind for t in _TEXT_TYPES):
+        return "csv" if sniffed != "parquet" else "parquet"
+    if any(t in kind for t in _OCTET_TYPES):
+        lowered = path.lower()
+        if sniffed == "parquet":
+            return "parquet"
+        if "json" in lowered and "csv" not in lowered:
+            return "json"
+        return "csv" if "csv" in lowered else sniffed
+    raise InputError(f"unsupported Content-Type {kind!r}: expected text/csv, application/json "
+                     "or an octet-stream (CSV, JSON, Parquet, optionally gzip-compressed)",
+                     file=name)
+
+
+def _sniff(body: bytes) -> str:
+    if body[:4] == b"PAR1":
+        return "parquet"
+    head = body[:64].removeprefix(_BOM).lstrip()
+    return "json" if head[:1] in (b"[", b"{") else "csv"
+
+
+def _text_batches(body: bytes, name: str) -> tuple[list[str], list[pa.RecordBatch]]:
+    if not body.removeprefix(_BOM).strip():
+        raise InputError("the response is empty (no header row)", file=name)
+    text = open_text_batches(io.BytesIO(body), file=name)
+    return text.header, list(text.batches)
+
+
+def _text_table(body: bytes, name: str) -> pa.Table:
+    header, batches = _text_batches(body, name)
+    schema = pa.schema([pa.field(h, pa.string()) for h in header])
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _cost(body: bytes, kind: str, name: str) -> Decoded:
+    if kind == "json":
+        body = _cost_json(body, name)
+    header, batches = _text_batches(body, name)
+    layout = resolve_header(header, file=name, require_mandatory=False)
+    if not layout.has("BilledCost"):
+        raise InputError("metricType cost needs a BilledCost column", file=name, row=0)
+    typed, first = [], 1
+    for batch in batches:
+        typed.append(convert_batch(batch, layout, file=name, first_row=first))
+        first += batch.num_rows
+    text_schema = pa.schema([pa.field(h, pa.string()) for h in header])
+    text = pa.Table.from_batches(batches, schema=text_schema)
+    rows = pa.Table.from_batches(typed, schema=layout.schema)
+    value = header[layout.names.index("BilledCost")]
+    return Decoded(text, rows, value)
+
+
+def _load_json(body: bytes, name: str) -> Any:
+    try:
+        return orjson.loads(body.removeprefix(_BOM))
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON ({exc})", file=name) from exc
+
+
+def _cost_json(body: bytes, name: str) -> bytes:
+    """A FOCUS JSON array as is; a FocusConfig list (§2.4) flattened to such an array."""
+    if body.removeprefix(_BOM).lstrip()[:1] == b"[":
+        return body
+    data = _load_json(body, name)
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise InputError("expected a JSON array of FOCUS rows or a FocusConfig list "
+                         '({"items": [{"spec": {"focusSpec": {...}}}]}), found a JSON '
+                         f"{type(data).__name__}", file=name)
+    rows = []
+    for number, item in enumerate(items, start=1):
+        spec = (item.get("spec") or {}).get("focusSpec") if isinstance(item, dict) else None
+        if not isinstance(spec, dict):
+            raise InputError("FocusConfig item has no spec.focusSpec object", file=name,
+                             row=number)
+        rows.append({_pascal(k): _focus_value(k, v) for k, v in spec.items()})
+    if not rows:
+        raise InputError("the FocusConfig list holds no items", file=name)
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return orjson.dumps([{k: row.get(k) for k in keys} for row in rows])
+
+
+def _pascal(key: str) -> str:
+    fixed = {"commitmentDiscoutId": "CommitmentDiscountId"}  # sic, upstream's field name
+    return fixed.get(key, key[:1].upper() + key[1:])
+
+
+def _focus_value(key: str, value: Any) -> Any:
+    if key == "tags" and isinstance(value, list):  # [{key, value}] -> a JSON object
+        return {str(t.get("key")): t.get("value") for t in value if isinstance(t, dict)}
+    return value
+
+
+def _azure_monitor(body: bytes, name: str, config: ExporterConfig) -> pa.Table:
+    """Azure Monitor metrics JSON -> ResourceId, metricName, timestamp, average, unit."""
+    data = _load_json(body, name)
+    if not isinstance(data, dict) or not isinstance(data.get("value"), list):
+        raise InputError('expected an Azure Monitor metrics response ({"value": [...]})',
+                         file=name)
+    resource_id = config.additional_variables.get("ResourceId", "")
+    columns: dict[str, list[str | None]] = {k: [] for k in
+                                            ("ResourceId", "metricName", "timestamp",
+                                             "average", "unit")}
+    for metric in data["value"]:
+        if not isinstance(metric, dict):
+            continue
+        metric_name = str((metric.get("name") or {}).get("value") or "")
+        for series in metric.get("timeseries") or []:
+            for point in (series or {}).get("data") or []:
+                average = point.get("average")
+                columns["ResourceId"].append(resource_id)
+                columns["metricName"].append(metric_name)
+                columns["timestamp"].append(str(point.get("timeStamp") or ""))
+                # R6: a missing average is NULL, not 0 (the row gets no sample).
+                columns["average"].append(None if average is None else _plain(average))
+                columns["unit"].append(str(metric.get("unit") or ""))
+    return pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()})
+
+
+def _generic_json(body: bytes, name: str) -> pa.Table:
+    data = _load_json(body, name)
+    if isinstance(data, dict) and data.get("status") == "success" and \
+            isinstance(data.get("data"), dict):
+        return _prometheus_api(data["data"], name)
+    rows = data if isinstance(data, list) else _first_object_array(data)
+    if rows is None or not all(isinstance(r, dict) for r in rows):
+        raise InputError("expected a JSON array of objects, an object holding one, or a "
+                         "Prometheus API response", file=name)
+    if not rows:
+        raise InputError("the JSON array holds no rows", file=name)
+    keys = sorted({str(k) for row in rows for k in row})
+    return pa.table({k: pa.array([_plain(r.get(k)) for r in rows], pa.string()) for k in keys})
+
+
+def _first_object_array(data: Any) -> list[Any] | None:
+    if isinstance(data, dict):
+        for value in data.values():
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                return value
+    return None
+
+
+def _plain(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _prometheus_api(data: dict[str, Any], name: str) -> pa.Table:
+    """Prometheus HTTP API vector/matrix -> one row per point (Krateo's header rules)."""
+    from focusflow.exporter.names import sanitize_labels  # noqa: PLC0415 - cycle-free helper
+
+    result = data.get("result") or []
+    if data.get("resultType") not in ("vector", "matrix") or not isinstance(result, list):
+        raise InputError("Prometheus API response: expected resultType vector or matrix",
+                         file=name)
+    raw = sorted({str(k) for item in result for k in (item.get("metric") or {})})
+    header = sanitize_labels([("metric_name" if r == "__name__" else r) for r in raw])
+    columns: list[list[str | None]] = [[] for _ in range(len(raw) + 2)]
+    for item in result:
+        labels = item.get("metric") or {}
+        points = item.get("values") or ([item["value"]] if "value" in item else [])
+        for timestamp, value in points:
+            for i, key in enumerate(raw):
+                columns[i].append(labels.get(key, ""))
+            columns[-2].append(str(value))
+            columns[-1].append(_rfc3339(float(timestamp)))
+    names = [*header, "value", "timestamp"]
+    return pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns, strict=True)})
+
+
+def _rfc3339(seconds: float) -> str:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _from_table(fetched: Fetched, config: ExporterConfig) -> Decoded:
+    table = fetched.table
+    assert table is not None  # noqa: S101 - the caller checked
+    text = pa.table([c.cast(pa.string()) for c in table.columns], names=table.column_names)
+    if config.metric_type is MetricType.COST:
+        if "BilledCost" not in table.column_names:
+            raise InputError("metricType cost needs a BilledCost column", file=fetched.name)
+        return Decoded(text, table, "BilledCost")
+    index = 3 if config.metric_type is MetricType.RESOURCE else (
+        config.generic.value_column_index if config.generic else 0)
+    if index >= table.num_columns:
+        raise InputError(f"value column index {index} is out of range", file=fetched.name)
+    return Decoded(text, text, text.column_names[index])
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """gzip-compress (used to serve ``Accept-Encoding: gzip``)."""
+    return gzip.compress(data, compresslevel=1)

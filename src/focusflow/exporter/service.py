@@ -1,0 +1,186 @@
+"""The exporter: poll a source every ``pollingInterval``, publish snapshots, serve them.
+
+Layer: ``exporter``. ``Exporter.poll_once`` fetches, decodes and renders off to the side, then
+swaps the snapshot in. On failure the last good snapshot keeps being served; the error is
+counted, logged once per cycle, and the next attempt waits a bounded exponential backoff with
+jitter (never longer than the polling interval, never a hot loop). ``routes()`` gives the HTTP
+endpoints: ``/metrics`` (exposition + self-metrics), ``/rows`` (Arrow IPC stream, or CSV with
+``?format=csv`` / ``Accept: text/csv``; ``ETag`` = snapshot id, ``If-None-Match`` → 304),
+``/healthz`` (alive) and ``/readyz`` (a snapshot is being served).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from focusflow.errors import FocusflowError
+from focusflow.exporter.config import ExporterConfig
+from focusflow.exporter.decode import decode
+from focusflow.exporter.exposition import render
+from focusflow.exporter.snapshot import (
+    ARROW_STREAM,
+    Snapshot,
+    SnapshotHolder,
+    arrow_ipc,
+    snapshot_id,
+)
+from focusflow.runtime.backoff import Backoff
+from focusflow.runtime.http import Request, Response, Route
+from focusflow.sources import Fetched, Source
+
+logger = logging.getLogger(__name__)
+
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass
+class ExporterStats:
+    fetch_errors: int = 0
+    fetches: int = 0
+    last_success: float = 0.0
+    last_duration: float = 0.0
+    last_error: str = ""
+
+
+class Exporter:
+    """One source served as metrics and rows."""
+
+    def __init__(self, config: ExporterConfig, source: Source) -> None:
+        self.config = config
+        self.source = source
+        self.holder = SnapshotHolder()
+        self.stats = ExporterStats()
+        self.backoff = Backoff(base=min(1.0, config.polling_interval),
+                               cap=config.polling_interval)
+        self._settings = config.model_dump_json(include={"metric_type", "generic",
+                                                         "aggregate_by", "label_names"})
+        self._body_digest = ""
+
+    # -- polling ---------------------------------------------------------------------------
+    def poll_once(self) -> bool:
+        """One cycle; True when a snapshot (new or unchanged) is being served from it."""
+        started = time.monotonic()
+        self.stats.fetches += 1
+        try:
+            fetched = self.source.fetch()
+            self._publish(fetched)
+        except FocusflowError as exc:
+            self.stats.fetch_errors += 1
+            self.stats.last_error = str(exc)
+            logger.error(  # noqa: TRY400 - an expected failure: one line, no traceback
+                "exporter cycle failed for %s: %s (serving the last good snapshot: "
+                         "%s)", self.source.name, exc,
+                         self.holder.current.id if self.holder.current else "none")
+            return False
+        finally:
+            self.stats.last_duration = time.monotonic() - started
+        self.stats.last_success = time.time()
+        self.stats.last_error = ""
+        return True
+
+    def _publish(self, fetched: Fetched) -> None:
+        digest = _digest(fetched)
+        current = self.holder.current
+        if current is not None and digest == self._body_digest:
+            logger.debug("%s unchanged; keeping snapshot %s", fetched.name, current.id)
+            return
+        decoded = decode(fetched, self.config)
+        rendered = render(decoded, self.config)
+        snapshot = Snapshot(
+            id=snapshot_id(digest, self._settings), decoded=decoded, metrics=rendered.text,
+            arrow=arrow_ipc(decoded.rows), series=rendered.series, skipped=rendered.skipped,
+        )
+        self.holder.swap(snapshot)
+        self._body_digest = digest
+        if rendered.skipped:
+            logger.warning("%s: %d row(s) have no numeric value and get no sample",
+                           fetched.name, rendered.skipped)
+        logger.info("%s: published snapshot %s (%d rows, %d series)", fetched.name,
+                    snapshot.id, snapshot.rows, snapshot.series)
+
+    def next_delay(self, succeeded: bool) -> float:
+        if succeeded:
+            self.backoff.reset()
+            return self.config.polling_interval
+        return self.backoff.next_delay()
+
+    def run(self, stop: threading.Event, *, once: bool = False) -> None:
+        """Poll until ``stop`` is set (or once)."""
+        while not stop.is_set():
+            ok = self.poll_once()
+            if once:
+                return
+            stop.wait(self.next_delay(ok))
+
+    # -- serving ---------------------------------------------------------------------------
+    def routes(self, prefix: str = "") -> dict[str, Route]:
+        return {
+            f"{prefix}/metrics": self.metrics,
+            f"{prefix}/rows": self.rows,
+            f"{prefix}/healthz": lambda _: Response(200, b"ok\n"),
+            f"{prefix}/readyz": self.ready,
+        }
+
+    def ready(self, _: Request) -> Response:
+        if self.holder.current is None:
+            return Response(503, b"no snapshot yet\n")
+        return Response(200, b"ready\n")
+
+    def metrics(self, _: Request) -> Response:
+        snapshot = self.holder.current
+        body = (snapshot.metrics if snapshot else b"") + self.self_metrics(snapshot)
+        return Response(200, body, METRICS_TYPE)
+
+    def rows(self, request: Request) -> Response:
+        snapshot = self.holder.current
+        if snapshot is None:
+            return Response(503, b"no snapshot yet\n")
+        etag = f'"{snapshot.id}"'
+        headers = {"ETag": etag, "X-Focusflow-Snapshot": snapshot.id,
+                   "X-Focusflow-Rows": str(snapshot.rows)}
+        wanted = request.headers.get("if-none-match", "")
+        if snapshot.id in {tag.strip().removeprefix("W/").strip('"')
+                           for tag in wanted.split(",")}:
+            return Response(304, b"", headers=headers)
+        as_csv = request.query.get("format", [""])[0].lower() == "csv" or (
+            "text/csv" in request.headers.get("accept", "")
+            and ARROW_STREAM not in request.headers.get("accept", ""))
+        if as_csv:
+            return Response(200, snapshot.csv(), "text/csv; charset=utf-8", headers)
+        return Response(200, snapshot.arrow, ARROW_STREAM, headers)
+
+    def self_metrics(self, snapshot: Snapshot | None) -> bytes:
+        stats = self.stats
+        families = [
+            ("focusflow_exporter_last_success_timestamp_seconds", "gauge",
+             "Unix time of the last successful poll", stats.last_success),
+            ("focusflow_exporter_rows", "gauge", "Rows in the served snapshot",
+             snapshot.rows if snapshot else 0),
+            ("focusflow_exporter_series", "gauge", "Series in the served exposition",
+             snapshot.series if snapshot else 0),
+            ("focusflow_exporter_skipped_rows", "gauge",
+             "Rows of the snapshot without a numeric value", snapshot.skipped if snapshot else 0),
+            ("focusflow_exporter_fetch_errors_total", "counter", "Failed polls of the source",
+             stats.fetch_errors),
+            ("focusflow_exporter_fetches_total", "counter", "Polls of the source", stats.fetches),
+            ("focusflow_exporter_fetch_duration_seconds", "gauge",
+             "Duration of the last poll (fetch, decode, render)", stats.last_duration),
+        ]
+        lines = []
+        for name, kind, help_text, value in families:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+        return ("\n".join(lines) + "\n").encode()
+
+
+def _digest(fetched: Fetched) -> str:
+    digest = hashlib.sha256()
+    if fetched.table is not None:
+        digest.update(arrow_ipc(fetched.table))
+    else:
+        digest.update(fetched.body or b"")
+        digest.update((fetched.content_type or "").encode())
+    return digest.hexdigest()

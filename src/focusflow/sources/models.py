@@ -1,0 +1,69 @@
+"""Base model for Krateo-shaped YAML: camelCase keys, matched case-insensitively.
+
+Layer: ``sources``. Krateo's operators write configs with Go's yaml.v3, which keeps yaml-tagged
+keys (``pollingInterval``) but lower-cases json-only ones (``endpointref``): reference §6.3.
+``KrateoModel`` accepts any casing of a field's camelCase name (and its snake_case name), ignores
+keys it does not know (``typemeta``, ``status``, legacy ``provider``), and turns pydantic's
+errors into one ``ConfigError`` naming the field path.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from focusflow.errors import ConfigError
+from focusflow.sources.durations import parse_duration
+
+
+class KrateoModel(BaseModel):
+    """Pydantic base for Krateo CR fragments."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _any_casing(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known: dict[str, str] = {}
+        for name, info in cls.model_fields.items():
+            alias = info.alias or name
+            known[alias.lower()] = alias
+            known[name.lower()] = alias
+            known[name.replace("_", "").lower()] = alias
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            target = known.get(str(key).lower(), str(key))
+            if target not in out or key == target:
+                out[target] = value
+        return out
+
+    @classmethod
+    def parse(cls, data: object, *, where: str) -> Self:
+        """Validate ``data``; a bad field is a ``ConfigError`` naming ``where`` and the path."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, where)) from None
+
+
+def describe(exc: ValidationError, where: str) -> str:
+    """One line per problem: ``where: field a.b: message`` (input values left out: secrets)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        problems.append(f"field {path}: {error['msg']}")
+    return f"{where}: " + "; ".join(problems)
+
+
+def duration_seconds(value: Any) -> float:
+    """Pydantic ``BeforeValidator`` body for Go-duration fields."""
+    try:
+        return parse_duration(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc).removeprefix("duration: ")) from None
