@@ -95,7 +95,10 @@ def _expectation(column: LayoutColumn) -> str:
 
 def _blank_to_null(values: pa.Array) -> pa.Array:
     """FOCUS null handling: an empty field is a null, never an empty string."""
-    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    empty = pc.equal(values, "")
+    if not pc.any(empty).as_py():  # the common case: no copy
+        return values
+    return pc.if_else(empty, pa.scalar(None, pa.string()), values)
 
 
 def _convert_column(values: pa.Array, column: LayoutColumn) -> pa.Array:

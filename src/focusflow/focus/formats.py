@@ -34,6 +34,10 @@ PARQUET_BATCH_ROWS = 65_536
 _BOM = b"\xef\xbb\xbf"
 
 
+class RaggedRowError(InputError):
+    """A CSV row with the wrong number of fields (``row`` is None when parsed in parallel)."""
+
+
 class Format(StrEnum):
     CSV = "csv"
     PARQUET = "parquet"
@@ -63,9 +67,13 @@ def sniff(prefix: bytes) -> tuple[bool, Format]:
 
 
 def open_text_batches(
-    stream: BinaryIO, *, file: str, skip_invalid: bool = False
+    stream: BinaryIO, *, file: str, skip_invalid: bool = False, parallel: bool = False
 ) -> TextBatches:
-    """Sniff ``stream`` and read it as text batches (the stream is consumed lazily)."""
+    """Sniff ``stream`` and read it as text batches (the stream is consumed lazily).
+
+    ``parallel`` lets Arrow parse CSV blocks on several threads; row numbers of ragged rows
+    are then unknown (``RaggedRowError.row`` is None) and the caller may re-read serially.
+    """
     prefix = read_prefix(stream, SNIFF_BYTES)
     if not prefix.strip():
         raise InputError("the file is empty (no header row)", file=file)
@@ -85,10 +93,12 @@ def open_text_batches(
         return _parquet(body, file)
     if fmt is Format.JSON:
         return _json(body, prefix, file)
-    return _csv(body, prefix, file, skip_invalid)
+    return _csv(body, prefix, file, skip_invalid, parallel and not skip_invalid)
 
 
-def _csv(body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool) -> TextBatches:
+def _csv(
+    body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool, parallel: bool
+) -> TextBatches:
     header_line = prefix.removeprefix(_BOM)
     if b"\x00" in header_line[:4096]:
         raise InputError("binary data, expected CSV, gzip-compressed CSV, Parquet or JSON",
@@ -103,16 +113,17 @@ def _csv(body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool) -> Te
         raise InputError("the header row is longer than 64 KiB; is this a CSV file?", file=file)
     header = next(csv.reader(io.StringIO(text.splitlines()[0])))
     invalid: list[tuple[int | None, str]] = []
-    ragged: list[str] = []
+    ragged: list[RaggedRowError] = []
 
     def on_invalid(row: Any) -> str:
         number = row.number - 1 if row.number is not None else None
         invalid.append((number, row.text))
         if skip_invalid:
             return "skip"
-        where = f"row {number}: " if number is not None else ""
-        ragged.append(f"{where}expected {row.expected_columns} fields, found "
-                      f"{row.actual_columns}")
+        ragged.append(RaggedRowError(
+            f"expected {row.expected_columns} fields, found {row.actual_columns}",
+            file=file, row=number,
+        ))
         return "error"
 
     raw = _skip_bom(body) if prefix.startswith(_BOM) else body
@@ -120,18 +131,19 @@ def _csv(body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool) -> Te
         reader = pacsv.open_csv(
             raw,
             read_options=pacsv.ReadOptions(
-                block_size=CSV_BLOCK_BYTES, use_threads=False, column_names=header,
+                block_size=CSV_BLOCK_BYTES, use_threads=parallel, column_names=header,
                 skip_rows=1,
             ),
             parse_options=pacsv.ParseOptions(
                 newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()),
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
+                # An unquoted empty field is a null; a quoted "" stays an empty string.
+                strings_can_be_null=True, quoted_strings_can_be_null=False,
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise InputError(_arrow_message(exc, ragged), file=file) from exc
+        raise _parse_error(exc, ragged, file) from exc
     return TextBatches(header, _csv_batches(reader, file, ragged), Format.CSV, invalid)
 
 
@@ -141,7 +153,7 @@ def _skip_bom(body: io.RawIOBase) -> PrefixedStream:
 
 
 def _csv_batches(
-    reader: pacsv.CSVStreamingReader, file: str, ragged: list[str]
+    reader: pacsv.CSVStreamingReader, file: str, ragged: list[RaggedRowError]
 ) -> Iterator[pa.RecordBatch]:
     while True:
         try:
@@ -151,17 +163,17 @@ def _csv_batches(
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8 text", file=file) from exc
         except pa.ArrowInvalid as exc:
-            raise InputError(_arrow_message(exc, ragged), file=file) from exc
+            raise _parse_error(exc, ragged, file) from exc
         yield batch
 
 
-def _arrow_message(exc: Exception, ragged: list[str]) -> str:
-    if ragged:  # our handler saw the row: its message names row and field counts
+def _parse_error(exc: Exception, ragged: list[RaggedRowError], file: str) -> InputError:
+    if ragged:  # our handler saw the row: it names the row and the field counts
         return ragged[0]
     text = str(exc).split("\n")[0]
-    if "invalid UTF8" in text or "UTF8" in text:
-        return "not UTF-8 text"
-    return text.removeprefix("CSV parse error: ")
+    if "UTF8" in text:
+        return InputError("not UTF-8 text", file=file)
+    return InputError(text.removeprefix("CSV parse error: "), file=file)
 
 
 def _parquet(body: io.RawIOBase, file: str) -> TextBatches:

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from focusflow.errors import InputError
 from focusflow.focus.conversion import Reject, convert_batch, split_valid
-from focusflow.focus.formats import Format, TextBatches, open_text_batches
+from focusflow.focus.formats import Format, RaggedRowError, TextBatches, open_text_batches
 from focusflow.focus.locations import HttpOptions, Opened, open_location
 from focusflow.focus.schema import Layout, resolve_header
 from focusflow.focus.streams import MeteredStream
@@ -36,6 +36,7 @@ class FocusReader:
         require_mandatory: bool = True,
     ) -> None:
         self.uri = uri
+        self._http = http
         self._opened: Opened = open_location(uri, http)
         self.name = self._opened.display
         self.total_bytes = self._opened.size
@@ -44,9 +45,7 @@ class FocusReader:
         self.rows_read = 0
         self.rejects: list[Reject] = []
         try:
-            self._text: TextBatches = open_text_batches(
-                self._meter, file=self.name, skip_invalid=skip_invalid  # type: ignore[arg-type]
-            )
+            self._text: TextBatches = self._open_text(skip_invalid)
             self.layout: Layout = resolve_header(
                 self._text.header, file=self.name, version=focus_version,
                 require_mandatory=require_mandatory,
@@ -55,6 +54,17 @@ class FocusReader:
             self.close()
             raise
         self._finished = False
+
+    def _open_text(self, skip_invalid: bool) -> TextBatches:
+        try:
+            return open_text_batches(
+                self._meter,  # type: ignore[arg-type]
+                file=self.name, skip_invalid=skip_invalid, parallel=True,
+            )
+        except RaggedRowError as exc:  # Arrow parses the first block while opening
+            if exc.row is not None:
+                raise
+            raise self._locate_ragged_row() or exc from None
 
     @property
     def schema(self) -> pa.Schema:
@@ -70,7 +80,7 @@ class FocusReader:
 
     @property
     def fingerprint(self) -> str:
-        """SHA-256 of the raw bytes; final once ``batches()`` is exhausted."""
+        """XXH3-128 of the raw bytes; final once ``batches()`` is exhausted."""
         if not self._finished:
             raise RuntimeError("the fingerprint is known only after the whole file was read")
         return self._meter.fingerprint
@@ -89,9 +99,26 @@ class FocusReader:
                     yield convert_batch(valid, self.layout, file=self.name, first_row=first_row)
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8 text", file=self.name) from exc
+        except RaggedRowError as exc:
+            if exc.row is not None:
+                raise
+            raise self._locate_ragged_row() or exc from None
         self._collect_invalid_rows()
         self._drain()
         self._finished = True
+
+    def _locate_ragged_row(self) -> RaggedRowError | None:
+        """Re-read serially to number a ragged row found by the parallel parser (error path)."""
+        opened = open_location(self.uri, self._http)
+        try:
+            text = open_text_batches(opened.stream, file=self.name, parallel=False)
+            for _ in text.batches:
+                pass
+        except RaggedRowError as exc:
+            return exc
+        finally:
+            opened.close()
+        return None
 
     def _collect_invalid_rows(self) -> None:
         for number, text in self._text.invalid_rows:

@@ -8,18 +8,23 @@ HTTP body) into a file object.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
+import xxhash
+
 
 class MeteredStream(io.RawIOBase):
-    """Counts bytes read and hashes them (SHA-256) as they pass."""
+    """Counts bytes read and hashes them as they pass.
+
+    The hash is XXH3-128: it only tells an unchanged file from a changed one (no adversary),
+    and at ~10 GB/s it costs a tenth of SHA-256 on the load path.
+    """
 
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
-        self._hash = hashlib.sha256()
+        self._hash = xxhash.xxh3_128()
         self.bytes_read = 0
 
     def readable(self) -> bool:
