@@ -1,0 +1,101 @@
+"""``focusflow validate``: FOCUS conformance findings for a file, as text, JSON lines or JUnit XML.
+
+CLI layer: flags to ``ValidateOptions``, the report to Rich/JSON/XML. Exit codes: 0 clean
+(warnings allowed), 1 a MUST-level rule failed, 2 the input could not be read at all.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from itertools import groupby
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from focusflow.cli.app import app, console, fail
+from focusflow.cli.options import http_options
+from focusflow.errors import InputError, SourceError
+from focusflow.focus.validation import Report, RuleResult, Severity, ValidateOptions, validate
+
+EXIT_FINDINGS = 1
+EXIT_UNREADABLE = 2
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+@app.command("validate")
+def validate_command(
+    file: Annotated[str, typer.Argument(help="FOCUS file: path, http(s):// or s3:// URL "
+                                             "(CSV, CSV.gz, Parquet, JSON).")],
+    focus_version: Annotated[str | None, typer.Option(
+        help="FOCUS version to check against (default: detected from the header).")] = None,
+    output: Annotated[OutputFormat, typer.Option(
+        "--format", help="text (grouped by column, worst first) or json (one object per "
+                         "line per rule).")] = OutputFormat.TEXT,
+    first_rows: Annotated[int, typer.Option(
+        min=1, max=1000, help="How many offending row numbers to show per rule.")] = 10,
+    show_passed: Annotated[bool, typer.Option(
+        help="JSON: include passed and skipped rules, not only failures.")] = False,
+    header: Annotated[list[str] | None, typer.Option(
+        "--header", "-H", help="Extra HTTP header 'Name: value' (repeatable).")] = None,
+    bearer_token: Annotated[str | None, typer.Option(
+        envvar="FOCUSFLOW_BEARER_TOKEN", help="Bearer token for http(s) sources.")] = None,
+    ca_file: Annotated[str | None, typer.Option(help="CA bundle for https sources.")] = None,
+) -> None:
+    """Check a FOCUS file: rule, column, offending row count and first rows per finding."""
+    options = ValidateOptions(
+        focus_version=focus_version, first_rows=first_rows,
+        http=http_options(header, bearer_token, None, None, ca_file, False),
+    )
+    try:
+        report = validate(file, options)
+    except (InputError, SourceError) as exc:
+        raise fail(f"unreadable input: {exc}", EXIT_UNREADABLE) from None
+    if output is OutputFormat.JSON:
+        _print_json(report, show_passed)
+    else:
+        _print_text(report)
+    if report.has_errors:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _print_json(report: Report, show_passed: bool) -> None:
+    results = report.results if show_passed else report.failures
+    for result in results:
+        line = {"file": report.file, "focus_version": report.version, **result.as_dict()}
+        console.out(json.dumps(line, ensure_ascii=False), highlight=False)
+
+
+def _print_text(report: Report) -> None:
+    failures = report.failures
+    console.print(f"[bold]{report.file}[/]: FOCUS {report.version} {report.dataset}, "
+                  f"{report.rows:,} rows, {len(report.results)} rule checks", highlight=False)
+    if not failures:
+        console.print("[green]no findings[/]")
+        return
+    by_column = sorted(failures, key=lambda r: (r.column or "", r.severity.rank, -r.count))
+    groups = [list(g) for _, g in groupby(by_column, key=lambda r: r.column or "")]
+    # Worst column first: any error before warnings, then the most offending rows.
+    groups.sort(key=lambda g: (min(r.severity.rank for r in g), -sum(r.count for r in g)))
+    for group in groups:
+        console.print(f"[bold]{group[0].column or '(file)'}[/]", highlight=False)
+        for result in group:
+            console.print(_line(result), highlight=False, soft_wrap=True)
+    errors = sum(1 for r in failures if r.severity is Severity.ERROR)
+    console.print(f"{errors} error(s), {len(failures) - errors} warning(s)")
+
+
+def _line(result: RuleResult) -> str:
+    rows = ", ".join("header" if n == 0 else str(n) for n in result.rows)
+    if result.count > len(result.rows) and result.rows:
+        rows += ", ..."
+    where = f"{result.count:,} row(s): {rows}" if rows else f"{result.count:,} finding(s)"
+    style = _STYLE[result.severity]
+    return (f"  [{style}]{result.severity.value:<7}[/] {escape(result.rule_id)}  {where}\n"
+            f"          {escape(result.message)}")
