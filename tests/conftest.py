@@ -17,4 +17,5 @@ pytest_plugins = [
     "fixtures.prometheus",
     "fixtures.postgres",
     "fixtures.azure_api",
+    "fixtures.databricks_sql",
 ]
