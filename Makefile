@@ -21,7 +21,8 @@ install: $(STAMP)
 ## demo: install into .venv and run the main pipeline on the bundled sample data (DuckDB)
 demo: $(STAMP)
 	@mkdir -p demo
-	$(BIN)/focusflow ingest examples/data/*.csv --db duckdb:///$(DEMO_DB) --table focus
+	@rm -f $(DEMO_DB)  # a fresh database each time: the demo shows one clean load
+	$(BIN)/focusflow run examples/pipeline.yaml --once --log-level WARNING
 	$(BIN)/focusflow summary --db duckdb:///$(DEMO_DB) --table focus
 
 ## system-deps: the real servers the tests start (PostgreSQL, Prometheus, Azurite)
