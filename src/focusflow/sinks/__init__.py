@@ -7,6 +7,8 @@ optional driver that is not installed raises an error naming the extra to instal
 - ``postgresql://user@host:5432/db`` (password from the URL, ``PGPASSWORD`` or a secret ref)
 - ``delta+file:///abs/path``, ``delta:///abs/path`` or ``delta+s3://bucket/prefix`` (Delta Lake;
   S3 settings from the standard ``AWS_*`` variables)
+- ``databricks://<host>/<http_path>?catalog=..&schema=..&location=s3://bucket/prefix`` (Delta
+  tables registered with a SQL warehouse; token from ``DATABRICKS_TOKEN``, never in the URL)
 - ``memory://`` (tests)
 """
 
@@ -76,6 +78,17 @@ def _delta(url: str) -> Sink:
     return DeltaSink(parse_delta_url(url))
 
 
+def _databricks(url: str) -> Sink:
+    try:
+        from focusflow.sinks.databricks import (  # noqa: PLC0415 - lazy driver import
+            DatabricksSink,
+            parse_databricks_url,
+        )
+    except ImportError as exc:
+        raise MissingExtraError("deltalake", "delta") from exc
+    return DatabricksSink(parse_databricks_url(url))
+
+
 def _memory(_: str) -> Sink:
     from focusflow.sinks.memory import MemorySink  # noqa: PLC0415
 
@@ -88,6 +101,7 @@ register_sink("postgres", _postgres)
 register_sink("memory", _memory)
 for _scheme in ("delta", "delta+file", "delta+s3"):
     register_sink(_scheme, _delta)
+register_sink("databricks", _databricks)
 
 __all__ = [
     "DEFAULT_DB_URL",
