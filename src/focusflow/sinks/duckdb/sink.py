@@ -92,10 +92,11 @@ class DuckDBSink:
         return result
 
     def _previous_fingerprint(self, request: LoadRequest) -> str | None:
-        row = self._con.execute(
+        # fetchall: a half-fetched result blocks the connection's next statement (duckdb 2).
+        rows = self._con.execute(
             sql.previous_fingerprint_statement(), [request.table, request.source_id]
-        ).fetchone()
-        return row[0] if row else None
+        ).fetchall()
+        return rows[0][0] if rows else None
 
     def _load_in_transaction(
         self, request: LoadRequest, table_sql: str, previous: str | None
