@@ -15,6 +15,7 @@ pytest_plugins = [
     "fixtures.paths",
     "fixtures.s3",
     "fixtures.prometheus",
+    "fixtures.upstream_http",
     "fixtures.postgres",
     "fixtures.azure_api",
     "fixtures.databricks_sql",

@@ -1,0 +1,98 @@
+"""ExporterConfig: every Krateo shape and casing, and errors that name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from focusflow.errors import ConfigError
+from focusflow.exporter import ExporterConfig, MetricType, load_exporter_config
+
+WHOLE_CR = """
+apiVersion: finops.krateo.io/v1
+kind: ExporterScraperConfig
+metadata: {name: azure-focus, namespace: krateo-system}
+spec:
+  exporterConfig:
+    api:
+      path: /<container>/<directory>/<file_name>
+      verb: GET
+      headers: ["x-ms-version: 2017-11-09"]
+      endpointRef: {name: azure-storage-account, namespace: krateo-system}
+    metricType: Cost
+    pollingInterval: "1h"
+    additionalVariables: {container: focus, directory: exports, file_name: static-export.csv,
+                          port: 8080}
+  scraperConfig:
+    tableName: finops
+    pollingInterval: "1h"
+    scraperDatabaseConfigRef: {name: finops-database-handler, namespace: krateo-system}
+status: {active: {kind: Deployment, name: x}}
+"""
+
+# Go yaml.v3's rendering (reference §6.3): json-only keys lower-cased, durations as mappings.
+GO_RENDERED = """
+exporterConfig:
+  api: {path: /x.csv, verb: GET, endpointref: {name: e, namespace: ns}}
+  metricType: resource
+  pollingInterval: {duration: 1h30m0s}
+  additionalVariables: {ResourceId: /subscriptions/s/vm01}
+"""
+
+
+def test_whole_cr(tmp_path: Path) -> None:
+    path = tmp_path / "cr.yaml"
+    path.write_text(WHOLE_CR)
+    config = load_exporter_config(path)
+    assert config.metric_type is MetricType.COST
+    assert config.polling_interval == 3600
+    assert config.api is not None and config.api.endpoint_ref is not None
+    assert config.api.endpoint_ref.name == "azure-storage-account"
+    assert config.additional_variables["port"] == "8080"
+
+
+def test_go_rendered_casing_and_duration(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(GO_RENDERED)
+    config = load_exporter_config(path)
+    assert config.metric_type is MetricType.RESOURCE
+    assert config.polling_interval == 5400
+    assert config.api is not None and config.api.endpoint_ref is not None
+
+
+def test_spec_only_and_section_only(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("exporterConfig: {source: a.csv, pollingInterval: 5m}\n")
+    section = tmp_path / "section.yaml"
+    section.write_text("source: a.csv\npollingInterval: 5m\nmetricType: GENERIC\n"
+                       "generic: {metricName: cpu, valueColumnIndex: 4}\n")
+    assert load_exporter_config(spec).polling_interval == 300
+    generic = load_exporter_config(section)
+    assert generic.generic is not None and generic.generic.value_column_index == 4
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"source": "a.csv"}, "pollingInterval"),
+    ({"source": "a.csv", "pollingInterval": "soon"}, "pollingInterval"),
+    ({"source": "a.csv", "pollingInterval": "0s"}, "pollingInterval"),
+    ({"source": "a.csv", "pollingInterval": "1m", "metricType": "bills"}, "metricType"),
+    ({"source": "a.csv", "pollingInterval": "1m", "metricType": "generic"}, "generic"),
+    ({"source": "a.csv", "pollingInterval": "1m", "metricType": "generic",
+      "generic": {"metricName": "x", "valueColumnIndex": -1}}, "generic.valueColumnIndex"),
+    ({"pollingInterval": "1m"}, "api"),
+])
+def test_invalid_configs_name_the_field(data: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        ExporterConfig.parse(data, where="cr.yaml exporterConfig")
+    assert field in str(caught.value)
+    assert "cr.yaml" in str(caught.value)
+
+
+def test_unreadable_and_wrong_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_exporter_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [unclosed\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_exporter_config(bad)
