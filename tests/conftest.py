@@ -15,6 +15,7 @@ pytest_plugins = [
     "fixtures.paths",
     "fixtures.s3",
     "fixtures.prometheus",
+    "fixtures.kube_api",
     "fixtures.upstream_http",
     "fixtures.postgres",
     "fixtures.azure_api",

@@ -1,0 +1,150 @@
+"""kopf handlers: thin plain functions over ``reconcile`` (operator layer).
+
+``build_registry`` registers, for each served kind, the same reconcile on resume, create,
+update and a periodic timer (the safety net for drift nobody announces, e.g. of Secrets the
+operator may not read); watch handlers on the children it owns (Deployments, ConfigMaps,
+Services, CronJobs, ScraperConfigs) re-reconcile the controlling owner when one is changed or
+deleted, so drift is repaired within one watch event. kopf keeps its bookkeeping in
+annotations under ``operator.focusflow.dev`` (the CRD schemas prune unknown status fields).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+import kopf
+
+from focusflow.operator.kube import KubeClient, TransientApiError
+from focusflow.operator.names import LABEL_MANAGED_BY, MANAGED_BY
+from focusflow.operator.reconcile import reconcile
+from focusflow.operator.settings import OperatorSettings
+
+log = logging.getLogger(__name__)
+
+# (group, version, plural, kind) of the kinds the operator serves.
+SERVED = (
+    ("finops.krateo.io", "v1", "exporterscraperconfigs", "ExporterScraperConfig"),
+    ("finops.krateo.io", "v1", "scraperconfigs", "ScraperConfig"),
+    ("focusflow.dev", "v1alpha1", "prometheusexports", "PrometheusExport"),
+)
+# Children whose drift is repaired as soon as it is seen.
+WATCHED_CHILDREN = (
+    ("", "v1", "configmaps"),
+    ("", "v1", "services"),
+    ("apps", "v1", "deployments"),
+    ("batch", "v1", "cronjobs"),
+    ("finops.krateo.io", "v1", "scraperconfigs"),
+)
+ANNOTATION_PREFIX = "operator.focusflow.dev"
+
+
+def _handle(client: KubeClient, settings: OperatorSettings, manifest: dict[str, Any],
+            *, raise_invalid: bool) -> None:
+    """Reconcile ``manifest``; report errors as an Event (and to kopf on create/update)."""
+    try:
+        outcome = reconcile(client, settings, manifest)
+    except TransientApiError as exc:
+        raise kopf.TemporaryError(str(exc), delay=10) from exc
+    if outcome.error is not None:
+        kopf.warn(cast(Any, manifest), reason=outcome.reason, message=outcome.error)
+        if raise_invalid:
+            # Permanent: kopf stops retrying this change; the next spec edit is handled anew.
+            raise kopf.PermanentError(outcome.error)
+
+
+def _owner_of(body: kopf.Body) -> dict[str, Any] | None:
+    for ref in body.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") in {k for *_, k in SERVED}:
+            return dict(ref)
+    return None
+
+
+def _configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=ANNOTATION_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration")
+    settings.posting.level = logging.WARNING  # Events for problems only, not every success
+    settings.watching.server_timeout = 300
+    settings.execution.max_workers = 8
+
+
+def _register_served(registry: kopf.OperatorRegistry, client: KubeClient,
+                     settings: OperatorSettings) -> None:
+    def on_change(body: kopf.Body, **_: Any) -> None:
+        _handle(client, settings, dict(body), raise_invalid=True)
+
+    def on_timer(body: kopf.Body, **_: Any) -> None:
+        _handle(client, settings, dict(body), raise_invalid=False)
+
+    for group, version, plural, _kind in SERVED:
+        for decorator in (kopf.on.resume, kopf.on.create, kopf.on.update):
+            decorator(group, version, plural, registry=registry,
+                      id=f"{plural}-{decorator.__name__}")(on_change)
+        kopf.timer(group, version, plural, registry=registry, id=f"{plural}-resync",
+                   interval=settings.resync_seconds, initial_delay=settings.resync_seconds)(
+            on_timer)
+
+
+def _register_children(registry: kopf.OperatorRegistry, client: KubeClient,
+                       settings: OperatorSettings) -> None:
+    def on_child_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+        # type None: the initial listing; resume handlers already cover it.
+        owner = _owner_of(body)
+        if type is None or owner is None:
+            return
+        namespace = body.get("metadata", {}).get("namespace")
+        try:
+            parent = client.get(owner["kind"], namespace, owner["name"])
+        except TransientApiError as exc:
+            log.warning("cannot read owner of %s/%s: %s", namespace, body.metadata.name, exc)
+            return
+        meta = (parent or {}).get("metadata") or {}
+        # Gone or being deleted: garbage collection owns the children now.
+        if parent is None or meta.get("uid") != owner["uid"] or meta.get("deletionTimestamp"):
+            return
+        _handle(client, settings, parent, raise_invalid=False)
+
+    for group, version, plural in WATCHED_CHILDREN:
+        kopf.on.event(group, version, plural, registry=registry, id=f"child-{plural}",
+                      labels={LABEL_MANAGED_BY: MANAGED_BY})(on_child_event)
+
+
+def _register_databases(registry: kopf.OperatorRegistry, client: KubeClient,
+                        settings: OperatorSettings) -> None:
+    def on_database(body: kopf.Body, **_: Any) -> None:
+        # The scraper ConfigMaps embed their DatabaseConfig: re-render the ScraperConfigs using it.
+        key = (body.metadata.namespace, body.metadata.name)
+        for scraper in client.list("ScraperConfig"):
+            ref = (scraper.get("spec") or {}).get("scraperDatabaseConfigRef") or {}
+            ns = ref.get("namespace") or scraper["metadata"]["namespace"]
+            if (ns, ref.get("name")) == key:
+                scraper.setdefault("kind", "ScraperConfig")
+                scraper.setdefault("apiVersion", "finops.krateo.io/v1")
+                _handle(client, settings, scraper, raise_invalid=False)
+
+    for decorator in (kopf.on.create, kopf.on.update):
+        decorator("finops.krateo.io", "v1", "databaseconfigs", registry=registry,
+                  id=f"databaseconfigs-{decorator.__name__}")(on_database)
+
+
+def build_registry(client: KubeClient, settings: OperatorSettings) -> kopf.OperatorRegistry:
+    """A kopf registry with every handler of the operator bound to ``client``/``settings``."""
+    registry = kopf.OperatorRegistry()
+    kopf.on.startup(registry=registry)(_configure)
+    _register_served(registry, client, settings)
+    _register_children(registry, client, settings)
+    _register_databases(registry, client, settings)
+    return registry
+
+
+def run_operator(settings: OperatorSettings, *, liveness: str | None = None) -> None:
+    """Run kopf until interrupted (standalone: one operator instance, no peering objects)."""
+    client = KubeClient.from_environment()
+    registry = build_registry(client, settings)
+    try:
+        kopf.run(registry=registry, standalone=True, clusterwide=not settings.namespaces,
+                 namespaces=settings.namespaces, liveness_endpoint=liveness)
+    finally:
+        client.close()

@@ -1,0 +1,144 @@
+"""Reconcile one custom resource: render, compare, apply, report (operator layer).
+
+This is the apply step the kopf handlers call; it knows nothing of kopf. Desired children come
+from the pure render functions; each is compared structurally with what the API holds (desired
+fields must be a subset of the live object — server defaults are fine, YAML text is never
+compared, R18) and server-side applied only when it differs or is missing. Secrets are applied
+blindly: server-side apply of an unchanged object is a no-op, and the operator then needs no
+permission to read Secrets at all. Status carries a ``Ready`` condition and child references.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from focusflow.errors import ConfigError
+from focusflow.operator.export import render_prometheus_export
+from focusflow.operator.kube import ApiError, KubeClient, TransientApiError
+from focusflow.operator.pipeline import (
+    database_ref,
+    render_exporter_scraper_config,
+    render_scraper_config,
+)
+from focusflow.operator.settings import OperatorSettings
+
+log = logging.getLogger(__name__)
+Manifest = dict[str, Any]
+
+# Which child fills which Krateo status field (reference section 2.1 / 2.2).
+_STATUS_REFS = {"Deployment": "active", "ConfigMap": "configMaps", "Service": "services",
+                "ScraperConfig": "scraperConfig", "CronJob": "cronJob"}
+
+
+@dataclass
+class Outcome:
+    """What a reconcile did: changed children, and the error that stopped it, if any."""
+
+    changed: list[str] = field(default_factory=list)
+    error: str | None = None
+    reason: str = "Available"
+
+
+def desired_children(body: Manifest, client: KubeClient | None,
+                     settings: OperatorSettings,
+                     databases: dict[tuple[str, str], Manifest] | None = None) -> list[Manifest]:
+    """The children of ``body``; a ScraperConfig's DatabaseConfig comes from ``databases``
+    (``operator render``) or from the API (``client``)."""
+    kind = body["kind"]
+    if kind == "ExporterScraperConfig":
+        return render_exporter_scraper_config(body, settings)
+    if kind == "PrometheusExport":
+        return render_prometheus_export(body, settings)
+    if kind == "ScraperConfig":
+        ref = database_ref(body)
+        if databases is not None:
+            database = databases.get(ref)
+        else:
+            assert client is not None  # noqa: S101  (one of the two is always given)
+            database = client.get("DatabaseConfig", *ref)
+        return render_scraper_config(body, database, settings)
+    raise ConfigError(f"{kind} is not a kind the operator reconciles")
+
+
+def is_subset(desired: Any, actual: Any) -> bool:
+    """True when every field of ``desired`` has the same value in ``actual``."""
+    if isinstance(desired, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and is_subset(value, actual[key]) for key, value in desired.items())
+    if isinstance(desired, list):
+        return (isinstance(actual, list) and len(desired) == len(actual)
+                and all(is_subset(d, a) for d, a in zip(desired, actual, strict=True)))
+    return bool(desired == actual)
+
+
+def sync_children(client: KubeClient, desired: list[Manifest]) -> list[str]:
+    """Apply each child that is missing or drifted; return ``Kind/name`` of those applied."""
+    changed: list[str] = []
+    for child in desired:
+        meta = child["metadata"]
+        if child["kind"] != "Secret":
+            actual = client.get(child["kind"], meta["namespace"], meta["name"])
+            if actual is not None and is_subset(child, actual):
+                continue
+        client.apply(child)
+        if child["kind"] != "Secret":
+            changed.append(f"{child['kind']}/{meta['name']}")
+    return changed
+
+
+def _condition(previous: Manifest | None, ok: bool, reason: str, message: str) -> Manifest:
+    status = "True" if ok else "False"
+    since = (previous or {}).get("lastTransitionTime") if (
+        previous or {}).get("status") == status else None
+    return {"type": "Ready", "status": status, "reason": reason, "message": message[:1000],
+            "lastTransitionTime": since or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def desired_status(body: Manifest, children: list[Manifest], outcome: Outcome) -> Manifest:
+    current = body.get("status") or {}
+    previous = next((c for c in current.get("conditions") or [] if c.get("type") == "Ready"),
+                    None)
+    status: Manifest = {"observedGeneration": body["metadata"].get("generation", 0)}
+    for child in children:
+        slot = _STATUS_REFS.get(child["kind"])
+        if slot and slot not in status:
+            status[slot] = {"apiVersion": child["apiVersion"], "kind": child["kind"],
+                            "name": child["metadata"]["name"],
+                            "namespace": child["metadata"]["namespace"]}
+    if outcome.error is None:
+        message = f"{len(children)} children in sync"
+        status["conditions"] = [_condition(previous, True, "Available", message)]
+    else:
+        status["conditions"] = [_condition(previous, False, outcome.reason, outcome.error)]
+    return status
+
+
+def reconcile(client: KubeClient, settings: OperatorSettings, body: Manifest) -> Outcome:
+    """Bring the children of ``body`` in line with its spec and report it in its status.
+
+    An invalid spec or a rejected child becomes ``Ready=False`` with the message (the caller
+    posts an Event); a transient API failure is raised so the caller retries with backoff.
+    """
+    meta = body["metadata"]
+    where = f"{body['kind']} {meta['namespace']}/{meta['name']}"
+    outcome = Outcome()
+    children: list[Manifest] = []
+    try:
+        children = desired_children(body, client, settings)
+        outcome.changed = sync_children(client, children)
+    except ConfigError as exc:
+        outcome.error, outcome.reason = str(exc), "InvalidSpec"
+    except TransientApiError:
+        raise
+    except ApiError as exc:
+        outcome.error, outcome.reason = f"{where}: {exc}", "ApplyFailed"
+    if outcome.changed:
+        log.info("%s: applied %s", where, ", ".join(outcome.changed))
+    status = desired_status(body, children if outcome.error is None else [], outcome)
+    old = {k: v for k, v in (body.get("status") or {}).items() if k in status}
+    if old != status:
+        client.patch_status(body["kind"], meta["namespace"], meta["name"], status)
+    return outcome

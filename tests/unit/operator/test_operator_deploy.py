@@ -1,0 +1,153 @@
+"""deploy/: kustomize build, kubernetes-validate 1.30, least-privilege RBAC, Dockerfile lint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from emulators import crd_schema
+from fixtures.krateo_examples import AZURE_FOCUS, DATABASE, GENERIC, SCRAPER, load
+from fixtures.kube_api import load_crds
+
+ROOT = Path(__file__).resolve().parents[3]
+CRDS = {c["spec"]["names"]["kind"]: c for c in load_crds()}
+
+
+@pytest.fixture(scope="module")
+def kustomized() -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is missing: apt-get install kubernetes-client")
+    out = subprocess.run([kubectl, "kustomize", str(ROOT / "deploy")], capture_output=True,
+                         text=True, check=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def test_kustomize_builds_the_whole_install(kustomized: list[dict[str, Any]]) -> None:
+    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in kustomized)
+    assert kinds == [
+        ("ClusterRole", "focusflow-operator"),
+        ("ClusterRoleBinding", "focusflow-operator"),
+        ("CustomResourceDefinition", "databaseconfigs.finops.krateo.io"),
+        ("CustomResourceDefinition", "exporterscraperconfigs.finops.krateo.io"),
+        ("CustomResourceDefinition", "prometheusexports.focusflow.dev"),
+        ("CustomResourceDefinition", "scraperconfigs.finops.krateo.io"),
+        ("Deployment", "focusflow-operator"),
+        ("Namespace", "focusflow-system"),
+        ("ServiceAccount", "focusflow-operator"),
+    ]
+
+
+def test_every_installed_manifest_passes_kubernetes_validate(
+        kustomized: list[dict[str, Any]]) -> None:
+    for doc in kustomized:
+        kubernetes_validate.validate(doc, "1.30.0", strict=True)
+
+
+def test_operator_cluster_role_never_reads_secrets(kustomized: list[dict[str, Any]]) -> None:
+    (role,) = [d for d in kustomized if d["kind"] == "ClusterRole"]
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+        if "secrets" in rule["resources"]:
+            assert not {"get", "list", "watch"} & set(rule["verbs"]) or rule.get("resourceNames")
+    assert not any("delete" in r["verbs"] for r in role["rules"])  # GC deletes children
+
+
+def test_operator_pod_is_locked_down(kustomized: list[dict[str, Any]]) -> None:
+    (deployment,) = [d for d in kustomized if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert re.search(r":\d+\.\d+\.\d+$", container["image"])
+
+
+@pytest.mark.parametrize("text", [AZURE_FOCUS, GENERIC, SCRAPER, DATABASE],
+                         ids=["azure-focus", "generic", "scraper", "database"])
+def test_crds_accept_krateo_examples_unchanged(text: str) -> None:
+    doc = load(text)
+    stored = crd_schema.admit(CRDS[doc["kind"]], "v1", doc)
+    assert stored["spec"] == {**doc["spec"], **_defaults(doc)}
+    if "status" in doc:
+        assert stored["status"] == doc["status"]
+
+
+def _defaults(doc: dict[str, Any]) -> dict[str, Any]:
+    # Only metricType defaults exist; the examples set it except the bare scraperConfig.
+    spec = doc["spec"]
+    if doc["kind"] == "ExporterScraperConfig" and "scraperConfig" in spec:
+        return {"scraperConfig": {**spec["scraperConfig"], "metricType": "cost"}}
+    return {}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda s: s["exporterConfig"].update(metricType="money"), "does not match"),
+    (lambda s: s["exporterConfig"].update(metricType="costs"), "does not match"),
+    (lambda s: s["exporterConfig"].pop("pollingInterval"), "'pollingInterval' is a required"),
+    (lambda s: s["scraperConfig"].pop("tableName"), "'tableName' is a required"),
+    (lambda s: s["exporterConfig"]["api"]["endpointRef"].pop("namespace"),
+     "'namespace' is a required"),
+])
+def test_crd_rejects_invalid_exporter_scraper_configs(change: Any, message: str) -> None:
+    doc = load(AZURE_FOCUS)
+    change(doc["spec"])
+    with pytest.raises(ValueError, match=message):
+        crd_schema.admit(CRDS["ExporterScraperConfig"], "v1", doc)
+
+
+@pytest.mark.parametrize("metric_type", ["cost", "Cost", "resource", "Resource", "generic",
+                                         "Generic"])
+def test_crd_metric_type_pattern_accepts_krateo_spellings(metric_type: str) -> None:
+    doc = load(AZURE_FOCUS)
+    doc["spec"]["exporterConfig"]["metricType"] = metric_type
+    crd_schema.admit(CRDS["ExporterScraperConfig"], "v1", doc)
+
+
+def test_crd_keeps_generic_on_scraper_config() -> None:
+    doc = load(SCRAPER)
+    doc["spec"]["generic"] = {"metricName": "cpu", "valueColumnIndex": 4}
+    stored = crd_schema.admit(CRDS["ScraperConfig"], "v1", doc)
+    assert stored["spec"]["generic"] == {"metricName": "cpu", "valueColumnIndex": 4}
+
+
+def test_crd_accepts_a_duration_only_the_operator_refuses() -> None:
+    # The API server's `duration` format accepts "1 hour"; the operator reports it in status.
+    doc = load(AZURE_FOCUS)
+    doc["spec"]["exporterConfig"]["pollingInterval"] = "1 hour"
+    crd_schema.admit(CRDS["ExporterScraperConfig"], "v1", doc)
+
+
+def test_grafana_dashboard_queries_exporter_metrics() -> None:
+    import json  # noqa: PLC0415
+
+    dashboard = json.loads((ROOT / "deploy/grafana/focusflow-exporter.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert exprs and all("focusflow_" in e or "billed_cost" in e for e in exprs)
+    assert dashboard["uid"] and dashboard["title"]
+
+
+def test_dockerfile_lints_clean_and_follows_policy() -> None:
+    dockerfile = ROOT / "Dockerfile"
+    hadolint = Path(sys.executable).parent / "hadolint"
+    proc = subprocess.run([str(hadolint), "--failure-threshold", "warning", str(dockerfile)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [ln.strip() for ln in dockerfile.read_text().splitlines()]
+    froms = [ln.split()[1] for ln in lines if ln.startswith("FROM ")]
+    assert len(froms) >= 2, "multi-stage build"
+    for image in froms:
+        # Pinned: an explicit version tag (or a digest), never a floating tag.
+        assert re.search(r":\d+\.\d+\.\d+[\w.-]*$|@sha256:[0-9a-f]{64}$", image), image
+    users = [ln.split()[1] for ln in lines if ln.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in {"root", "0"}
+    assert lines.index(next(ln for ln in lines if ln.startswith("USER "))) > \
+        lines.index(next(ln for ln in reversed(lines) if ln.startswith("FROM ")))
