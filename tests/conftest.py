@@ -19,5 +19,6 @@ pytest_plugins = [
     "fixtures.upstream_http",
     "fixtures.postgres",
     "fixtures.azure_api",
+    "fixtures.azurite",
     "fixtures.databricks_sql",
 ]

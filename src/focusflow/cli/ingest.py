@@ -23,7 +23,7 @@ from rich.table import Table
 
 from focusflow.cli.app import app, console
 from focusflow.cli.options import http_options
-from focusflow.ingest import IngestOptions, IngestOutcome, ingest, write_rejects
+from focusflow.ingest import IngestOptions, IngestOutcome, ingest_location, write_rejects
 from focusflow.sinks import DEFAULT_DB_URL, Sink, open_sink, quote
 
 DbOption = Annotated[str, typer.Option("--db", help="Database URL: duckdb:///file.duckdb or "
@@ -33,8 +33,9 @@ TableOption = Annotated[str, typer.Option("--table", help="Target table, [schema
 
 @app.command("ingest")
 def ingest_command(
-    sources: Annotated[list[str], typer.Argument(help="FOCUS files: paths, http(s):// or s3:// "
-                                                 "URLs (CSV, CSV.gz, Parquet, JSON).")],
+    sources: Annotated[list[str], typer.Argument(help="FOCUS files: paths, http(s)://, s3:// or "
+                                                 "az:// URLs (CSV, CSV.gz, Parquet, JSON); "
+                                                 "Azure export folders (manifest.json).")],
     db: DbOption = DEFAULT_DB_URL,
     table: TableOption = "focus",
     source_id: Annotated[str | None, typer.Option(
@@ -62,7 +63,7 @@ def ingest_command(
     outcomes: list[IngestOutcome] = []
     try:
         for uri in sources:
-            outcomes.append(_ingest_one(uri, sink, IngestOptions(
+            outcomes.extend(_ingest_one(uri, sink, IngestOptions(
                 table=table, source_id=source_id if len(sources) == 1 else None,
                 focus_version=focus_version, skip_invalid=skip_invalid, http=http,
             )))
@@ -72,7 +73,7 @@ def ingest_command(
     console.print(_outcome_table(outcomes, quarantined, rejects))
 
 
-def _ingest_one(uri: str, sink: Sink, options: IngestOptions) -> IngestOutcome:
+def _ingest_one(uri: str, sink: Sink, options: IngestOptions) -> list[IngestOutcome]:
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
         TransferSpeedColumn(), TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(),
@@ -83,7 +84,7 @@ def _ingest_one(uri: str, sink: Sink, options: IngestOptions) -> IngestOutcome:
         def update(done: int, total: int | None, rows: int) -> None:
             bar.update(task, completed=done, total=total, rows=rows)
 
-        return ingest(uri, sink, options, update)
+        return ingest_location(uri, sink, options, update)
 
 
 def _outcome_table(outcomes: list[IngestOutcome], quarantined: int, rejects: Path) -> Table:

@@ -3,6 +3,10 @@
 Orchestration only: the reader streams and types the rows, the sink owns the transaction. The
 source identity defaults to the report's location (credential-free), so re-ingesting the same
 location replaces its earlier rows for the same billing periods.
+
+A location a source recognizes (``focus.parts.register_expander``: e.g. an Azure export folder
+with manifests) expands into planned loads, each read as one stream and loaded as ONE request
+(one transaction per source and billing period); ``ingest_location`` handles both cases.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from focusflow.focus import FocusReader, HttpOptions, Reject
+from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
 from focusflow.sinks import LoadRequest, LoadResult, Sink
+from focusflow.sources import azure as _azure  # noqa: F401 - registers az:// and its expander
 
 Progress = Callable[[int, int | None, int], None]
 """Called as (bytes read, total bytes or None, rows read) while a file streams."""
@@ -50,23 +56,56 @@ def ingest(
         skip_invalid=options.skip_invalid,
     ) as reader:
         source_id = options.source_id or _default_source_id(reader.name)
+        return _load(uri, reader, sink, options, version=reader.layout.version,
+                     source_id=source_id, known_fingerprint=None, progress=progress)
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            for batch in reader.batches():
-                if progress:
-                    progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
-                yield batch
 
-        result = sink.load(LoadRequest(
-            table=options.table, source_id=source_id, schema=reader.schema,
-            batches=batches(), fingerprint=lambda: reader.fingerprint,
-        ))
-        if progress:
-            progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
-        return IngestOutcome(
-            uri, reader.name, source_id, result, reader.bytes_read, reader.rejects,
-            reader.layout.version,
-        )
+def ingest_location(
+    uri: str, sink: Sink, options: IngestOptions, progress: Progress | None = None
+) -> list[IngestOutcome]:
+    """Load what ``uri`` stands for: the loads a source expands it into (e.g. one per billing
+    period of a manifest-driven export), or the single file ``ingest`` loads."""
+    planned = expand_location(uri, options.http)
+    if planned is None:
+        return [ingest(uri, sink, options, progress)]
+    return [ingest_planned(load, sink, options, progress) for load in planned]
+
+
+def ingest_planned(
+    load: PlannedLoad, sink: Sink, options: IngestOptions, progress: Progress | None = None
+) -> IngestOutcome:
+    """One planned load (several parts, or a source's rows) as ONE ``LoadRequest``."""
+    source_id = options.source_id or load.source_id
+    stream = load.open(http=options.http, focus_version=options.focus_version,
+                       skip_invalid=options.skip_invalid)
+    try:
+        return _load(load.name, stream, sink, options, version=stream.focus_version,
+                     source_id=source_id, known_fingerprint=load.known_fingerprint,
+                     progress=progress)
+    finally:
+        stream.close()
+
+
+def _load(
+    uri: str, reader: FocusReader | BatchStream, sink: Sink, options: IngestOptions, *,
+    version: str, source_id: str, known_fingerprint: str | None, progress: Progress | None,
+) -> IngestOutcome:
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader.batches():
+            if progress:
+                progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
+            yield batch
+
+    result = sink.load(LoadRequest(
+        table=options.table, source_id=source_id, schema=reader.schema,
+        batches=batches(), fingerprint=lambda: reader.fingerprint,
+        known_fingerprint=known_fingerprint,
+    ))
+    if progress:
+        progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
+    return IngestOutcome(
+        uri, reader.name, source_id, result, reader.bytes_read, reader.rejects, version,
+    )
 
 
 def _default_source_id(name: str) -> str:

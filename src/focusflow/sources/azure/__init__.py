@@ -5,7 +5,10 @@ registers the ``az://`` location scheme and the export expander with the ``focus
 the Azure SDK itself is imported lazily, only when a blob is read.
 """
 
+from focusflow.focus import register_scheme
+from focusflow.focus.parts import register_expander
 from focusflow.sources.azure.arm import ArmClient, RetryRules
+from focusflow.sources.azure.blob import BlobReader, BlobRef, BlobSettings, open_blob
 from focusflow.sources.azure.credentials import (
     MANAGEMENT,
     STORAGE,
@@ -16,16 +19,27 @@ from focusflow.sources.azure.credentials import (
     settings_from_secret,
     token_source,
 )
+from focusflow.sources.azure.exports import Manifest, expand_blob_location, plan_exports
+
+register_scheme("az", open_blob)
+register_expander(expand_blob_location)
 
 __all__ = [
     "MANAGEMENT",
     "STORAGE",
     "ArmClient",
     "AzureSettings",
+    "BlobReader",
+    "BlobRef",
+    "BlobSettings",
     "ClientCredentials",
+    "Manifest",
     "RetryRules",
     "StaticToken",
     "TokenSource",
+    "expand_blob_location",
+    "open_blob",
+    "plan_exports",
     "settings_from_secret",
     "token_source",
 ]
