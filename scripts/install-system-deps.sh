@@ -14,3 +14,12 @@ if ((${#need[@]})); then
   # Debian starts the packaged services on install; the tests run their own on free ports.
   $sudo systemctl stop prometheus postgresql >/dev/null 2>&1 || true
 fi
+# Azurite (Microsoft's Blob storage emulator) from npm into the repository's git-ignored
+# node_modules/, pinned; the azurite fixture runs node_modules/.bin/azurite-blob in memory.
+AZURITE_VERSION=3.37.0
+if [[ ! -x node_modules/.bin/azurite-blob ]] || \
+   ! grep -q "\"version\": \"${AZURITE_VERSION}\"" node_modules/azurite/package.json 2>/dev/null; then
+  command -v npm >/dev/null 2>&1 || { echo "npm is needed for Azurite (apt-get install npm)" >&2; exit 1; }
+  echo "installing azurite@${AZURITE_VERSION} into node_modules/"
+  npm install --no-save --no-audit --no-fund --loglevel=error "azurite@${AZURITE_VERSION}" >/dev/null
+fi
