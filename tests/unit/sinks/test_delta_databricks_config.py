@@ -110,3 +110,13 @@ def test_identifiers_and_locations_are_validated() -> None:
     for bad in ("s3://b/p' OR 1=1", "http://x/y", "s3://b/p\\q", "s3://b/p q"):
         with pytest.raises(ConfigError):
             location_literal(bad)
+
+
+def test_databricks_settings_from_environment_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"TOKEN": "t", "HOST": "h.example", "HTTP_PATH": "sql/1.0/warehouses/w",
+                        "CATALOG": "main", "SCHEMA": "finops", "LOCATION": "s3://b/lake"}.items():
+        monkeypatch.setenv(f"DATABRICKS_{name}", value)
+    monkeypatch.setenv("schema", "not-this-one")  # an unprefixed variable must not leak in
+    settings = parse_databricks_url("databricks://")
+    assert (settings.host, settings.http_path, settings.schema_name) == (
+        "h.example", "/sql/1.0/warehouses/w", "finops")

@@ -41,7 +41,8 @@ class DatabricksSettings(BaseSettings):
     token: SecretStr | None = None
     token_file: Path | None = None
     catalog: str
-    schema_name: str = Field(alias="schema")
+    # an alias escapes env_prefix, so it spells the full variable name (not a bare "schema")
+    schema_name: str = Field(validation_alias="DATABRICKS_SCHEMA")
     location: str
     port: int = 443
     # A private CA bundle (TLS-inspecting proxy, test server); verification is never turned off
@@ -114,7 +115,7 @@ def parse_databricks_url(url: str) -> DatabricksSettings:
     for key, values in parse_qs(parts.query).items():
         if key not in ("catalog", "schema", "location"):
             raise ConfigError(f"{url}: unknown parameter {key!r}; expected {URL_FORM}")
-        given[key] = values[-1]
+        given["schema_name" if key == "schema" else key] = values[-1]
     try:
         return DatabricksSettings(**given)  # type: ignore[arg-type]
     except ValidationError as exc:
