@@ -17,6 +17,7 @@ fi
 # Azurite (Microsoft's Blob storage emulator) from npm into the repository's git-ignored
 # node_modules/, pinned; the azurite fixture runs node_modules/.bin/azurite-blob in memory.
 AZURITE_VERSION=3.37.0
+cd "$(dirname "$0")/.."
 if [[ ! -x node_modules/.bin/azurite-blob ]] || \
    ! grep -q "\"version\": \"${AZURITE_VERSION}\"" node_modules/azurite/package.json 2>/dev/null; then
   command -v npm >/dev/null 2>&1 || { echo "npm is needed for Azurite (apt-get install npm)" >&2; exit 1; }
