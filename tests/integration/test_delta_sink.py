@@ -7,6 +7,7 @@ an unchanged reload commits nothing and a failed load leaves no trace.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ import pytest
 from deltalake import DeltaTable
 
 from fixtures.paths import EXAMPLES, TEST_DATA, sample_files
+from focusflow.cli import main
 from focusflow.errors import ConfigError
 from focusflow.ingest import IngestOptions, ingest
 from focusflow.sinks import LoadRequest, open_sink
@@ -221,3 +223,30 @@ def test_bad_urls_name_the_accepted_forms() -> None:
     for url in ("delta://relative/path", "delta+s3:///prefix", "delta+file://host/x"):
         with pytest.raises(ConfigError, match="delta\\+s3://bucket/prefix"):
             open_sink(url)
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """``focusflow ARGS...`` in-process through the console entry point."""
+    monkeypatch.setattr(sys, "argv", ["focusflow", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    code = exited.value.code
+    return code if isinstance(code, int) else 1
+
+
+def test_cli_ingest_summary_export_round_trip(
+    sink: DeltaSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = sink.location.root
+    db = f"delta+file://{root}" if sink.location.is_local else "delta+s3://" + root[5:]
+    monkeypatch.setenv("COLUMNS", "200")
+    assert run_cli(monkeypatch, "ingest", str(AWS), str(AZURE_X), "--db", db) == 0
+    assert run_cli(monkeypatch, "summary", "--db", db) == 0
+    assert "3,500" in capsys.readouterr().out  # rows in May 2026 over both files
+    out = tmp_path / "out.csv"
+    assert run_cli(monkeypatch, "export", str(out), "--db", db) == 0
+    exported = csv_totals(out)
+    assert exported == {"USD": (3500, csv_totals(AWS)["USD"][1] + csv_totals(AZURE_X)["USD"][1])}
+    assert run_cli(monkeypatch, "ingest", str(AWS), "--db", "delta+s3:///no-bucket") == 1
+    assert "delta+s3://bucket/prefix" in capsys.readouterr().err
