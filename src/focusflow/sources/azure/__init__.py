@@ -20,9 +20,17 @@ from focusflow.sources.azure.credentials import (
     token_source,
 )
 from focusflow.sources.azure.exports import Manifest, expand_blob_location, plan_exports
+from focusflow.sources.azure.query import (
+    CostQuery,
+    QueryStream,
+    expand_query_location,
+    parse_cost_query,
+    query_pages,
+)
 
 register_scheme("az", open_blob)
 register_expander(expand_blob_location)
+register_expander(expand_query_location)
 
 __all__ = [
     "MANAGEMENT",
@@ -33,13 +41,18 @@ __all__ = [
     "BlobRef",
     "BlobSettings",
     "ClientCredentials",
+    "CostQuery",
     "Manifest",
+    "QueryStream",
     "RetryRules",
     "StaticToken",
     "TokenSource",
     "expand_blob_location",
+    "expand_query_location",
     "open_blob",
+    "parse_cost_query",
     "plan_exports",
+    "query_pages",
     "settings_from_secret",
     "token_source",
 ]
