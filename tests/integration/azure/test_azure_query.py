@@ -195,7 +195,7 @@ def test_unknown_scopes(
            "AZURE_CA_FILE": str(azure_api.ca.ca_file)}
     for key, value in env.items():
         monkeypatch.setenv(key, str(value))
-    with pytest.raises(SourceError, match="SubscriptionNotFound.*unknown scope"):
+    with pytest.raises(SourceError, match=r"SubscriptionNotFound.*unknown scope"):
         ingest_location("azcost://subscriptions/99999999-dead-beef-0000-000000000000", sink,
                         IngestOptions())
     with pytest.raises(SinkError, match="does not exist"):
