@@ -15,6 +15,8 @@ pytest_plugins = [
     "fixtures.paths",
     "fixtures.s3",
     "fixtures.prometheus",
+    "fixtures.ksm_history",
+    "fixtures.recording_proxy",
     "fixtures.kube_api",
     "fixtures.upstream_http",
     "fixtures.postgres",
