@@ -3,6 +3,8 @@ unchanged reloads, identifier limits, error wrapping without passwords, query pl
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -221,3 +223,56 @@ def test_server_error_mid_load_is_a_sink_error_without_password(
     assert not isinstance(caught.value, TransientSinkError)
     assert postgres_server.password not in str(caught.value)
     assert "loading t failed" in str(caught.value)
+
+
+def _waiting_on_advisory_lock(url: str) -> int:
+    with psycopg.connect(url) as con:
+        row = con.execute(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND wait_event = 'advisory'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_loads_of_one_source_are_serialised_other_sources_are_not(postgres_url: str) -> None:
+    sinks = [PostgresSink(postgres_url) for _ in range(3)]
+    try:
+        sinks[0].load(request([batch(JAN, ["1"])]))
+        gate, midway = threading.Event(), threading.Event()
+        errors: list[BaseException] = []
+
+        def held_open() -> Iterator[pa.RecordBatch]:
+            yield batch(JAN, ["2"])
+            midway.set()  # the first batch is in the COPY, the transaction holds the lock
+            assert gate.wait(60)
+            yield batch(JAN, ["3"])
+
+        def run(sink: PostgresSink, req: LoadRequest) -> None:
+            try:
+                sink.load(req)
+            except BaseException as exc:
+                errors.append(exc)
+
+        first = threading.Thread(target=run, args=(sinks[0], LoadRequest(
+            "focus", "s1", SCHEMA, held_open())))
+        first.start()
+        assert midway.wait(60)
+        second = threading.Thread(target=run, args=(sinks[1], request([batch(JAN, ["10"])])))
+        second.start()
+        for _ in range(3000):  # poll the server's own view until the second load waits
+            if _waiting_on_advisory_lock(postgres_url):
+                break
+            time.sleep(0.01)
+        assert _waiting_on_advisory_lock(postgres_url) == 1
+        # Another source of the same table is not held up by the open load.
+        sinks[2].load(request([batch(JAN, ["100"])], source="s2"))
+        gate.set()
+        first.join(60)
+        second.join(60)
+        assert not errors
+        rows = sinks[2].query("focus", 'SELECT "_focusflow_source" AS s, SUM("BilledCost") AS c '
+                              "FROM {table} GROUP BY 1 ORDER BY 1").to_pylist()
+        # The second s1 load ran after the first committed and replaced its January rows.
+        assert rows == [{"s": "s1", "c": Decimal(10)}, {"s": "s2", "c": Decimal(100)}]
+    finally:
+        for sink in sinks:
+            sink.close()
