@@ -73,14 +73,16 @@ class ArmClient:
         self, credential: TokenSource, settings: AzureSettings | None = None, *,
         rules: RetryRules | None = None, sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool | None = None,
     ) -> None:
         self.settings = settings or AzureSettings()
         self.credential = credential
         self.rules = rules or RetryRules()
         self._sleep = sleep
-        verify: Any = True
-        if self.settings.ca_file:
-            verify = ssl.create_default_context(cafile=self.settings.ca_file)
+        if verify is None:
+            verify = True
+            if self.settings.ca_file:
+                verify = ssl.create_default_context(cafile=self.settings.ca_file)
         self._client = httpx.Client(timeout=self.settings.timeout_seconds, verify=verify,
                                     transport=transport)
         self.resource = self.settings.resource_manager_url

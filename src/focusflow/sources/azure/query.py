@@ -138,8 +138,11 @@ class Page:
 
 def query_pages(client: ArmClient, query: CostQuery) -> Iterator[Page]:
     """Every page of the answer, following ``nextLink`` with the same POST body."""
-    url: str | None = client.url(query.path())
-    body = query.body()
+    return post_pages(client, client.url(query.path()), query.body())
+
+
+def post_pages(client: ArmClient, url: str | None, body: dict[str, Any]) -> Iterator[Page]:
+    """POST ``body`` to ``url`` and to every ``nextLink`` after it; yield each page."""
     seen: set[str] = set()
     while url:
         if url in seen:  # a server repeating a link would loop forever
@@ -185,9 +188,13 @@ _DERIVED = ("BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "Char
             "x_CostType")
 
 
-def focus_columns(query: CostQuery, columns: Sequence[str]) -> list[str]:
+def _mapping(cost_type: str) -> dict[str, str]:
+    return {**_COMMON, **_COSTS.get(cost_type, _COSTS["ActualCost"])}
+
+
+def focus_columns(cost_type: str, columns: Sequence[str]) -> list[str]:
     """The FOCUS header a page with ``columns`` becomes (stable for one query)."""
-    mapping = {**_COMMON, **_COSTS[query.type]}
+    mapping = _mapping(cost_type)
     out: list[str] = list(_DERIVED)
     for name in columns:
         if name in {"UsageDate", "BillingMonth", "TagKey", "TagValue"}:
@@ -218,10 +225,10 @@ def _next_month(value: datetime) -> datetime:
     return (value.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
-def _row(query: CostQuery, names: Sequence[str], values: Sequence[Any], where: str,
+def _row(cost_type: str, names: Sequence[str], values: Sequence[Any], where: str,
          mapping: dict[str, str]) -> dict[str, str | None]:
     by_name = dict(zip(names, values, strict=False))
-    out: dict[str, str | None] = {"ProviderName": "Microsoft", "x_CostType": query.type}
+    out: dict[str, str | None] = {"ProviderName": "Microsoft", "x_CostType": cost_type}
     when = by_name.get("UsageDate", by_name.get("BillingMonth"))
     if when is not None:
         start = _day(when, where)
@@ -246,16 +253,23 @@ def _row(query: CostQuery, names: Sequence[str], values: Sequence[Any], where: s
 class QueryStream:
     """The rows of one Cost Management query as typed FOCUS batches (a ``BatchStream``)."""
 
-    def __init__(self, client: ArmClient, query: CostQuery, name: str) -> None:
+    def __init__(
+        self, client: ArmClient, query: CostQuery | None, name: str, *,
+        pages: Iterator[Page] | None = None, cost_type: str | None = None,
+    ) -> None:
+        if pages is None:
+            if query is None:
+                raise ValueError("QueryStream needs a query or pages")
+            pages = query_pages(client, query)
         self.client = client
-        self.query = query
+        self.cost_type = cost_type or (query.type if query else "ActualCost")
         self.name = name
         self.rows_read = 0
         self.rejects: list[Reject] = []
         self._hash = hashlib.sha256()
-        self._pages = query_pages(client, query)
+        self._pages = pages
         self._first: Page | None = next(self._pages, None)
-        header = focus_columns(query, self._first.columns if self._first else
+        header = focus_columns(self.cost_type, self._first.columns if self._first else
                                ("Cost", "UsageDate", "Currency"))
         self.layout: Layout = resolve_header(header, file=name, version=FOCUS_VERSION,
                                              require_mandatory=False)
@@ -284,13 +298,13 @@ class QueryStream:
         return self._hash.hexdigest()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        mapping = {**_COMMON, **_COSTS[self.query.type]}
+        mapping = _mapping(self.cost_type)
         page = self._first
         while page is not None:
-            if focus_columns(self.query, page.columns) != self.layout.names:
+            if focus_columns(self.cost_type, page.columns) != self.layout.names:
                 raise InputError("a later page has different columns than the first",
                                  file=self.name)
-            records = [_row(self.query, page.columns, values, self.name, mapping)
+            records = [_row(self.cost_type, page.columns, values, self.name, mapping)
                        for values in page.rows]
             self._hash.update(orjson.dumps([page.columns, page.rows]))
             if records:
@@ -358,4 +372,4 @@ def expand_query_location(uri: str, options: HttpOptions) -> Sequence[QueryLoad]
 
 
 __all__ = ["CostQuery", "Page", "QueryLoad", "QueryStream", "expand_query_location",
-           "focus_columns", "parse_cost_query", "parse_query_uri", "query_pages"]
+           "focus_columns", "parse_cost_query", "parse_query_uri", "post_pages", "query_pages"]
