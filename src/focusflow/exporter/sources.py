@@ -10,6 +10,7 @@ from pathlib import Path
 
 from focusflow.exporter.config import ExporterConfig
 from focusflow.sources import EndpointResolver, HttpSource, LocationSource, Source, substitute
+from focusflow.sources.azure.krateo import azure_api_source
 
 
 def build_source(
@@ -21,4 +22,8 @@ def build_source(
             uri = str((base_dir / uri).resolve())
         return LocationSource(uri)
     assert config.api is not None  # noqa: S101 - the config model requires api or source
+    # Azure Cost Management Query / Monitor paths: paging, throttling, tokens, sliding window.
+    azure = azure_api_source(config.api, resolver, config.additional_variables)
+    if azure is not None:
+        return azure
     return HttpSource(config.api, resolver, config.additional_variables)
