@@ -25,6 +25,7 @@ from focusflow.sources import Endpoint
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 _TRANSIENT = {408, 425, 429, 500, 502, 503, 504}
+_END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ def fetch_snapshot(
         return _from_metrics(response.text, url, metric_name)
     etag = response.headers.get("etag", "").removeprefix("W/").strip('"')
     table = _read_ipc(response.content, url)
+    announced = response.headers.get("x-focusflow-rows")
+    if announced is not None and announced.isdigit() and int(announced) != table.num_rows:
+        raise TransientSourceError(f"exporter {display_name(url)}: snapshot has "
+                                   f"{table.num_rows} rows, {announced} announced")
     return Snapshot(etag or hashlib.sha256(response.content).hexdigest()[:32], table,
                     display_name(url))
 
@@ -101,6 +106,10 @@ def _check(response: httpx.Response, url: str) -> None:
 
 
 def _read_ipc(body: bytes, url: str) -> pa.Table:
+    if not body.endswith(_END_OF_STREAM):
+        # The writer never finished: a reader would accept the batches so far, we do not.
+        raise TransientSourceError(f"exporter {display_name(url)}: Arrow stream without its "
+                                   f"end-of-stream marker ({len(body)} bytes): incomplete")
     try:
         return pa.ipc.open_stream(pa.BufferReader(body)).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
