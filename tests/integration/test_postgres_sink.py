@@ -71,9 +71,11 @@ def column_types(url: str, table: str = "focus") -> dict[str, str]:
 
 def test_creates_typed_table_and_reads_back_exact_values(sink: PostgresSink,
                                                          postgres_url: str) -> None:
-    result = sink.load(request([batch(JAN, ["1.123456789012345678", "2"], ["", None])]))
-    assert result.rows_written == 2
-    assert result.totals[0].billed_cost == Decimal("3.123456789012345678")
+    result = sink.load(request([batch(
+        JAN, ["1.123456789012345678", "2", "-0.000000000000000001",
+              "12345678901234567890.5"], ["", None, "a", "b"])]))
+    assert result.rows_written == 4
+    assert result.totals[0].billed_cost == Decimal("12345678901234567893.623456789012345677")
     assert column_types(postgres_url) == {
         "BillingPeriodStart": "timestamp with time zone", "BillingCurrency": "text",
         "BilledCost": "numeric(38,18)", "EffectiveCost": "numeric(38,18)", "Tags": "jsonb",
@@ -82,11 +84,12 @@ def test_creates_typed_table_and_reads_back_exact_values(sink: PostgresSink,
     table = sink.read_table("focus")
     assert table.column_names == SCHEMA.names
     assert table.schema.field("BilledCost").type == DECIMAL
-    assert table.column("BilledCost").to_pylist() == [Decimal("1.123456789012345678"),
-                                                       Decimal(2)]
-    assert table.column("BillingPeriodStart").to_pylist() == [JAN, JAN]
+    assert table.column("BilledCost").to_pylist() == [
+        Decimal("1.123456789012345678"), Decimal(2), Decimal("-0.000000000000000001"),
+        Decimal("12345678901234567890.5")]
+    assert table.column("BillingPeriodStart").to_pylist() == [JAN] * 4
     # An empty string stays an empty string, a null stays a null (CSV quoting both ways).
-    assert table.column("x_Note").to_pylist() == ["", None]
+    assert table.column("x_Note").to_pylist() == ["", None, "a", "b"]
     assert table.column("Tags").to_pylist()[0] == '{"team": "a,\\"b\\""}'
 
 
