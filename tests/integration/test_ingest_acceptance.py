@@ -462,3 +462,14 @@ def test_json_parquet_and_gzip_load_like_csv(cli: Cli, db: str, tmp_path: Path) 
     assert len(reference) == table.num_rows
     for name in ("gz", "json", "parquet"):
         assert read_rows(db, f"focus_{name}", lineage=False) == reference, name
+
+
+# -- summary -----------------------------------------------------------------------------------
+def test_summary_breaks_cost_down_by_month_service_and_sub_account(cli: Cli, db: str) -> None:
+    ingest_ok(cli, AWS, "--db", db)
+    code, out, err = cli("summary", "--db", db, "--table", "focus", "--top", "3")
+    assert code == 0, err
+    for title in ("Cost by month", "Cost by service", "Cost by sub-account"):
+        assert title in out
+    total = expected_totals(AWS, "BilledCost")["USD"][1]
+    assert "2026-05" in out and f"{total:,.2f}" in out
