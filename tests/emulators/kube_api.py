@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import socket
 import threading
 import time
 import uuid
@@ -386,6 +387,26 @@ class KubeApiEmulator:
                 and (namespace is None or obj["metadata"].get("namespace") == namespace)
                 and _selector_matches(selector, obj["metadata"].get("labels") or {})]
 
+    def wait_for(self, predicate: Any, timeout: float = 20.0) -> Any:
+        """Block until ``predicate()`` is truthy, re-checking on every stored change."""
+        with self._lock:
+            result = self._lock.wait_for(predicate, timeout)
+        if not result:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        return result
+
+    def find(self, kind: str, namespace: str, name: str) -> Obj | None:
+        """The stored object (a copy), or None — for assertions in tests."""
+        with self._lock:
+            obj = self.objects[self._key(self.by_kind(kind))].get((namespace, name))
+            return copy.deepcopy(obj) if obj is not None else None
+
+    def all_in(self, namespace: str) -> list[Obj]:
+        """Every stored object of ``namespace`` (copies), all kinds."""
+        with self._lock:
+            return [copy.deepcopy(o) for store in self.objects.values()
+                    for (ns, _), o in store.items() if ns == namespace]
+
     @property
     def resource_version(self) -> int:
         return int(self.log[-1][0]) if self.log else 0
@@ -395,7 +416,7 @@ class KubeApiEmulator:
         handler = type("Handler", (_Handler,), {"api": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True,
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
                          name="kube-api-emulator").start()
         return self.url
 
@@ -488,6 +509,12 @@ def _route(api: KubeApiEmulator, path: str) -> tuple[Resource, str | None, str |
 class _Handler(BaseHTTPRequestHandler):
     api: KubeApiEmulator
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as separate writes: without NODELAY, Nagle plus delayed ACKs
+        # add ~40 ms to every keep-alive request.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: pytest captures stderr

@@ -11,6 +11,7 @@ annotations under ``operator.focusflow.dev`` (the CRD schemas prune unknown stat
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, cast
 
 import kopf
@@ -39,11 +40,24 @@ WATCHED_CHILDREN = (
 ANNOTATION_PREFIX = "operator.focusflow.dev"
 
 
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(manifest: dict[str, Any]) -> threading.Lock:
+    # One reconcile per object at a time: a child's watch event and the CR's own handler may
+    # fire together; serialising them keeps each apply decision based on fresh state.
+    uid = str(manifest.get("metadata", {}).get("uid", ""))
+    with _locks_guard:
+        return _locks.setdefault(uid, threading.Lock())
+
+
 def _handle(client: KubeClient, settings: OperatorSettings, manifest: dict[str, Any],
             *, raise_invalid: bool) -> None:
     """Reconcile ``manifest``; report errors as an Event (and to kopf on create/update)."""
     try:
-        outcome = reconcile(client, settings, manifest)
+        with _lock_for(manifest):
+            outcome = reconcile(client, settings, manifest)
     except TransientApiError as exc:
         raise kopf.TemporaryError(str(exc), delay=10) from exc
     if outcome.error is not None:
@@ -58,6 +72,11 @@ def _owner_of(body: kopf.Body) -> dict[str, Any] | None:
         if ref.get("controller") and ref.get("kind") in {k for *_, k in SERVED}:
             return dict(ref)
     return None
+
+
+def _login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    # The same sources, in the same order, as KubeClient.from_environment.
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
 
 def _configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -133,6 +152,7 @@ def build_registry(client: KubeClient, settings: OperatorSettings) -> kopf.Opera
     """A kopf registry with every handler of the operator bound to ``client``/``settings``."""
     registry = kopf.OperatorRegistry()
     kopf.on.startup(registry=registry)(_configure)
+    kopf.on.login(registry=registry)(_login)
     _register_served(registry, client, settings)
     _register_children(registry, client, settings)
     _register_databases(registry, client, settings)
@@ -141,6 +161,7 @@ def build_registry(client: KubeClient, settings: OperatorSettings) -> kopf.Opera
 
 def run_operator(settings: OperatorSettings, *, liveness: str | None = None) -> None:
     """Run kopf until interrupted (standalone: one operator instance, no peering objects)."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call is noise
     client = KubeClient.from_environment()
     registry = build_registry(client, settings)
     try:

@@ -1,0 +1,326 @@
+"""The real operator (``focusflow operator``, kopf) end to end against the Kubernetes API emulator.
+
+The operator runs as a subprocess that finds the emulator through an ordinary kubeconfig; the
+test applies Krateo-shaped objects over HTTP as kubectl would and waits on the emulator's
+stored state (no sleeps). Each test uses its own namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from emulators.kube_api import KubeApiEmulator
+from fixtures.krateo_examples import (
+    AZURE_FOCUS,
+    DATABASE,
+    ENDPOINT_SECRET,
+    PASSWORD_SECRET,
+    SECRET_VALUES,
+    load,
+)
+from fixtures.net import stop
+from focusflow.operator import OperatorSettings, redact, render_tree
+from focusflow.operator.names import is_dns_label
+from focusflow.operator.pipeline import CONFIG_HASH, PLACEHOLDER_UID
+
+pytestmark = pytest.mark.integration
+
+PATHS = {
+    "Namespace": "/api/v1/namespaces",
+    "Secret": "/api/v1/namespaces/{ns}/secrets",
+    "DatabaseConfig": "/apis/finops.krateo.io/v1/namespaces/{ns}/databaseconfigs",
+    "ExporterScraperConfig": "/apis/finops.krateo.io/v1/namespaces/{ns}/exporterscraperconfigs",
+    "PrometheusExport": "/apis/focusflow.dev/v1alpha1/namespaces/{ns}/prometheusexports",
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
+}
+
+
+@pytest.fixture(scope="module")
+def operator(kube_api_module: KubeApiEmulator,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``focusflow operator`` running against the emulator; yields its log file."""
+    tmp = tmp_path_factory.mktemp("operator")
+    kubeconfig = tmp / "kubeconfig"
+    kubeconfig.write_text(kube_api_module.kubeconfig())
+    log = tmp / "operator.log"
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig),
+           "FOCUSFLOW_OPERATOR_RESYNC_SECONDS": "3600", "HOME": str(tmp)}
+    focusflow = Path(sys.executable).parent / "focusflow"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(focusflow), "operator", "--log-level", "DEBUG"],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield log
+    finally:
+        stop(process)
+
+
+class Kubectl:
+    """What kubectl would send: JSON over HTTP with the kubeconfig's token."""
+
+    def __init__(self, api: KubeApiEmulator) -> None:
+        self.api = api
+        self.http = httpx.Client(base_url=api.url, timeout=10,
+                                 headers={"Authorization": f"Bearer {api.token}"})
+
+    def create(self, doc: dict[str, Any], namespace: str = "") -> httpx.Response:
+        return self.http.post(PATHS[doc["kind"]].format(ns=namespace), json=doc)
+
+    def patch(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> None:
+        url = PATHS[kind].format(ns=namespace) + f"/{name}"
+        response = self.http.patch(url, json=body,
+                                   headers={"Content-Type": "application/merge-patch+json"})
+        response.raise_for_status()
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        self.http.delete(PATHS[kind].format(ns=namespace) + f"/{name}").raise_for_status()
+
+
+@pytest.fixture
+def kubectl(kube_api_module: KubeApiEmulator, operator: Path) -> Iterator[Kubectl]:
+    client = Kubectl(kube_api_module)
+    yield client
+    client.http.close()
+
+
+def pipeline_docs(namespace: str, name: str = "azure-focus") -> list[dict[str, Any]]:
+    docs = [load(t) for t in (PASSWORD_SECRET, ENDPOINT_SECRET, DATABASE, AZURE_FOCUS)]
+    for doc in docs:
+        doc["metadata"]["namespace"] = namespace
+        for ref in _refs(doc):
+            ref["namespace"] = namespace
+    docs[-1]["metadata"]["name"] = name
+    return docs
+
+
+def _refs(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = doc.get("spec") or {}
+    out = [spec.get("passwordSecretRef")]
+    out += [(spec.get("exporterConfig") or {}).get("api", {}).get("endpointRef"),
+            (spec.get("scraperConfig") or {}).get("scraperDatabaseConfigRef")]
+    return [r for r in out if r]
+
+
+def apply_pipeline(kubectl: Kubectl, namespace: str, name: str = "azure-focus") -> None:
+    assert kubectl.create({"kind": "Namespace", "metadata": {"name": namespace}}).status_code \
+        == 201
+    for doc in pipeline_docs(namespace, name):
+        # The Krateo example carries a status block: it applies unchanged.
+        response = kubectl.create(doc, namespace)
+        assert response.status_code == 201, response.text
+
+
+def ready(api: KubeApiEmulator, kind: str, namespace: str, name: str,
+          status: str = "True") -> Callable[[], dict[str, Any] | None]:
+    def check() -> dict[str, Any] | None:
+        obj = api.find(kind, namespace, name)
+        conditions = ((obj or {}).get("status") or {}).get("conditions") or []
+        ok = any(c["type"] == "Ready" and c["status"] == status for c in conditions)
+        return obj if ok else None
+    return check
+
+
+def owned(api: KubeApiEmulator, namespace: str) -> list[dict[str, Any]]:
+    return [o for o in api.all_in(namespace) if o["metadata"].get("ownerReferences")]
+
+
+def wait_pipeline_ready(api: KubeApiEmulator, namespace: str, name: str) -> None:
+    api.wait_for(ready(api, "ExporterScraperConfig", namespace, name))
+    scraper = api.find("ExporterScraperConfig", namespace, name)["status"]["scraperConfig"]
+    api.wait_for(ready(api, "ScraperConfig", namespace, scraper["name"]))
+
+
+@pytest.mark.parametrize("name", ["azure-focus", "a" * 60], ids=["krateo-name", "60-chars"])
+def test_krateo_pipeline_yields_exactly_its_children(kube_api_module: KubeApiEmulator,
+                                                      kubectl: Kubectl, name: str) -> None:
+    api, ns = kube_api_module, f"tree-{len(name)}"
+    apply_pipeline(kubectl, ns, name)
+    wait_pipeline_ready(api, ns, name)
+    children = owned(api, ns)
+    by_owner: dict[str, list[str]] = {}
+    for child in children:
+        (ref,) = child["metadata"]["ownerReferences"]
+        assert ref["controller"] is True
+        by_owner.setdefault(ref["kind"], []).append(child["kind"])
+        assert is_dns_label(child["metadata"]["name"])
+    assert sorted(by_owner["ExporterScraperConfig"]) == [
+        "ConfigMap", "Deployment", "ScraperConfig", "Secret", "Service", "ServiceAccount"]
+    assert sorted(by_owner["ScraperConfig"]) == ["ConfigMap", "Deployment", "ServiceAccount"]
+    (service,) = [c for c in children if c["kind"] == "Service"]
+    assert service["spec"]["type"] == "ClusterIP"
+    status = api.find("ExporterScraperConfig", ns, name)["status"]
+    assert status["services"]["name"] == service["metadata"]["name"]
+
+
+def test_rendered_tree_matches_what_the_handlers_applied(kube_api_module: KubeApiEmulator,
+                                                         kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "render-match"
+    apply_pipeline(kubectl, ns)
+    wait_pipeline_ready(api, ns, "azure-focus")
+    # The same input the handlers saw: the objects as the API stored them (with defaults).
+    stored = [api.find("DatabaseConfig", ns, "finops-database-handler"),
+              api.find("ExporterScraperConfig", ns, "azure-focus")]
+    rendered = render_tree([o for o in stored if o], OperatorSettings())
+    applied = {(o["kind"], o["metadata"]["name"]): o for o in owned(api, ns)}
+    assert {(o["kind"], o["metadata"]["name"]) for o in rendered} == set(applied)
+    for obj in rendered:
+        live = applied[(obj["kind"], obj["metadata"]["name"])]
+        expected = _with_uid(redact(obj), live["metadata"]["ownerReferences"][0]["uid"])
+        if obj["kind"] == "Secret":
+            # Server-side apply stores stringData as it came; the operator never reads it back.
+            expected = {k: v for k, v in expected.items() if k != "stringData"}
+        assert _subset(expected, live), obj["kind"]
+
+
+def _with_uid(obj: dict[str, Any], uid: str) -> dict[str, Any]:
+    meta = dict(obj["metadata"])
+    meta["ownerReferences"] = [{**r, "uid": uid} if r["uid"] == PLACEHOLDER_UID else r
+                               for r in meta["ownerReferences"]]
+    return {**obj, "metadata": meta}
+
+
+def _subset(desired: Any, actual: Any) -> bool:
+    if isinstance(desired, dict):
+        return isinstance(actual, dict) and all(
+            k in actual and _subset(v, actual[k]) for k, v in desired.items())
+    if isinstance(desired, list):
+        return isinstance(actual, list) and len(desired) == len(actual) and all(
+            _subset(d, a) for d, a in zip(desired, actual, strict=True))
+    return bool(desired == actual)
+
+
+def test_deleted_and_edited_children_are_repaired(kube_api_module: KubeApiEmulator,
+                                                  kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "drift"
+    apply_pipeline(kubectl, ns)
+    wait_pipeline_ready(api, ns, "azure-focus")
+    original = api.find("Deployment", ns, "azure-focus-deployment")
+    kubectl.delete("Deployment", ns, "azure-focus-deployment")
+    recreated = api.wait_for(lambda: (d := api.find("Deployment", ns, "azure-focus-deployment"))
+                             and d["metadata"]["uid"] != original["metadata"]["uid"] and d)
+    image = original["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert recreated["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
+    containers = recreated["spec"]["template"]["spec"]["containers"]
+    tampered = [{**containers[0], "image": "evil.example/miner:1"}]
+    kubectl.patch("Deployment", ns, "azure-focus-deployment",
+                  {"spec": {"template": {"spec": {"containers": tampered}}}})
+    api.wait_for(lambda: (d := api.find("Deployment", ns, "azure-focus-deployment"))
+                 and d["spec"]["template"]["spec"]["containers"][0]["image"] == image)
+
+
+def test_polling_interval_change_updates_config_and_rolls_once(
+        kube_api_module: KubeApiEmulator, kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "rollout"
+    apply_pipeline(kubectl, ns)
+    wait_pipeline_ready(api, ns, "azure-focus")
+    scraper_before = api.find("Deployment", ns, "azure-focus-scraper-deployment")
+    kubectl.patch("ExporterScraperConfig", ns, "azure-focus",
+                  {"spec": {"exporterConfig": {"pollingInterval": "30m"}}})
+    api.wait_for(lambda: (o := api.find("ExporterScraperConfig", ns, "azure-focus"))
+                 and o["status"].get("observedGeneration") == 2)
+    config = api.find("ConfigMap", ns, "azure-focus-configmap")["data"]["config.yaml"]
+    assert "pollingInterval: 30m" in config
+    deployment = api.find("Deployment", ns, "azure-focus-deployment")
+    history = api.history[("Deployment", ns, "azure-focus-deployment")]
+    hashes = [h["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH] for h in history]
+    # Exactly one rollout: one template change, the generation moved by one.
+    assert len(set(hashes)) == 2 and deployment["metadata"]["generation"] == 2
+    scraper_after = api.find("Deployment", ns, "azure-focus-scraper-deployment")
+    assert scraper_after["metadata"]["resourceVersion"] == \
+        scraper_before["metadata"]["resourceVersion"]
+
+
+def test_deleting_the_cr_removes_every_child(kube_api_module: KubeApiEmulator,
+                                             kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "cleanup"
+    apply_pipeline(kubectl, ns)
+    wait_pipeline_ready(api, ns, "azure-focus")
+    assert len(owned(api, ns)) == 9
+    kubectl.delete("ExporterScraperConfig", ns, "azure-focus")
+    api.wait_for(lambda: not owned(api, ns))
+    assert api.find("ScraperConfig", ns, "azure-focus-scraper") is None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda s: s["exporterConfig"].update(metricType="money"), "metricType"),
+    (lambda s: s["scraperConfig"].pop("tableName"), "tableName"),
+])
+def test_schema_rejects_invalid_crs(kube_api_module: KubeApiEmulator, kubectl: Kubectl,
+                                    change: Any, message: str) -> None:
+    ns = "schema"
+    kubectl.create({"kind": "Namespace", "metadata": {"name": ns}})
+    doc = pipeline_docs(ns)[-1]
+    change(doc["spec"])
+    response = kubectl.create(doc, ns)
+    assert response.status_code == 422
+    assert message in response.json()["message"]
+
+
+def test_invalid_duration_is_reported_and_operator_keeps_serving(
+        kube_api_module: KubeApiEmulator, kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "invalid"
+    assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    docs = pipeline_docs(ns)
+    for doc in docs[:3]:
+        kubectl.create(doc, ns)
+    bad = docs[3]
+    bad["metadata"]["name"] = "hourly"
+    bad["spec"]["exporterConfig"]["pollingInterval"] = "1 hour"
+    assert kubectl.create(bad, ns).status_code == 201  # the schema's duration format allows it
+    failed = api.wait_for(ready(api, "ExporterScraperConfig", ns, "hourly", status="False"))
+    (condition,) = failed["status"]["conditions"]
+    assert condition["reason"] == "InvalidSpec"
+    assert "spec.exporterConfig.pollingInterval" in condition["message"]
+    assert "1 hour" in condition["message"]
+    api.wait_for(lambda: any(e.get("reason") == "InvalidSpec" and e["type"] == "Warning"
+                             and e["involvedObject"]["name"] == "hourly"
+                             for e in api.list(api.by_kind("Event"), ns)))
+    assert not owned(api, ns)
+
+    good = pipeline_docs(ns)[3]
+    kubectl.create(good, ns)
+    wait_pipeline_ready(api, ns, "azure-focus")
+
+
+def test_prometheus_export_becomes_a_cronjob(kube_api_module: KubeApiEmulator,
+                                             kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "monitoring"
+    kubectl.create({"kind": "Namespace", "metadata": {"name": ns}})
+    doc = {"apiVersion": "focusflow.dev/v1alpha1", "kind": "PrometheusExport",
+           "metadata": {"name": "prod", "namespace": ns},
+           "spec": {"clusterName": "prod", "s3Bucket": "metrics",
+                    "prometheusUrl": "http://prometheus.monitoring.svc:9090",
+                    "auth": {"bearerTokenSecretRef": {"name": "prom", "key": "token"}}}}
+    assert kubectl.create(doc, ns).status_code == 201
+    api.wait_for(ready(api, "PrometheusExport", ns, "prod"))
+    cronjob = api.find("CronJob", ns, "prod-export")
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    env = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "PROMETHEUS_BEARER_AUTH_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "prom", "key": "token"}}} in env
+
+
+def test_no_secret_value_outside_secrets_or_in_the_log(kube_api_module: KubeApiEmulator,
+                                                        kubectl: Kubectl,
+                                                        operator: Path) -> None:
+    api, ns = kube_api_module, "secrets"
+    apply_pipeline(kubectl, ns)
+    wait_pipeline_ready(api, ns, "azure-focus")
+    for obj in api.all_in(ns):
+        if obj["kind"] == "Secret":
+            continue
+        text = repr(obj)
+        assert not any(value in text for value in SECRET_VALUES), obj["kind"]
+    log = operator.read_text()
+    assert "azure-focus" in log  # the log is real and names the objects
+    assert not any(value in log for value in SECRET_VALUES)
+    assert api.token not in log
