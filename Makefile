@@ -24,6 +24,7 @@ demo: $(STAMP)
 	@rm -f $(DEMO_DB)  # a fresh database each time: the demo shows one clean load
 	$(BIN)/focusflow run examples/pipeline.yaml --once --log-level WARNING
 	$(BIN)/focusflow summary --db duckdb:///$(DEMO_DB) --table focus
+	$(BIN)/focusflow plot --db duckdb:///$(DEMO_DB) --table focus --out demo/cost-by-service.png
 
 ## system-deps: the real servers the tests start (PostgreSQL, Prometheus, Azurite)
 system-deps:
