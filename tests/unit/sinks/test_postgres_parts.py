@@ -30,6 +30,22 @@ def test_password_from_url_is_secret_and_never_displayed() -> None:
     assert config.params["connect_timeout"] == "10"
 
 
+@pytest.mark.parametrize(("url", "sslmode"), [
+    ("postgresql://ana@db.example/finops", "verify-full"),
+    ("postgresql://ana@db.example/finops?sslmode=disable", "disable"),
+    ("postgresql://ana@127.0.0.1:5432/finops", None),
+    ("postgresql://ana@localhost/finops", None),
+    ("postgresql://ana@[::1]:5432/finops", None),
+    ("postgresql://ana@10.0.0.5/finops", "verify-full"),
+    ("postgresql:///finops?host=/var/run/postgresql", None),
+])
+def test_tls_is_verified_by_default_for_remote_servers(url: str, sslmode: str | None) -> None:
+    params = PostgresConfig.from_url(url).params
+    assert params.get("sslmode") == sslmode
+    if sslmode == "verify-full":
+        assert params["sslrootcert"] == "system"
+
+
 def test_password_from_pgpassword(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PGPASSWORD", "from-env")
     config = PostgresConfig.from_url("postgresql://ana@127.0.0.1/finops")

@@ -3,13 +3,15 @@
 A ``postgresql://user[:password]@host:port/db?param=...`` URL is parsed once into
 ``PostgresConfig``: the password (from the URL, else ``PGPASSWORD``) is held as a ``SecretStr``
 and never appears in the display name, in logs or in error messages (they are scrubbed as a
-second line of defence, since a driver message could echo a conninfo). psycopg errors are
+second line of defence, since a driver message could echo a conninfo). Remote servers get
+``sslmode=verify-full`` unless the URL says otherwise. psycopg errors are
 wrapped here: a failed or lost connection is a ``TransientSinkError`` (retry later), anything
 else a ``SinkError``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 import psycopg
@@ -40,6 +42,11 @@ class PostgresConfig(BaseModel):
             ) from exc
         password = params.pop("password", None) or os.environ.get("PGPASSWORD") or None
         params.setdefault("connect_timeout", str(DEFAULT_CONNECT_TIMEOUT))
+        if "sslmode" not in params and not _is_local(params.get("host", "")):
+            # TLS verification on by default (libpq's own default, "prefer", verifies nothing);
+            # the system trust store unless the URL names a root certificate.
+            params["sslmode"] = "verify-full"
+            params.setdefault("sslrootcert", "system")
         return cls(params=params, password=SecretStr(password) if password else None)
 
     @property
@@ -72,6 +79,20 @@ class PostgresConfig(BaseModel):
         if self.password is not None and self.password.get_secret_value():
             text = text.replace(self.password.get_secret_value(), "***")
         return text
+
+
+def _is_local(hosts: str) -> bool:
+    """True for Unix sockets and loopback hosts, where TLS protects nothing."""
+    return all(_is_local_host(host) for host in hosts.split(","))
+
+
+def _is_local_host(host: str) -> bool:
+    if not host or host.startswith("/") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def describe(exc: psycopg.Error) -> str:
