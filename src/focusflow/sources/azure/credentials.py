@@ -91,8 +91,9 @@ def settings_from_secret(values: Mapping[str, SecretStr], **overrides: Any) -> A
     the ``AZURE_*`` names); keyword ``overrides`` (CLI flags) win."""
     data: dict[str, Any] = {}
     for key, value in values.items():
-        data[key] = value if key in {"clientSecret", "AZURE_CLIENT_SECRET", "client_secret"} \
-            else value.get_secret_value().strip()
+        # Files made with `kubectl create secret --from-file` often end in a newline.
+        text = value.get_secret_value().strip()
+        data[key] = SecretStr(text) if key in {"clientSecret", "AZURE_CLIENT_SECRET"} else text
     data.update({k: v for k, v in overrides.items() if v is not None})
     return AzureSettings.model_validate(data)
 
