@@ -15,7 +15,8 @@ kubeconfig). Implemented, as the API reference documents them:
 - CRD structural schemas: pruning, defaults and validation of custom resources (422);
 - ownerReferences with garbage collection (background or foreground cascading delete) and
   finalizers (deletionTimestamp until they are removed);
-- bearer-token authentication (401 without it).
+- bearer-token authentication (401 without it); every request is recorded with its user, so
+  tests can check a client's requests against an RBAC role (the emulator does not authorise).
 
 Not emulated: controllers (no Pods, no ReplicaSets, no Deployment status), admission webhooks,
 RBAC authorisation, CEL rules.
@@ -154,11 +155,12 @@ class KubeApiEmulator:
 
     def __init__(self, crds: list[Obj] | None = None, token: str = "emulator-token") -> None:  # noqa: S107
         self.token = token
+        self.tokens: dict[str, str] = {token: "admin"}  # bearer token -> user name
         self.resources: dict[tuple[str, str, str], Resource] = {}
         self.objects: dict[tuple[str, str, str], dict[tuple[str, str], Obj]] = {}
         self.log: list[tuple[int, tuple[str, str, str], str, Obj]] = []
         self.history: dict[tuple[str, str, str], list[Obj]] = {}  # every stored version
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str, str]] = []  # (user, method, path)
         self._rv = itertools.count(1)
         self._lock = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
@@ -433,11 +435,17 @@ class KubeApiEmulator:
             self._server.shutdown()
             self._server.server_close()
 
-    def kubeconfig(self) -> str:
+    def add_user(self, name: str) -> str:
+        """A new bearer token for ``name`` (to tell its requests apart)."""
+        token = f"{name}-{uuid.uuid4().hex}"
+        self.tokens[token] = name
+        return token
+
+    def kubeconfig(self, token: str | None = None) -> str:
         return json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "emulator",
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulator", "user": {"token": self.token}}],
+            "users": [{"name": "emulator", "user": {"token": token or self.token}}],
             "contexts": [{"name": "emulator",
                           "context": {"cluster": "emulator", "user": "emulator"}}],
         })
@@ -535,9 +543,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        self.api.requests.append((method, self.path))
+        auth = self.headers.get("Authorization", "")
+        user = self.api.tokens.get(auth.removeprefix("Bearer "), "") \
+            if auth.startswith("Bearer ") else ""
+        self.api.requests.append((user, method, self.path))
         try:
-            if self.headers.get("Authorization") != f"Bearer {self.api.token}":
+            if not user:
                 raise ApiStatusError(401, "Unauthorized", "Unauthorized")  # noqa: TRY301
             if method == "GET":
                 found = self.api.discovery(url.path)

@@ -11,11 +11,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import yaml
 
 from emulators.kube_api import KubeApiEmulator
 from fixtures.krateo_examples import (
@@ -32,6 +35,7 @@ from focusflow.operator.names import is_dns_label
 from focusflow.operator.pipeline import CONFIG_HASH, PLACEHOLDER_UID
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 PATHS = {
     "Namespace": "/api/v1/namespaces",
@@ -40,16 +44,24 @@ PATHS = {
     "ExporterScraperConfig": "/apis/finops.krateo.io/v1/namespaces/{ns}/exporterscraperconfigs",
     "PrometheusExport": "/apis/focusflow.dev/v1alpha1/namespaces/{ns}/prometheusexports",
     "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
+    "ScraperConfig": "/apis/finops.krateo.io/v1/namespaces/{ns}/scraperconfigs",
 }
+
+
+@dataclass
+class Operator:
+    log: Path
+    token: str
 
 
 @pytest.fixture(scope="module")
 def operator(kube_api_module: KubeApiEmulator,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """``focusflow operator`` running against the emulator; yields its log file."""
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    """``focusflow operator`` running against the emulator as its own API user."""
     tmp = tmp_path_factory.mktemp("operator")
     kubeconfig = tmp / "kubeconfig"
-    kubeconfig.write_text(kube_api_module.kubeconfig())
+    token = kube_api_module.add_user("operator")
+    kubeconfig.write_text(kube_api_module.kubeconfig(token))
     log = tmp / "operator.log"
     env = {**os.environ, "KUBECONFIG": str(kubeconfig),
            "FOCUSFLOW_OPERATOR_RESYNC_SECONDS": "3600", "HOME": str(tmp)}
@@ -58,7 +70,7 @@ def operator(kube_api_module: KubeApiEmulator,
         process = subprocess.Popen([str(focusflow), "operator", "--log-level", "DEBUG"],
                                    env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        yield log
+        yield Operator(log, token)
     finally:
         stop(process)
 
@@ -85,7 +97,7 @@ class Kubectl:
 
 
 @pytest.fixture
-def kubectl(kube_api_module: KubeApiEmulator, operator: Path) -> Iterator[Kubectl]:
+def kubectl(kube_api_module: KubeApiEmulator, operator: Operator) -> Iterator[Kubectl]:
     client = Kubectl(kube_api_module)
     yield client
     client.http.close()
@@ -311,7 +323,7 @@ def test_prometheus_export_becomes_a_cronjob(kube_api_module: KubeApiEmulator,
 
 def test_no_secret_value_outside_secrets_or_in_the_log(kube_api_module: KubeApiEmulator,
                                                         kubectl: Kubectl,
-                                                        operator: Path) -> None:
+                                                        operator: Operator) -> None:
     api, ns = kube_api_module, "secrets"
     apply_pipeline(kubectl, ns)
     wait_pipeline_ready(api, ns, "azure-focus")
@@ -320,7 +332,64 @@ def test_no_secret_value_outside_secrets_or_in_the_log(kube_api_module: KubeApiE
             continue
         text = repr(obj)
         assert not any(value in text for value in SECRET_VALUES), obj["kind"]
-    log = operator.read_text()
+    log = operator.log.read_text()
     assert "azure-focus" in log  # the log is real and names the objects
     assert not any(value in log for value in SECRET_VALUES)
-    assert api.token not in log
+    assert operator.token not in log
+
+
+def test_database_config_change_reaches_the_scraper(kube_api_module: KubeApiEmulator,
+                                                    kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "dbchange"
+    apply_pipeline(kubectl, ns)
+    wait_pipeline_ready(api, ns, "azure-focus")
+    kubectl.patch("DatabaseConfig", ns, "finops-database-handler",
+                  {"spec": {"username": "analyst"}})
+    api.wait_for(lambda: "username: analyst" in api.find(
+        "ConfigMap", ns, "azure-focus-scraper-configmap")["data"]["config.yaml"])
+    api.wait_for(lambda: api.find("Deployment", ns, "azure-focus-scraper-deployment")[
+        "metadata"]["generation"] == 2)
+
+
+def test_edited_child_scraper_config_is_reverted(kube_api_module: KubeApiEmulator,
+                                                 kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "scraper-drift"
+    apply_pipeline(kubectl, ns)
+    wait_pipeline_ready(api, ns, "azure-focus")
+    kubectl.patch("ScraperConfig", ns, "azure-focus-scraper", {"spec": {"tableName": "other"}})
+    api.wait_for(lambda: api.find("ScraperConfig", ns, "azure-focus-scraper")["spec"][
+        "tableName"] == "finops")
+
+
+def _rbac_request(method: str, path: str) -> tuple[str, str, str] | None:
+    """(apiGroup, resource[/subresource], verb) of a request; None for discovery URLs."""
+    url = urlsplit(path)
+    parts = url.path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) > 2:
+        group, rest = "", parts[2:]
+    elif parts[0] == "apis" and len(parts) > 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    if rest[0] == "namespaces" and len(rest) > 2:
+        rest = rest[2:]
+    resource = rest[0] + (f"/{rest[2]}" if len(rest) > 2 else "")
+    query = parse_qs(url.query)
+    verb = {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}.get(method)
+    if verb is None:
+        verb = "watch" if query.get("watch") == ["true"] else "get" if len(rest) > 1 else "list"
+    return group, resource, verb
+
+
+def test_operator_uses_only_what_its_cluster_role_grants(kube_api_module: KubeApiEmulator,
+                                                         operator: Operator) -> None:
+    # Runs last in this module: every scenario above has exercised the operator by now.
+    rbac = yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text())
+    (role,) = [d for d in rbac if d["kind"] == "ClusterRole"]
+    granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"]
+               for r in rule["resources"] for v in rule["verbs"]}
+    used = {req for user, method, path in kube_api_module.requests if user == "operator"
+            and (req := _rbac_request(method, path)) is not None}
+    assert used, "the operator made no requests"
+    assert used <= granted, sorted(used - granted)
+    assert {v for g, r, v in used if r == "secrets"} <= {"create", "patch"}

@@ -132,7 +132,11 @@ def _register_children(registry: kopf.OperatorRegistry, client: KubeClient,
 
 def _register_databases(registry: kopf.OperatorRegistry, client: KubeClient,
                         settings: OperatorSettings) -> None:
-    def on_database(body: kopf.Body, **_: Any) -> None:
+    # A watch handler, not create/update: kopf then keeps no state on DatabaseConfigs, so the
+    # operator needs no write access to them (only get/list/watch).
+    def on_database(body: kopf.Body, type: str | None, **_: Any) -> None:
+        if type not in ("ADDED", "MODIFIED"):
+            return  # initial listing (resume covers it) or deletion (status shows it)
         # The scraper ConfigMaps embed their DatabaseConfig: re-render the ScraperConfigs using it.
         key = (body.metadata.namespace, body.metadata.name)
         for scraper in client.list("ScraperConfig"):
@@ -143,9 +147,8 @@ def _register_databases(registry: kopf.OperatorRegistry, client: KubeClient,
                 scraper.setdefault("apiVersion", "finops.krateo.io/v1")
                 _handle(client, settings, scraper, raise_invalid=False)
 
-    for decorator in (kopf.on.create, kopf.on.update):
-        decorator("finops.krateo.io", "v1", "databaseconfigs", registry=registry,
-                  id=f"databaseconfigs-{decorator.__name__}")(on_database)
+    kopf.on.event("finops.krateo.io", "v1", "databaseconfigs", registry=registry,
+                  id="databaseconfigs")(on_database)
 
 
 def build_registry(client: KubeClient, settings: OperatorSettings) -> kopf.OperatorRegistry:
