@@ -91,7 +91,8 @@ def k8s_export_command(
         return
     setup_logging(log_level, log_json)
     if logging.getLogger().level > logging.DEBUG:
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per query is noise
+        for noisy in ("httpx", "botocore"):  # one line per query / credential lookup is noise
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = load_settings(
         cluster_name=cluster_name, s3_bucket=bucket, s3_prefix=prefix,
         prometheus_url=prometheus_url, scheme=scheme, hostname=host, port=port,
