@@ -10,6 +10,7 @@ from focusflow.cli.app import app, main
 from focusflow.cli import ingest as _ingest  # noqa: F401, E402  isort: skip
 from focusflow.cli import k8s_export as _k8s_export  # noqa: F401, E402  isort: skip
 from focusflow.cli import validate as _validate  # noqa: F401, E402  isort: skip
+from focusflow.cli import rules as _rules  # noqa: F401, E402  isort: skip
 from focusflow.cli import exporter as _exporter  # noqa: F401, E402  isort: skip
 from focusflow.cli import scraper as _scraper  # noqa: F401, E402  isort: skip
 from focusflow.cli import run as _run  # noqa: F401, E402  isort: skip

@@ -7,17 +7,30 @@ CLI layer: flags to ``ValidateOptions``, the report to Rich/JSON/XML. Exit codes
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from enum import StrEnum
 from itertools import groupby
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from focusflow.cli.app import app, console, fail
+from focusflow.cli.app import app, console, err_console, fail
 from focusflow.cli.options import http_options
-from focusflow.errors import InputError, SourceError
-from focusflow.focus.validation import Report, RuleResult, Severity, ValidateOptions, validate
+from focusflow.errors import ConfigError, InputError, SourceError
+from focusflow.focus.validation import (
+    Report,
+    RuleResult,
+    Severity,
+    Status,
+    ValidateOptions,
+    find_cached_model,
+    load_model,
+    probe_version,
+    to_junit,
+    validate,
+)
 
 EXIT_FINDINGS = 1
 EXIT_UNREADABLE = 2
@@ -27,6 +40,7 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO:
 class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
+    JUNIT = "junit"
 
 
 @app.command("validate")
@@ -36,8 +50,16 @@ def validate_command(
     focus_version: Annotated[str | None, typer.Option(
         help="FOCUS version to check against (default: detected from the header).")] = None,
     output: Annotated[OutputFormat, typer.Option(
-        "--format", help="text (grouped by column, worst first) or json (one object per "
-                         "line per rule).")] = OutputFormat.TEXT,
+        "--format", help="text (grouped by column, worst first), json (one object per line "
+                         "per rule) or junit (XML for CI).")] = OutputFormat.TEXT,
+    rules: Annotated[Path | None, typer.Option(
+        help="Requirements model JSON to check against (default: the cached model for the "
+             "file's FOCUS version; see 'focusflow rules fetch').")] = None,
+    model: Annotated[bool, typer.Option(
+        help="Use the requirements model; --no-model checks the column catalogue only.")] = True,
+    applicable: Annotated[str | None, typer.Option(
+        help="Applicability criteria that hold for the provider, comma-separated, or 'all' "
+             "(see 'focusflow rules criteria').")] = None,
     first_rows: Annotated[int, typer.Option(
         min=1, max=1000, help="How many offending row numbers to show per rule.")] = 10,
     show_passed: Annotated[bool, typer.Option(
@@ -49,20 +71,51 @@ def validate_command(
     ca_file: Annotated[str | None, typer.Option(help="CA bundle for https sources.")] = None,
 ) -> None:
     """Check a FOCUS file: rule, column, offending row count and first rows per finding."""
+    criteria = frozenset(c.strip() for c in (applicable or "").split(",") if c.strip())
     options = ValidateOptions(
         focus_version=focus_version, first_rows=first_rows,
         http=http_options(header, bearer_token, None, None, ca_file, False),
+        applicable=criteria,
     )
     try:
-        report = validate(file, options)
+        report = validate_with_model(file, options, rules, use_model=model)
     except (InputError, SourceError) as exc:
         raise fail(f"unreadable input: {exc}", EXIT_UNREADABLE) from None
     if output is OutputFormat.JSON:
         _print_json(report, show_passed)
+    elif output is OutputFormat.JUNIT:
+        console.out(to_junit(report), highlight=False)
     else:
         _print_text(report)
     if report.has_errors:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def validate_with_model(
+    file: str, options: ValidateOptions, rules: Path | None, *, use_model: bool
+) -> Report:
+    """Validate with the model from ``rules``, else the cached one for the file's version.
+
+    Without a cached model the catalogue rules still run; a note names ``rules fetch``.
+    Asking for applicability criteria without any model is an error (they select model rules).
+    """
+    if not use_model:
+        return validate(file, options)
+    if rules is not None:
+        return validate(file, replace(options, model=load_model(rules)))
+    version = options.focus_version or probe_version(file, options)
+    cached = find_cached_model(version)
+    if cached is None:
+        hint = f"focusflow rules fetch --version {version}"
+        if options.applicable:
+            raise ConfigError(f"--applicable selects rules of the FOCUS requirements model, and "
+                              f"no FOCUS {version} model is cached: run '{hint}' or pass "
+                              "--rules FILE")
+        err_console.print(f"[yellow]note:[/] no FOCUS {version} requirements model cached; "
+                          f"checking the column catalogue only (run '{hint}' for the full "
+                          "conformance rules)", highlight=False)
+        return validate(file, options)
+    return validate(file, replace(options, model=cached[1]))
 
 
 def _print_json(report: Report, show_passed: bool) -> None:
@@ -76,6 +129,14 @@ def _print_text(report: Report) -> None:
     failures = report.failures
     console.print(f"[bold]{report.file}[/]: FOCUS {report.version} {report.dataset}, "
                   f"{report.rows:,} rows, {len(report.results)} rule checks", highlight=False)
+    if report.model_version:
+        skipped = report.count(Status.SKIPPED)
+        console.print(f"requirements model {report.model_version}: "
+                      f"{report.count(Status.PASSED)} passed, {skipped} skipped "
+                      "(--format json --show-passed lists why)", highlight=False)
+    if report.overrides_applied:
+        console.print("model defects corrected (see docs/validate.md): "
+                      + ", ".join(report.overrides_applied), highlight=False)
     if not failures:
         console.print("[green]no findings[/]")
         return
@@ -97,5 +158,8 @@ def _line(result: RuleResult) -> str:
         rows += ", ..."
     where = f"{result.count:,} row(s): {rows}" if rows else f"{result.count:,} finding(s)"
     style = _STYLE[result.severity]
-    return (f"  [{style}]{result.severity.value:<7}[/] {escape(result.rule_id)}  {where}\n"
+    text = (f"  [{style}]{result.severity.value:<7}[/] {escape(result.rule_id)}  {where}\n"
             f"          {escape(result.message)}")
+    if result.reason:
+        text += f"\n          [dim]{escape(result.reason)}[/]"
+    return text

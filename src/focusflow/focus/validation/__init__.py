@@ -4,7 +4,33 @@ Model layer (pure: no CLI, no Kubernetes). ``validate`` opens a file from any lo
 every rule as SQL in DuckDB over the raw text and returns a ``Report`` of ``RuleResult``s.
 """
 
-from focusflow.focus.validation.engine import ValidateOptions, validate
+from focusflow.focus.validation.engine import ValidateOptions, probe_version, validate
+from focusflow.focus.validation.fetch import (
+    RulesSettings,
+    cached_models,
+    fetch_model,
+    find_cached_model,
+)
 from focusflow.focus.validation.findings import Report, RuleResult, Severity, Status
+from focusflow.focus.validation.junit import to_junit
+from focusflow.focus.validation.model import RequirementsModel, load_model
+from focusflow.focus.validation.overrides import OVERRIDES, Override
 
-__all__ = ["Report", "RuleResult", "Severity", "Status", "ValidateOptions", "validate"]
+__all__ = [
+    "OVERRIDES",
+    "Override",
+    "Report",
+    "RequirementsModel",
+    "RuleResult",
+    "RulesSettings",
+    "Severity",
+    "Status",
+    "ValidateOptions",
+    "cached_models",
+    "fetch_model",
+    "find_cached_model",
+    "load_model",
+    "probe_version",
+    "to_junit",
+    "validate",
+]

@@ -22,7 +22,8 @@ from focusflow.focus.catalogue import (
 from focusflow.focus.schema import Layout
 from focusflow.focus.validation import sql
 from focusflow.focus.validation.findings import RuleResult, Severity, Status
-from focusflow.focus.validation.scan import RowCheck, lit, q
+from focusflow.focus.validation.scan import RowCheck
+from focusflow.focus.validation.sql import lit, q
 
 MANDATORY = "columns.mandatory-present"
 CUSTOM_PREFIX = "columns.custom-prefix"
@@ -104,7 +105,7 @@ def row_rules(layout: Layout) -> list[RowRule]:
 
 def _rule(rule_id: str, column: str, severity: Severity, message: str, violation: str) -> RowRule:
     return RowRule(rule_id, column, severity, message,
-                   RowCheck(f"{rule_id}:{column}", violation=violation))
+                   RowCheck(f"{rule_id}:{column}", violation))
 
 
 def _column_rules(column: Column) -> list[RowRule]:

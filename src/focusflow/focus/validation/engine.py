@@ -8,12 +8,14 @@ catalogue (always) and, when given, from the FOCUS requirements model compiled t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from focusflow.errors import InputError
 from focusflow.focus.locations import HttpOptions
 from focusflow.focus.validation import catalogue_rules
 from focusflow.focus.validation.findings import Report, RuleResult, Status
+from focusflow.focus.validation.model import RequirementsModel
+from focusflow.focus.validation.model_rules import compile_model, resolve_model_results
 from focusflow.focus.validation.scan import locate_ragged_row, open_for_validation, run_checks
 
 
@@ -24,6 +26,8 @@ class ValidateOptions:
     focus_version: str | None = None
     http: HttpOptions | None = None
     first_rows: int = 10
+    model: RequirementsModel | None = None
+    applicable: frozenset[str] = field(default_factory=frozenset)
 
 
 def validate(uri: str, options: ValidateOptions | None = None) -> Report:
@@ -35,6 +39,16 @@ def validate(uri: str, options: ValidateOptions | None = None) -> Report:
         raise locate_ragged_row(uri, exc, http=options.http) from exc
 
 
+def probe_version(uri: str, options: ValidateOptions | None = None) -> str:
+    """The FOCUS version of ``uri``'s header (reads only the start of the file)."""
+    options = options or ValidateOptions()
+    opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
+    try:
+        return opened.layout.version
+    finally:
+        opened.close()
+
+
 def _validate(uri: str, options: ValidateOptions) -> Report:
     opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
     try:
@@ -42,6 +56,10 @@ def _validate(uri: str, options: ValidateOptions) -> Report:
         results: list[RuleResult] = catalogue_rules.header_results(layout)
         rules = catalogue_rules.row_rules(layout)
         checks = [rule.check for rule in rules]
+        compiled = None
+        if options.model is not None:
+            compiled = compile_model(options.model, layout, options.applicable)
+            checks += compiled.checks
         scan = run_checks(opened.text, layout, checks, file=opened.name,
                           first_n=options.first_rows)
     finally:
@@ -54,4 +72,8 @@ def _validate(uri: str, options: ValidateOptions) -> Report:
             count=outcome.count, rows=outcome.rows,
         ))
     report = Report(opened.name, layout.version, layout.dataset.value, scan.rows, results)
+    if compiled is not None:
+        report.results.extend(resolve_model_results(compiled, scan.outcomes))
+        report.model_version = compiled.model.model_version
+        report.overrides_applied = sorted(compiled.overrides_applied)
     return report

@@ -52,6 +52,7 @@ class RuleResult:
     rows: tuple[int, ...] = ()
     reason: str = ""
     source: str = "catalogue"
+    composite: bool = False  # a model rule that only combines other rules' verdicts
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -64,6 +65,7 @@ class RuleResult:
             "message": self.message,
             "reason": self.reason or None,
             "source": self.source,
+            "composite": self.composite,
         }
 
 
@@ -81,8 +83,12 @@ class Report:
 
     @property
     def failures(self) -> list[RuleResult]:
-        """Failed rules, worst first (severity, then offending row count)."""
-        failed = [r for r in self.results if r.status is Status.FAILED]
+        """Failed rules, worst first (severity, then offending row count).
+
+        Composite model rules are left out: they fail exactly when a part fails, which is
+        already listed.
+        """
+        failed = [r for r in self.results if r.status is Status.FAILED and not r.composite]
         return sorted(failed, key=lambda r: (r.severity.rank, -r.count, r.column or "", r.rule_id))
 
     @property

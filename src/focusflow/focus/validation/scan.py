@@ -5,8 +5,8 @@ and a bad value cannot crash the reader) through the project's streaming readers
 (``focus/formats.py``: CSV, gzip, Parquet, JSON from any location of ``focus/locations.py``).
 Each Arrow batch gets a ``__row`` column (data rows from 1) and is fed to DuckDB as a stream, so
 memory stays bounded by a batch whatever the file's size. Each check is a SQL predicate that is
-true on an offending row; the query computes, per check, ``count(*) FILTER (WHERE p)`` and the
-first row numbers with ``min(__row, N) FILTER (WHERE p)`` — one scan for all rules.
+true on an offending row; the query computes, per check, the number of offending rows and the
+first row numbers with ``min(__row, N)`` — one scan for all rules (see ``_scan_sql``).
 """
 
 from __future__ import annotations
@@ -27,31 +27,22 @@ from focusflow.focus.formats import TextBatches, open_text_batches
 from focusflow.focus.locations import HttpOptions, open_location
 from focusflow.focus.schema import Layout, resolve_header
 from focusflow.focus.streams import PrefixedStream
+from focusflow.focus.validation.sql import fact_columns, q
 
 ROW = "__row"
-
-
-def q(name: str) -> str:
-    """A SQL identifier, quoted (column names come from files and may hold anything)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True, slots=True)
 class RowCheck:
     """A row-level check: ``violation`` is a SQL predicate true on each offending row.
 
-    ``count_sql`` replaces the per-row count for set-level checks (e.g. distinct counts), which
-    then have no row numbers.
+    With ``distinct = (A, B)`` the check is set-level instead: ``violation`` selects the rows
+    in scope and the count is how many A values have more than one B (no row numbers).
     """
 
     key: str
-    violation: str = ""
-    count_sql: str = ""
+    violation: str
+    distinct: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,22 +117,11 @@ def run_checks(
     """Run every check over the file in one scan; raises ``InputError`` for unreadable input."""
     failure: list[BaseException] = []
     reader = _row_numbered(text, failure)
-    selects = ["count(*)"]
-    for check in checks:
-        if check.count_sql:
-            selects += [f"({check.count_sql})", "NULL"]
-        else:
-            predicate = f"coalesce(({check.violation}), false)"
-            selects += [f"count(*) FILTER (WHERE {predicate})",
-                        f"min({ROW}, {int(first_n)}) FILTER (WHERE {predicate})"]
-    projection = ", ".join(
-        [f"nullif({q(c.source_name)}, '') AS {q(c.name)}" for c in layout.columns] + [ROW]
-    )
-    sql = f"SELECT {', '.join(selects)} FROM (SELECT {projection} FROM raw_input) AS src"
+    sql = _scan_sql(layout, checks, first_n)
     con = duckdb.connect(config={"threads": 2})
     try:
         con.register("raw_input", reader)
-        result = con.execute(sql).fetchone()
+        groups = con.execute(sql).fetchall()
     except duckdb.Error as exc:
         if failure:
             raise failure[0] from None
@@ -150,13 +130,78 @@ def run_checks(
         con.close()
     if failure:
         raise failure[0]
-    if result is None:  # an aggregate without GROUP BY always returns one row
-        raise InputError("the validation query returned nothing", file=file)
+    found = {int(k): (int(count), tuple(rows or ()), extra) for k, count, rows, extra in groups}
+    slots = _slots(checks)
     outcomes: dict[str, CheckOutcome] = {}
+    for check in checks:
+        count, rows, extra = found.get(slots[check.violation], (0, (), None))
+        if check.distinct:
+            outcomes[check.key] = CheckOutcome(int(extra or 0), ())
+        else:
+            outcomes[check.key] = CheckOutcome(count, rows)
+    return ScanResult(found.get(-1, (0, (), None))[0], outcomes)
+
+
+_BITS = 62  # checks per BIGINT mask (bit 63 would make the mask negative)
+
+
+def _scan_sql(layout: Layout, checks: Sequence[RowCheck], first_n: int) -> str:
+    """The one query: per row, which checks it breaks; unnested and grouped by check index.
+
+    One aggregate per check (``count(*) FILTER``...) makes DuckDB's planning cost grow steeply
+    with hundreds of rules, so each row instead folds its verdicts into a few BIGINT bit masks
+    (integer adds, cheap), a row with all masks zero emits only index -1 (which counts rows),
+    and only offending rows expand their set bits into check indices. The final GROUP BY has
+    three aggregates whatever the number of rules. Identical predicates are computed once. A
+    distinct-count check emits its index for every row in scope and gets its own
+    ``count(DISTINCT (A, B)) - count(DISTINCT A)`` in that group.
+    """
+    projection = ", ".join(
+        [f"nullif({q(c.source_name)}, '') AS {q(c.name)}" for c in layout.columns] + [ROW]
+    )
+    slots = _slots(checks)
+    predicates = sorted(slots, key=lambda p: slots[p])
+    masks = []
+    for start in range(0, len(predicates), _BITS):
+        terms = [f"CASE WHEN coalesce(({p}), false) THEN {1 << (i - start)} ELSE 0 END"
+                 for i, p in enumerate(predicates[start:start + _BITS], start=start)]
+        masks.append(f"({' + '.join(terms) or '0'})::BIGINT AS __m{start // _BITS}")
+    expand = [
+        f"list_transform(list_filter(range({_BITS}), lambda b: (__m{m} >> b) & 1 = 1), "
+        f"lambda b: b + {m * _BITS})" for m in range(len(masks))
+    ]
+    clean = " AND ".join(f"__m{m} = 0" for m in range(len(masks))) or "true"
+    hits = f"CASE WHEN {clean} THEN [-1] ELSE list_concat([-1], {', '.join(expand)}) END" \
+        if expand else "[-1]"
+    extra_columns, extras = [], []
     for index, check in enumerate(checks):
-        count, rows = result[1 + 2 * index], result[2 + 2 * index]
-        outcomes[check.key] = CheckOutcome(int(count or 0), tuple(rows or ()))
-    return ScanResult(int(result[0]), outcomes)
+        if check.distinct:
+            a, b, slot = *check.distinct, slots[check.violation]
+            extra_columns += [f"{a} AS __a{index}", f"{b} AS __b{index}"]
+            scope = f"FILTER (WHERE __k = {slot})"
+            extras.append(f"coalesce(count(DISTINCT (__a{index}, __b{index})) {scope} "
+                          f"- count(DISTINCT __a{index}) {scope}, 0)")
+    flagged = (f"SELECT {ROW}, " + ", ".join([*masks, *extra_columns, "true AS __t"])
+               + " FROM facts2")
+    everything = " ".join([*predicates, *extra_columns])
+    level1, level2 = fact_columns([q(c.name) for c in layout.columns], everything)
+    carried = "".join(f", __a{i}, __b{i}" for i, c in enumerate(checks) if c.distinct)
+    exploded = f"SELECT {ROW}, unnest({hits}) AS __k{carried} FROM flagged"
+    extra = " + ".join(extras) if extras else "NULL"
+    facts = (f"facts1 AS (SELECT *{''.join(', ' + f for f in level1)} FROM src), "
+             f"facts2 AS (SELECT *{''.join(', ' + f for f in level2)} FROM facts1)")
+    return (f"WITH src AS (SELECT {projection} FROM raw_input), {facts}, flagged AS ({flagged}), "
+            f"exploded AS ({exploded}) "
+            f"SELECT __k, count(*), min({ROW}, {int(first_n)}), {extra} "
+            f"FROM exploded GROUP BY __k")
+
+
+def _slots(checks: Sequence[RowCheck]) -> dict[str, int]:
+    """Each distinct predicate's index (rules that compile to the same SQL share one)."""
+    slots: dict[str, int] = {}
+    for check in checks:
+        slots.setdefault(check.violation, len(slots))
+    return slots
 
 
 def _row_numbered(text: TextBatches, failure: list[BaseException]) -> pa.RecordBatchReader:

@@ -1,19 +1,18 @@
 """SQL building blocks for checks over raw FOCUS text: formats, types, JSON, currencies.
 
-Model layer. Every expression here takes a column reference holding the raw text (empty string
-already turned into NULL) and never raises in DuckDB whatever the value: parsing goes through
-``try_strptime``/``TRY_CAST``/``json_valid`` so one bad value is one offending row, never a
-failed query. Expressions are true when the value *conforms*; NULL input gives NULL (callers
-decide what NULL means for their rule).
+Model layer. Every expression here takes a quoted column reference holding the raw text (empty
+string already turned into NULL) and never raises in DuckDB whatever the value: parsing goes
+through ``try_strptime``/``TRY_CAST``/``json_valid`` so one bad value is one offending row, never
+a failed query. Expressions are true when the value *conforms*; NULL input gives NULL (callers
+decide what NULL means for their rule). Costly tests are "facts" computed once per row and
+column in the scan and shared by every rule that needs them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
-
-from focusflow.focus.validation.scan import lit
 
 # FOCUS Numeric Format: integer, decimal or E notation; a sign only for negatives, no
 # thousands separators, currency symbols or units.
@@ -27,54 +26,18 @@ DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 UNIT_RE = r"([0-9]+ )?[A-Za-z][A-Za-z0-9 ]*(([-/])([0-9]+ )?[A-Za-z][A-Za-z0-9 ]*)*"
 
 
+def q(name: str) -> str:
+    """A SQL identifier, quoted (column names come from files and may hold anything)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def in_list(expr: str, values: Iterable[str]) -> str:
     return f"{expr} IN ({', '.join(lit(v) for v in sorted(values))})"
-
-
-def is_numeric(col: str) -> str:
-    return f"regexp_full_match({col}, {lit(NUMERIC_RE)})"
-
-
-def as_number(col: str) -> str:
-    """The value as a DOUBLE for comparisons, NULL when it is not Numeric Format."""
-    return f"CASE WHEN {is_numeric(col)} THEN TRY_CAST({col} AS DOUBLE) END"
-
-
-def as_datetime(col: str) -> str:
-    """The value as a timestamp, NULL unless it is exactly 'YYYY-MM-DDTHH:mm:ssZ' and real."""
-    return (f"CASE WHEN regexp_full_match({col}, {lit(DATETIME_RE)}) "
-            f"THEN try_strptime({col}, {lit(DATETIME_FORMAT)}) END")
-
-
-def is_datetime(col: str) -> str:
-    return f"({as_datetime(col)}) IS NOT NULL"
-
-
-def is_json_object(col: str) -> str:
-    return f"CASE WHEN json_valid({col}) THEN json_type({col}) = 'OBJECT' ELSE false END"
-
-
-def is_key_value(col: str) -> str:
-    """A JSON object whose keys are unique and whose values are scalars (Key-Value Format)."""
-    values = f"json_extract({col}, '$.*')"
-    nested = (f"coalesce(list_bool_or(list_transform({values}, "
-              f"lambda e: json_type(e) IN ('OBJECT', 'ARRAY'))), false)")
-    unique = f"len(json_keys({col})) = len(list_distinct(json_keys({col})))"
-    return (f"CASE WHEN json_valid({col}) AND json_type({col}) = 'OBJECT' "
-            f"THEN NOT {nested} AND {unique} ELSE false END")
-
-
-def is_unit(col: str) -> str:
-    return f"regexp_full_match({col}, {lit(UNIT_RE)})"
-
-
-def is_currency(col: str) -> str:
-    return in_list(col, currency_codes())
-
-
-def has_no_edge_blanks(col: str) -> str:
-    """String Handling: no leading/trailing blanks, not only blanks."""
-    return f"({col} = trim({col}) AND length({col}) > 0)"
 
 
 @cache
@@ -86,3 +49,83 @@ def currency_codes() -> frozenset[str]:
         line.split(",", 1)[0].strip() for line in text.splitlines()
         if line.strip() and not line.startswith("#")
     )
+
+
+# Facts about one column's value, computed once per row in the scan (several rules read the
+# same fact; DuckDB would otherwise evaluate each regex or JSON parse once per rule). A rule
+# refers to a fact as the column ``"<Column>#<fact>"``; ``fact_columns`` builds the needed ones.
+_FACTS_1: dict[str, Callable[[str], str]] = {
+    "num_ok": lambda c: f"regexp_full_match({c}, {lit(NUMERIC_RE)})",
+    "dt": lambda c: (f"CASE WHEN regexp_full_match({c}, {lit(DATETIME_RE)}) "
+                     f"THEN try_strptime({c}, {lit(DATETIME_FORMAT)}) END"),
+    "kv": lambda c: _key_value(c),  # noqa: PLW0108 - defined below
+    "obj": lambda c: f"CASE WHEN json_valid({c}) THEN json_type({c}) = 'OBJECT' ELSE false END",
+    "cur": lambda c: in_list(c, currency_codes()),
+    "unit": lambda c: f"regexp_full_match({c}, {lit(UNIT_RE)})",
+}
+_FACTS_2: dict[str, Callable[[str], str]] = {
+    "num": lambda c: f"CASE WHEN {fact(c, 'num_ok')} THEN TRY_CAST({c} AS DOUBLE) END",
+}
+
+
+def fact(col: str, kind: str) -> str:
+    """Reference to fact ``kind`` of the quoted column ``col`` (e.g. ``"BilledCost#num"``)."""
+    return col[:-1] + f'#{kind}"'
+
+
+def fact_columns(columns: Iterable[str], sql_text: str) -> tuple[list[str], list[str]]:
+    """``expr AS "<col>#<fact>"`` for the facts ``sql_text`` refers to, in two levels."""
+    levels: tuple[list[str], list[str]] = ([], [])
+    for col in columns:
+        for level, facts in enumerate((_FACTS_1, _FACTS_2)):
+            for kind, build in facts.items():
+                ref = fact(col, kind)
+                if ref in sql_text:
+                    levels[level].append(f"{build(col)} AS {ref}")
+                    if kind == "num" and fact(col, "num_ok") not in sql_text:
+                        levels[0].append(f"{_FACTS_1['num_ok'](col)} AS {fact(col, 'num_ok')}")
+    return levels
+
+
+def is_numeric(col: str) -> str:
+    return fact(col, "num_ok")
+
+
+def as_number(col: str) -> str:
+    """The value as a DOUBLE for comparisons, NULL when it is not Numeric Format."""
+    return fact(col, "num")
+
+
+def as_datetime(col: str) -> str:
+    """The value as a timestamp, NULL unless it is exactly 'YYYY-MM-DDTHH:mm:ssZ' and real."""
+    return fact(col, "dt")
+
+
+def is_datetime(col: str) -> str:
+    return f"({fact(col, 'dt')} IS NOT NULL)"
+
+
+def is_json_object(col: str) -> str:
+    return fact(col, "obj")
+
+
+def is_key_value(col: str) -> str:
+    """A JSON object whose keys are unique and whose values are scalars (Key-Value Format)."""
+    return fact(col, "kv")
+
+
+def _key_value(col: str) -> str:
+    values = f"json_extract({col}, '$.*')"
+    nested = (f"coalesce(list_bool_or(list_transform({values}, "
+              f"lambda e: json_type(e) IN ('OBJECT', 'ARRAY'))), false)")
+    unique = f"len(json_keys({col})) = len(list_distinct(json_keys({col})))"
+    return (f"CASE WHEN json_valid({col}) AND json_type({col}) = 'OBJECT' "
+            f"THEN NOT {nested} AND {unique} ELSE false END")
+
+
+def is_unit(col: str) -> str:
+    return fact(col, "unit")
+
+
+def is_currency(col: str) -> str:
+    return fact(col, "cur")

@@ -1,0 +1,184 @@
+"""Obtain the FOCUS requirements model from the ``focus-validator`` package on PyPI, and cache it.
+
+Model layer (network access through httpx, as ``focus/locations.py``). The model JSON is not
+copied into this repository: ``fetch_model`` asks PyPI's JSON API for the package's releases,
+downloads a release's wheel (or, as 2.x publishes only an sdist, its source archive), checks
+the SHA-256 PyPI states, and reads ``focus_validator/rules/model-*.json`` out of the archive
+without installing anything. The file lands in the user cache directory
+(``platformdirs``; override with ``FOCUSFLOW_CACHE_DIR``), after which validation works offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import re
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+from platformdirs import user_cache_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from focusflow.errors import ConfigError, SourceError, TransientSourceError
+from focusflow.focus.validation.model import RequirementsModel, parse_model
+
+log = logging.getLogger(__name__)
+
+PYPI_JSON = "https://pypi.org/pypi/focus-validator/json"
+_MEMBER = re.compile(r"(^|/)focus_validator/rules/model-[^/]+\.json$")
+_MAX_RELEASES = 6  # older releases tried when the newest lacks the requested FOCUS version
+
+
+class RulesSettings(BaseSettings):
+    """Where models are cached and where PyPI is."""
+
+    model_config = SettingsConfigDict(env_prefix="FOCUSFLOW_")
+
+    cache_dir: Path = Field(default_factory=lambda: Path(user_cache_dir("focusflow")) / "rules")
+    pypi_url: str = PYPI_JSON
+    timeout_seconds: float = 60.0
+
+
+def cached_models(settings: RulesSettings | None = None) -> list[tuple[Path, RequirementsModel]]:
+    """Models in the cache, newest model version first."""
+    settings = settings or RulesSettings()
+    found = []
+    for path in sorted(settings.cache_dir.glob("model-*.json")):
+        try:
+            model = parse_model(json.loads(path.read_text(encoding="utf-8")), str(path))
+        except (OSError, ValueError, ConfigError):
+            log.warning("ignoring unreadable cached model %s", path)
+            continue
+        found.append((path, model))
+    return sorted(found, key=lambda item: _version_key(item[1].model_version), reverse=True)
+
+
+def find_cached_model(
+    focus_version: str, settings: RulesSettings | None = None
+) -> tuple[Path, RequirementsModel] | None:
+    """The newest cached model for ``focus_version``, or None."""
+    for path, model in cached_models(settings):
+        if model.focus_version == focus_version:
+            return path, model
+    return None
+
+
+def fetch_model(focus_version: str | None = None,
+                settings: RulesSettings | None = None) -> tuple[Path, RequirementsModel]:
+    """Download the model for ``focus_version`` (default: the newest published) into the cache."""
+    settings = settings or RulesSettings()
+    with httpx.Client(timeout=settings.timeout_seconds, follow_redirects=True) as client:
+        index = _get(client, settings.pypi_url).json()
+        releases = _releases(index)
+        if not releases:
+            raise SourceError(f"{settings.pypi_url}: the focus-validator project lists no files")
+        for release, files in releases[:_MAX_RELEASES]:
+            archive = _pick_file(files)
+            if archive is None:
+                continue
+            data = _get(client, archive["url"]).content
+            _verify(data, archive)
+            models = _models_in(data, archive["filename"])
+            chosen = _choose(models, focus_version)
+            if chosen is not None:
+                name, raw = chosen
+                model = parse_model(json.loads(raw), f"{archive['filename']}:{name}")
+                path = _store(raw, model, settings.cache_dir)
+                log.info("stored FOCUS %s model %s from focus-validator %s in %s",
+                         model.focus_version, model.model_version, release, path)
+                return path, model
+    wanted = f"FOCUS {focus_version}" if focus_version else "any FOCUS"
+    raise SourceError(
+        f"none of the newest {_MAX_RELEASES} focus-validator releases on PyPI ships a {wanted} "
+        "requirements model; download one from the FOCUS_Spec releases and pass it with "
+        "--rules FILE"
+    )
+
+
+def _get(client: httpx.Client, url: str) -> httpx.Response:
+    try:
+        response = client.get(url)
+    except httpx.HTTPError as exc:
+        raise TransientSourceError(f"{url}: cannot reach PyPI ({type(exc).__name__}: {exc})") \
+            from exc
+    if response.status_code >= 500:
+        raise TransientSourceError(f"{url}: HTTP {response.status_code}")
+    if response.status_code >= 400:
+        raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}")
+    return response
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else -1 for part in re.split(r"[.]", version))
+
+
+def _releases(index: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Final releases (no dev/rc), newest first, with their files."""
+    releases = [
+        (version, files) for version, files in index.get("releases", {}).items()
+        if re.fullmatch(r"\d+(\.\d+)*", version) and files
+        and not all(f.get("yanked") for f in files)
+    ]
+    return sorted(releases, key=lambda item: _version_key(item[0]), reverse=True)
+
+
+def _pick_file(files: list[dict[str, Any]]) -> dict[str, Any] | None:
+    live = [f for f in files if not f.get("yanked")]
+    wheels = [f for f in live if f["filename"].endswith(".whl")]
+    sdists = [f for f in live if f["filename"].endswith((".tar.gz", ".zip"))]
+    choices = wheels or sdists
+    return choices[0] if choices else None
+
+
+def _verify(data: bytes, archive: dict[str, Any]) -> None:
+    expected = archive.get("digests", {}).get("sha256")
+    if expected and hashlib.sha256(data).hexdigest() != expected:
+        raise SourceError(f"{archive['filename']}: SHA-256 differs from what PyPI states")
+
+
+def _models_in(data: bytes, filename: str) -> dict[str, bytes]:
+    """Every ``focus_validator/rules/model-*.json`` in a wheel, zip or tar.gz archive."""
+    try:
+        if filename.endswith((".whl", ".zip")):
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                return {n: archive.read(n) for n in archive.namelist() if _MEMBER.search(n)}
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            found = {}
+            for member in tar.getmembers():
+                if member.isfile() and _MEMBER.search(member.name):
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        found[member.name] = handle.read()
+            return found
+    except (zipfile.BadZipFile, tarfile.TarError, OSError) as exc:
+        raise SourceError(f"{filename}: not a readable archive: {exc}") from exc
+
+
+def _choose(models: dict[str, bytes], focus_version: str | None) -> tuple[str, bytes] | None:
+    candidates = []
+    for name, raw in models.items():
+        try:
+            details = json.loads(raw).get("Details", {})
+        except ValueError:
+            continue
+        if focus_version is None or details.get("FOCUSVersion") == focus_version:
+            candidates.append((_version_key(str(details.get("ModelVersion", "0"))), name, raw))
+    if not candidates:
+        return None
+    _, name, raw = max(candidates)
+    return name, raw
+
+
+def _store(raw: bytes, model: RequirementsModel, cache_dir: Path) -> Path:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"model-{model.model_version}.json"
+    partial = path.with_suffix(".json.part")
+    partial.write_bytes(raw)
+    partial.replace(path)  # atomic: a reader never sees half a model
+    return path
