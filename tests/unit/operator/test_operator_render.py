@@ -268,3 +268,19 @@ def test_cli_render_invalid_cr_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert "ExporterScraperConfig krateo-system/azure-focus" in lines[0]
     assert "spec.exporterConfig.pollingInterval" in lines[0]
     assert proc.stdout == ""
+
+
+def test_exporter_without_endpoint_gets_a_token_and_a_focusconfig_only_role() -> None:
+    docs = krateo_docs()
+    del docs[-1]["spec"]["exporterConfig"]["api"]["endpointRef"]
+    objects = render_tree(docs, SETTINGS)
+    (role,) = by_kind(objects, "Role")
+    assert role["rules"] == [{"apiGroups": ["finops.krateo.io"], "resources": ["focusconfigs"],
+                              "verbs": ["get", "list"]}]
+    (binding,) = by_kind(objects, "RoleBinding")
+    assert binding["subjects"][0]["name"] == role["metadata"]["name"]
+    exporter = by_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]
+    assert exporter["automountServiceAccountToken"] is True
+    assert exporter["serviceAccountName"] == role["metadata"]["name"]
+    for obj in objects:
+        validate(obj)
