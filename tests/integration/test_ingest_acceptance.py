@@ -35,6 +35,7 @@ from fixtures.stall_http import stalling_server
 from focusflow.cli import main
 from focusflow.errors import SinkError
 from focusflow.focus.catalogue import DataType, detect_dataset, lookup
+from focusflow.focus.formats import CSV_BLOCK_BYTES
 from focusflow.sinks import open_sink
 
 pytestmark = pytest.mark.integration
@@ -291,9 +292,10 @@ def test_killed_ingest_leaves_the_table_as_before(cli: Cli, db: str, tmp_path: P
     ingest_ok(cli, sample_subset(GCP, tmp_path / "other.csv", 0, 100), "--db", db,
               "--source-id", "other")
     before = read_rows(db)
-    # > 2 CSV blocks (8 MiB each) so whole batches reach the database before the stall.
+    # The part sent before the stall holds more than one CSV block, so whole batches reach the
+    # database before the kill.
     header_line, _, body = AWS.read_bytes().partition(b"\n")
-    big = header_line + b"\n" + body * 11
+    big = header_line + b"\n" + body * _copies_for(1.6 * CSV_BLOCK_BYTES, len(body))
     with stalling_server(big, cut=len(big) * 3 // 4) as server, \
             (tmp_path / "ingest.log").open("wb") as log:
         env = {**os.environ, "COLUMNS": "200"}
@@ -318,6 +320,10 @@ def test_killed_ingest_leaves_the_table_as_before(cli: Cli, db: str, tmp_path: P
                 process.wait(30)
     assert read_rows(db) == before  # the DuckDB file also reopens cleanly here
     assert count_rows(db, "_focusflow_loads") == 2
+
+
+def _copies_for(size: float, body: int) -> int:
+    return int(size // body) + 1
 
 
 def _wait_until(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> None:
@@ -397,7 +403,8 @@ def test_malformed_input_is_one_clear_line_and_commits_nothing(
 def test_bad_row_after_many_good_batches_commits_nothing(cli: Cli, db: str,
                                                           tmp_path: Path) -> None:
     header, rows = read_csv_rows(AWS)
-    many = rows * 10  # 20 000 rows, > one CSV block: earlier batches reach the database
+    # More than one CSV block: earlier batches reach the database before the bad row.
+    many = rows * _copies_for(1.2 * CSV_BLOCK_BYTES, AWS.stat().st_size)
     many[-1] = list(many[-1])
     many[-1][header.index("BilledCost")] = "not-a-number"
     bad = write_csv_rows(tmp_path / "late-error.csv", header, many)
@@ -407,7 +414,8 @@ def test_bad_row_after_many_good_batches_commits_nothing(cli: Cli, db: str,
     assert count_rows(db) in (None, 0)
 
 
-def test_cli_subprocess_prints_one_red_line(db: str, tmp_path: Path) -> None:
+def test_cli_subprocess_prints_one_red_line(tmp_path: Path) -> None:
+    db = f"duckdb:///{tmp_path / 'focus.duckdb'}"  # the error comes before any write
     header, rows = read_csv_rows(AWS)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(_set("BilledCost", "abc")(header, rows[:20]))
@@ -448,7 +456,7 @@ def test_hostile_table_name_is_refused(cli: Cli, db: str) -> None:
 
 # -- JSON, Parquet and CSV.gz load the same as CSV ---------------------------------------------
 def test_json_parquet_and_gzip_load_like_csv(cli: Cli, db: str, tmp_path: Path) -> None:
-    source = AZURE_X
+    source = sample_subset(AZURE_X, tmp_path / "report.csv", 0, 400)  # x_ columns, hard Tags
     table = read_cells(source)  # null where the CSV field is empty and unquoted
     gz = tmp_path / "report.csv.gz"
     gz.write_bytes(gzip.compress(source.read_bytes()))
