@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from fixtures.krateo_examples import (
     load,
 )
 from fixtures.kube_api import load_crds
-from focusflow.cli import app
+from focusflow.cli import app, main
 from focusflow.errors import ConfigError
 from focusflow.operator import OperatorSettings, render_tree
 from focusflow.operator.names import is_dns_label
@@ -254,20 +253,24 @@ def test_cli_render_prints_the_tree(tmp_path: Path) -> None:
     assert kinds.count("Deployment") == 2 and kinds.count("ScraperConfig") == 1
 
 
-def test_cli_render_invalid_cr_is_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_cli_render_invalid_cr_is_one_line_and_exit_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(AZURE_FOCUS.replace('pollingInterval: "1h"\n    additional',
                                        'pollingInterval: "1 hour"\n    additional'))
-    focusflow = Path(sys.executable).parent / "focusflow"
-    proc = subprocess.run([str(focusflow), "operator", "render", "-f", str(bad)],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
+    # The console-script entry point, in process: its error boundary is what users see.
+    monkeypatch.setattr(sys, "argv", ["focusflow", "operator", "render", "-f", str(bad)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
     assert len(lines) == 1
     assert "ExporterScraperConfig krateo-system/azure-focus" in lines[0]
     assert "spec.exporterConfig.pollingInterval" in lines[0]
-    assert proc.stdout == ""
+    assert out == ""
 
 
 def test_exporter_without_endpoint_gets_a_token_and_a_focusconfig_only_role() -> None:
