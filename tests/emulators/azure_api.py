@@ -14,9 +14,11 @@ rely on and records every request so tests can assert on counts, bodies and head
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,6 +50,7 @@ class AzureApiState:
     throttle_next_query: dict[str, str] | None = None  # headers of a one-off 429
     metrics: dict[str, Any] = field(default_factory=dict)  # resource id (lower) -> payload
     valid_tokens: set[str] = field(default_factory=set)
+    issued_tokens: list[str] = field(default_factory=list)
     issued: int = 0
     requests: list[Recorded] = field(default_factory=list)
 
@@ -60,6 +63,21 @@ class AzureApiState:
     def revoke_tokens(self) -> None:
         """Every issued token is refused from now on (forces a 401)."""
         self.valid_tokens.clear()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _jwt(tenant: str, client_id: str, resource: str, lifetime: int, serial: int) -> str:
+    """An unsigned JWT with Entra ID's claims: Azurite (``--oauth basic``) checks iss/aud/exp."""
+    now = int(time.time())
+    claims = {"aud": resource, "iss": f"https://sts.windows.net/{tenant}/", "iat": now,
+              "nbf": now - 60, "exp": now + lifetime, "appid": client_id, "tid": tenant,
+              "oid": f"00000000-0000-0000-0000-{serial:012d}"}
+    header = {"typ": "JWT", "alg": "RS256", "kid": "emulated"}
+    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}." \
+           f"{_b64(b'emulated-signature-' + str(serial).encode())}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -124,10 +142,13 @@ class _Handler(BaseHTTPRequestHandler):
                              "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x",
                              "error_codes": [7000215]})
             return
+        resource = form.get("resource") or form.get("scope", "").removesuffix("/.default")
         with self.server.lock:
             state.issued += 1
-            token = f"emulated-token-{state.issued}"
+            token = _jwt(tenant, client_id, resource, int(str(state.token_lifetime)),
+                         state.issued)
             state.valid_tokens.add(token)
+            state.issued_tokens.append(token)
         if record.path.endswith("/v2.0/token"):
             self._send(200, {"token_type": "Bearer", "expires_in": state.token_lifetime,
                              "ext_expires_in": state.token_lifetime, "access_token": token})

@@ -176,3 +176,31 @@ def test_missing_container_and_missing_settings(
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
     with pytest.raises(ConfigError, match="AZURE_STORAGE_CONNECTION_STRING"):
         ingest_location("az://c/focus", sink, IngestOptions())
+
+
+def test_entra_id_storage_token_instead_of_a_key(
+    azurite_container: Any, azurite_server: str, azure_api: Any, azure_settings: Any,
+    sink: Sink, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Account name + client credentials: a storage-scoped token from the token endpoint."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    _, second = two_runs(azurite_container)
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    secret = azure_settings.client_secret.get_secret_value()
+    for key, value in {"AZURE_STORAGE_ACCOUNT": "devstoreaccount1",
+                       "AZURE_STORAGE_ACCOUNT_URL": azurite_server,
+                       "AZURE_TENANT_ID": azure_settings.tenant_id,
+                       "AZURE_CLIENT_ID": azure_settings.client_id,
+                       "AZURE_CLIENT_SECRET": secret,
+                       "AZURE_AUTHORITY_HOST": azure_api.url,
+                       "AZURE_CA_FILE": str(azure_api.ca.ca_file)}.items():
+        monkeypatch.setenv(key, value)
+    ingest_location(f"az://{azurite_container.container_name}/focus", sink, IngestOptions())
+    assert table_totals(sink) == totals(second)
+    requests = azure_api.state.token_requests()
+    assert len(requests) == 1
+    assert b"scope=https%3A%2F%2Fstorage.azure.com%2F.default" in requests[0].body
+    for value in (*azure_api.state.issued_tokens, secret):
+        assert value not in caplog.text

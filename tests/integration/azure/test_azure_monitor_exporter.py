@@ -69,6 +69,14 @@ def test_fetch_metrics_keeps_gaps_null(monitored: AzureApi, azure_settings: Azur
                      "2026-05-28T18:30:00Z/2026-05-28T20:30:00Z"]
 
 
+def metrics_text(snapshot: Any) -> str:
+    """The rendered /metrics text (bytes, or a list of chunks)."""
+    body = snapshot.metrics
+    if isinstance(body, list):
+        body = b"".join(bytes(part) for part in body)
+    return bytes(body).decode()
+
+
 def secret(folder: Path, name: str, values: dict[str, str]) -> None:
     target = folder / "finops" / name
     target.mkdir(parents=True, exist_ok=True)
@@ -103,7 +111,7 @@ def test_krateo_resource_exporter_slides_and_keeps_gaps(
     snapshot = exporter.holder.current
     assert snapshot is not None
     assert snapshot.rows == 3
-    samples = [line for line in snapshot.metrics.decode().splitlines()
+    samples = [line for line in metrics_text(snapshot).splitlines()
                if line and not line.startswith("#")]
     assert len(samples) == 2  # the gap gets no sample (not a 0)
 
@@ -150,10 +158,10 @@ def test_krateo_cost_query_exporter_with_own_credentials(
     snapshot = exporter.holder.current
     assert snapshot is not None
     assert snapshot.rows == 7  # three pages, every row once
-    assert "billed_cost" in snapshot.metrics.decode()
+    assert "billed_cost" in metrics_text(snapshot)
     assert len(state.token_requests()) == 1  # cached across polls
     assert CLIENT_SECRET not in caplog.text
-    assert "emulated-token-1" not in caplog.text
+    assert all(token not in caplog.text for token in state.issued_tokens)
 
 
 def test_krateo_cost_query_bad_payload(azure_api: AzureApi, tmp_path: Path) -> None:

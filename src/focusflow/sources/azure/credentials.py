@@ -18,6 +18,7 @@ used where it shines: any ``TokenSource`` is turned into an azure-core credentia
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import ssl
 import threading
@@ -259,12 +260,34 @@ class AzureIdentityTokens:
         """azure-identity cannot discard a token; its cache refreshes near expiry."""
 
 
+_SHARED: dict[tuple[str, ...], ClientCredentials] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_credentials(settings: AzureSettings) -> ClientCredentials:
+    """One ``ClientCredentials`` per (authority, tenant, client, secret) in this process, so
+    every reader of a run (listing, manifests, each part) shares one cached token."""
+    secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
+    key = (settings.authority_host, settings.tenant_id or "", settings.client_id or "",
+           hashlib.sha256(secret.encode()).hexdigest(), settings.ca_file or "")
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = ClientCredentials(settings)
+        return _SHARED[key]
+
+
+def clear_shared_credentials() -> None:
+    """Forget every shared credential (tests; a rotated secret gets a new key anyway)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
+
+
 def token_source(settings: AzureSettings, secret_token: SecretStr | None = None) -> TokenSource:
     """The credential to use: a ready-made token, client credentials, or azure-identity."""
     if secret_token is not None and secret_token.get_secret_value().strip():
         return StaticToken(secret_token)
     if settings.has_client_secret:
-        return ClientCredentials(settings)
+        return shared_credentials(settings)
     if settings.tenant_id or settings.client_id or settings.client_secret:
         missing = [name for name, value in (
             ("AZURE_TENANT_ID", settings.tenant_id), ("AZURE_CLIENT_ID", settings.client_id),
