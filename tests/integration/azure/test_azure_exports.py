@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -178,13 +179,11 @@ def test_missing_container_and_missing_settings(
         ingest_location("az://c/focus", sink, IngestOptions())
 
 
-def test_entra_id_storage_token_instead_of_a_key(
+def test_entra_id_storage_token_instead_of_a_key(  # noqa: PLR0917 - fixtures
     azurite_container: Any, azurite_server: str, azure_api: Any, azure_settings: Any,
     sink: Sink, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Account name + client credentials: a storage-scoped token from the token endpoint."""
-    import logging
-
     caplog.set_level(logging.DEBUG)
     _, second = two_runs(azurite_container)
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
