@@ -279,3 +279,20 @@ def test_loads_of_one_source_are_serialised_other_sources_are_not(postgres_url: 
     finally:
         for sink in sinks:
             sink.close()
+
+
+def test_instants_survive_whatever_time_zone_the_url_asks_for(postgres_url: str) -> None:
+    url = postgres_url + "?options=-c%20TimeZone%3DAsia/Tokyo"
+    instant = datetime(2026, 5, 31, 23, 59, 59, 123456, tzinfo=UTC)
+    schema = pa.schema([pa.field("ChargePeriodStart", TIMESTAMP)])
+    sink = PostgresSink(url)
+    try:
+        sink.load(LoadRequest("t", "s", schema, [pa.record_batch(
+            [pa.array([instant], TIMESTAMP)], schema=schema)]))
+        assert sink.read_table("t").column(0).to_pylist() == [instant]
+    finally:
+        sink.close()
+    with psycopg.connect(postgres_url) as con:
+        con.execute("SET TimeZone = 'America/New_York'")
+        row = con.execute('SELECT "ChargePeriodStart" FROM t').fetchone()
+    assert row is not None and row[0] == instant

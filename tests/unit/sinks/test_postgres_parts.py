@@ -3,6 +3,7 @@ ways, CSV rendering for COPY, placeholder conversion and identifier limits."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pyarrow as pa
@@ -76,6 +77,13 @@ def test_catalogue_types_read_back_as_arrow() -> None:
     assert arrow_field("j", "jsonb").metadata == JSON_METADATA
     assert arrow_field("x", "text").type == pa.string()
     assert arrow_field("big", "numeric(60,2)").type == pa.string()  # wider than decimal128
+
+
+def test_csv_block_writes_date_times_as_utc_wall_time() -> None:
+    instant = datetime(2026, 5, 1, 22, 30, 0, 500000, tzinfo=UTC)
+    batch = pa.record_batch([pa.array([instant], TIMESTAMP)], names=["ChargePeriodStart"])
+    text = _csv_block(batch, "s", "l").to_pybytes().decode()
+    assert text == '2026-05-01 22:30:00.500000,"s","l"\n'
 
 
 def test_csv_block_keeps_empty_strings_apart_from_nulls() -> None:
