@@ -23,4 +23,5 @@ pytest_plugins = [
     "fixtures.azure_api",
     "fixtures.azurite",
     "fixtures.databricks_sql",
+    "fixtures.focus_rules",
 ]
