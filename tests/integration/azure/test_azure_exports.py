@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -203,3 +206,19 @@ def test_entra_id_storage_token_instead_of_a_key(  # noqa: PLR0917 - fixtures
     assert b"scope=https%3A%2F%2Fstorage.azure.com%2F.default" in requests[0].body
     for value in (*azure_api.state.issued_tokens, secret):
         assert value not in caplog.text
+
+
+def test_snappy_parquet_parts(azurite_container: Any, sink: Sink) -> None:
+    header, rows = read_rows()
+    parts = []
+    for chunk in split_rows(rows[:600], 2):
+        buffer = io.BytesIO()
+        pq.write_table(pa.table({name: [r[name] or None for r in chunk] for name in header}),
+                       buffer, compression="snappy")
+        parts.append(buffer.getvalue())
+    ExportWriter(azurite_container).run(MAY, "2026-05-20T00:00:00Z", parts,
+                                        suffix=".snappy.parquet")
+    outcomes = ingest_location(f"az://{azurite_container.container_name}/focus", sink,
+                               IngestOptions())
+    assert outcomes[0].result.rows_written == 600
+    assert table_totals(sink) == totals(rows[:600])
