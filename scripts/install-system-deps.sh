@@ -22,7 +22,11 @@ AZURITE_VERSION=3.37.0
 cd "$(dirname "$0")/.."
 if [[ ! -x node_modules/.bin/azurite-blob ]] || \
    ! grep -q "\"version\": \"${AZURITE_VERSION}\"" node_modules/azurite/package.json 2>/dev/null; then
-  command -v npm >/dev/null 2>&1 || { echo "npm is needed for Azurite (apt-get install npm)" >&2; exit 1; }
-  echo "installing azurite@${AZURITE_VERSION} into node_modules/"
-  npm install --no-save --no-audit --no-fund --loglevel=error "azurite@${AZURITE_VERSION}" >/dev/null
+  if command -v npm >/dev/null 2>&1; then
+    echo "installing azurite@${AZURITE_VERSION} into node_modules/"
+    npm install --no-save --no-audit --no-fund --loglevel=error "azurite@${AZURITE_VERSION}" >/dev/null
+  else
+    # The Azure Blob tests skip (with this hint) when Azurite is missing.
+    echo "warning: npm not found; install Node.js/npm to run the Azurite tests" >&2
+  fi
 fi
