@@ -8,7 +8,12 @@ written into the manifest.
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
+
 from focusflow.errors import ConfigError
+from focusflow.k8s_export.settings import ExportSettings
 from focusflow.operator import names
 from focusflow.operator.models import PrometheusExportSpec, SecretKeyRef, parse_spec
 from focusflow.operator.pipeline import owner_reference
@@ -19,6 +24,43 @@ from focusflow.operator.settings import OperatorSettings
 GROUP_VERSION = "focusflow.dev/v1alpha1"
 # CronJob names are limited to 52 characters: the Job controller appends an 11-character suffix.
 CRONJOB_MAX = 52
+# Environment variable -> the spec field it comes from (for error messages).
+ENV_FIELDS = {
+    "CLUSTER_NAME": "clusterName", "S3_BUCKET": "s3Bucket", "S3_PREFIX": "s3Prefix",
+    "PROMETHEUS_URL": "prometheusUrl", "SCHEME": "scheme", "HOSTNAME": "hostname",
+    "PROMETHEUS_HOST": "hostname", "PORT": "port", "PATH_PREFIX": "pathPrefix",
+    "TIME_FRAME": "timeFrame", "BACKFILL_DAYS": "backfillDays",
+    "RETENTION_DAYS": "retentionDays", "QUERY_DELAY_SECONDS": "queryDelaySeconds",
+    "METRICS": "metrics", "ROLE_ARN": "roleArn", "ROLE_EXTERNAL_ID": "roleExternalId",
+    "PROMETHEUS_X_SCOPE_ORGID": "xScopeOrgId", "PROMETHEUS_INSECURE": "insecure",
+    "AWS_ENDPOINT_URL": "awsEndpointUrl", "PROMETHEUS_CA_FILE": "caSecretRef",
+    "PROMETHEUS_AUTH_TOKEN": "auth", "PROMETHEUS_BEARER_AUTH_TOKEN": "auth",
+    "PROMETHEUS_USERNAME": "auth", "PROMETHEUS_PASSWORD": "auth",
+}
+
+
+class _JobSettings(ExportSettings):
+    """The job's own settings model, fed only the rendered env (not the operator's)."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: Any, init_settings: Any,
+                                   *_: Any, **__: Any) -> tuple[Any, ...]:
+        return (init_settings,)
+
+
+def _check_job_env(where: str, env: list[Manifest]) -> None:
+    """Validate the CronJob env with ``focusflow k8s-export``'s settings (R12: fail here, not
+    in a crash-looping Job); Secret-sourced values are stand-ins, never read."""
+    values = {e["name"]: e.get("value", "from-secret") for e in env
+              if e["name"] in ENV_FIELDS and e["name"] != "HOSTNAME"}
+    try:
+        _JobSettings(**values)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False)[0]
+        name = str(first["loc"][0]) if first["loc"] else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(
+            f"{where}: field spec.{ENV_FIELDS.get(name, name) or '(spec)'}: {message}") from None
 
 
 def export_names(name: str) -> dict[str, str]:
@@ -40,8 +82,10 @@ def _plain_env(spec: PrometheusExportSpec) -> list[Manifest]:
         "S3_PREFIX": spec.s3_prefix,
         "PROMETHEUS_URL": spec.prometheus_url,
         "SCHEME": spec.scheme,
-        # Kubernetes sets HOSTNAME to the pod name; set it only when the spec asks for a host.
+        # Kubernetes sets HOSTNAME to the pod name; set it only when the spec asks for a host,
+        # with k8s-export's non-clashing alias next to it.
         "HOSTNAME": spec.hostname,
+        "PROMETHEUS_HOST": spec.hostname,
         "PORT": spec.port,
         "PATH_PREFIX": spec.path_prefix,
         "TIME_FRAME": spec.time_frame,
@@ -86,6 +130,7 @@ def render_prometheus_export(body: Manifest, settings: OperatorSettings) -> list
                                                               key=aws.access_key_id_key))
         env += _secret_env("AWS_SECRET_ACCESS_KEY", SecretKeyRef(name=aws.name,
                                                                   key=aws.secret_access_key_key))
+    _check_job_env(where, env)
     mounts = SecretMounts(namespace)
     if spec.ca_secret_ref is not None:
         ca = spec.ca_secret_ref

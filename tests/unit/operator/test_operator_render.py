@@ -287,3 +287,20 @@ def test_exporter_without_endpoint_gets_a_token_and_a_focusconfig_only_role() ->
     assert exporter["serviceAccountName"] == role["metadata"]["name"]
     for obj in objects:
         validate(obj)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("timeFrame", 7000, "divides 86400"),
+    ("metrics", ["cpu_requests", "bogus"], "unknown metric(s) bogus"),
+])
+def test_prometheus_export_is_checked_with_the_job_settings(
+        field: str, value: Any, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METRICS", "also-bogus")  # the operator's own env must not leak in
+    (doc,) = [d for d in load_manifests([ROOT / "deploy/examples/prometheus-export.yaml"])
+              if d["kind"] == "PrometheusExport"]
+    render_tree([copy.deepcopy(doc)], SETTINGS)  # valid as shipped, despite the env
+    doc["spec"][field] = value
+    with pytest.raises(ConfigError) as info:
+        render_tree([doc], SETTINGS)
+    assert f"PrometheusExport monitoring/prod-eu-1: field spec.{field}: " in str(info.value)
+    assert message in str(info.value)
