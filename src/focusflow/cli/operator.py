@@ -63,7 +63,8 @@ def operator_command(
 @operator_app.command("render")
 def render_command(
     filename: Annotated[list[Path], typer.Option(
-        "--filename", "-f", help="YAML file with CRs, DatabaseConfigs, Secrets (repeatable).")],
+        "--filename", "-f", help="YAML file (or directory of them) with CRs, "
+                                 "DatabaseConfigs, Secrets; repeatable.")],
     namespace: Annotated[str, typer.Option(
         "--namespace", "-n", help="Namespace for documents without one.")] = "default",
     image: ImageOption = None,

@@ -27,7 +27,7 @@ SERVED = ("ExporterScraperConfig", "ScraperConfig", "PrometheusExport")
 def load_manifests(paths: Iterable[Path], default_namespace: str = "default") -> list[Manifest]:
     """All YAML documents of ``paths`` (empty documents skipped), namespaced."""
     docs: list[Manifest] = []
-    for path in paths:
+    for path in _expand(paths):
         try:
             loaded = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
         except OSError as exc:
@@ -42,6 +42,17 @@ def load_manifests(paths: Iterable[Path], default_namespace: str = "default") ->
             doc["metadata"].setdefault("namespace", default_namespace)
             docs.append(doc)
     return docs
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; a directory stands for its YAML files, sorted (as ``kubectl -f DIR``)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml", ".json"})
+        else:
+            out.append(path)
+    return out
 
 
 def redact(obj: Manifest) -> Manifest:

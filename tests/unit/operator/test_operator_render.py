@@ -245,6 +245,15 @@ def test_cross_namespace_secret_is_refused() -> None:
         render_tree(docs, SETTINGS)
 
 
+def test_cli_render_reads_a_directory() -> None:
+    result = CliRunner().invoke(app, ["operator", "render", "-f", str(ROOT / "deploy/examples")])
+    assert result.exit_code == 0, result.output
+    docs = list(yaml.safe_load_all(result.stdout))
+    assert {d["kind"] for d in docs} >= {"CronJob", "Deployment", "ScraperConfig", "Service"}
+    for doc in docs:
+        validate(doc)
+
+
 def test_cli_render_prints_the_tree(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["operator", "render", "-f",
                                       str(ROOT / "deploy/examples/krateo-azure-focus.yaml")])
