@@ -302,6 +302,11 @@ def test_invalid_duration_is_reported_and_operator_keeps_serving(
     kubectl.create(good, ns)
     wait_pipeline_ready(api, ns, "azure-focus")
 
+    # Fixing the spec is handled like any change: the CR becomes Ready with its children.
+    kubectl.patch("ExporterScraperConfig", ns, "hourly",
+                  {"spec": {"exporterConfig": {"pollingInterval": "1h"}}})
+    wait_pipeline_ready(api, ns, "hourly")
+
 
 def test_prometheus_export_becomes_a_cronjob(kube_api_module: KubeApiEmulator,
                                              kubectl: Kubectl) -> None:
