@@ -389,7 +389,7 @@ class KubeApiEmulator:
                 and (namespace is None or obj["metadata"].get("namespace") == namespace)
                 and _selector_matches(selector, obj["metadata"].get("labels") or {})]
 
-    def wait_for(self, predicate: Any, timeout: float = 20.0) -> Any:
+    def wait_for(self, predicate: Any, timeout: float = 60.0) -> Any:
         """Block until ``predicate()`` is truthy, re-checking on every stored change."""
         with self._lock:
             result = self._lock.wait_for(predicate, timeout)

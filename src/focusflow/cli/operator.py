@@ -14,7 +14,9 @@ from focusflow.operator import OperatorSettings, render_files
 
 operator_app = typer.Typer(
     help="The Kubernetes operator: serves ExporterScraperConfig, ScraperConfig, "
-         "DatabaseConfig (finops.krateo.io/v1) and PrometheusExport (focusflow.dev/v1alpha1).",
+         "DatabaseConfig (finops.krateo.io/v1) and PrometheusExport (focusflow.dev/v1alpha1). "
+         "Without a command it runs, against the in-cluster service account or the current "
+         "kubeconfig context; `render` prints what it would apply.",
     no_args_is_help=False,
 )
 app.add_typer(operator_app, name="operator")
