@@ -150,6 +150,7 @@ def test_restated_period_replaces_only_that_period(sink: DeltaSink, tmp_path: Pa
         tmp_path / "june.csv", "SELECT * FROM src WHERE BillingPeriodStart LIKE '2026-06%'",
     )
     result = load(sink, restated, "acct")
+    assert sink.last_commit == "files"  # whole files added and removed, streamed
     assert sink.version("focus") == version + 1  # one load, one table version
     assert result.rows_written == 1400 and result.rows_replaced == 1400
     assert result.periods == [datetime(2026, 6, 1, tzinfo=UTC)]
@@ -189,6 +190,7 @@ def test_failing_stream_commits_nothing(sink: DeltaSink) -> None:
 def test_new_x_columns_are_added_and_never_dropped(sink: DeltaSink, tmp_path: Path) -> None:
     load(sink, AWS, "aws")
     load(sink, AZURE_X, "azure")
+    assert sink.last_commit == "rewrite"  # new columns: a schema-merging write
     without_x = variant(AZURE_X, tmp_path / "no_x.csv",
                         "SELECT COLUMNS(lambda c: NOT starts_with(c, 'x_')) FROM src LIMIT 100")
     load(sink, without_x, "azure")
@@ -214,7 +216,7 @@ def test_concurrent_writer_conflict_is_retried(sink: DeltaSink) -> None:
 
     result = sink.load(LoadRequest("focus", "aws", rows.schema, batches(),
                                    fingerprint=lambda: "ours"))
-    assert sink.commit_attempts == 2
+    assert sink.commit_attempts == 2 and sink.last_commit == "files"
     assert result.rows_written == 5
     assert sink.read_table("focus").num_rows == 5  # ours replaced theirs, nothing doubled
 

@@ -68,10 +68,13 @@ def test_staging_types_all_null_columns_and_builds_a_quoted_predicate(tmp_path: 
          pa.nulls(2)],  # an all-empty column arriving as Arrow type null
         names=schema.names,
     )
-    staged = stage([batch], schema, "it's/a source", "load-1", tmp_path / "s.parquet")
-    written = pq.read_table(tmp_path / "s.parquet")
+    staged = stage([batch], schema, "it's/a source", "load-1", tmp_path)
+    assert {m: p.rows for m, p in staged.parts.items()} == {"2026-05": 1, None: 1}
+    written = pq.read_table(staged.parts["2026-05"].path)
     assert written.schema.field("AvailabilityZone").type == pa.string()
-    assert written.column(PARTITION_COLUMN).to_pylist() == ["2026-05", None]
+    assert PARTITION_COLUMN not in written.column_names  # Delta keeps it in the path only
+    assert sorted(staged.reader().read_all().column(PARTITION_COLUMN).to_pylist(),
+                  key=str) == ["2026-05", None]
     assert staged.rows == 2 and staged.periods == {may, None}
     assert staged.replace_predicate("it's/a source") == (
         "\"_focusflow_source\" = 'it''s/a source' AND ((\"_focusflow_billing_month\" IN "

@@ -1,13 +1,15 @@
 """Delta Lake sink: FOCUS tables as Delta tables on a local path or S3, written by delta-rs.
 
-Layer: sinks. A load stages its batches to a local Parquet file (bounded memory, nothing written
-remotely if the stream fails), then commits ONE table version: ``mode="overwrite"`` with a
-predicate selecting the source's rows for the billing periods the load carries, so the replace
-and the new rows land atomically. New ``x_*`` columns arrive by schema merge; nothing is
-dropped. A concurrent writer's conflicting commit (``CommitFailedError``) makes the sink reload
-the table and re-commit the staged file. Tables are partitioned by billing month and keep
-deletion vectors off so the Arrow/DuckDB read path (and older readers) keep working.
-Reads go through DuckDB over ``DeltaTable.to_pyarrow_dataset()`` (no DuckDB extensions).
+Layer: sinks. A load stages its batches to local Parquet files, one per billing month (bounded
+memory; nothing reaches the table if the stream fails), then commits ONE table version. The
+common case copies the staged files into the table and, in the same transaction, removes the
+files that held the source's earlier rows for those periods (file statistics prove it; see
+``files.py``). When new ``x_*`` columns must be merged into the schema, or a file mixes
+sources or periods, the sink falls back to ``write_deltalake(mode="overwrite", predicate=...)``,
+a row-level replace (delta-rs buffers that write in memory). A concurrent writer's conflicting
+commit (``CommitFailedError``) makes the sink reload the table and re-commit. Tables are
+partitioned by billing month and keep deletion vectors off so the Arrow/DuckDB read path (and
+older readers) keep working. Reads go through DuckDB over ``DeltaTable.to_pyarrow_dataset()``.
 """
 
 from __future__ import annotations
@@ -20,13 +22,23 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.transaction import AddAction, create_table_with_add_actions
 
 from focusflow.errors import FocusflowError, SinkError, TransientSinkError
 from focusflow.sinks import sql
-from focusflow.sinks.base import LoadRequest, LoadResult, PeriodTotal
+from focusflow.sinks.base import (
+    PERIOD_COLUMN,
+    SOURCE_COLUMN,
+    LoadRequest,
+    LoadResult,
+    PeriodTotal,
+)
 from focusflow.sinks.delta.config import DeltaLocation
+from focusflow.sinks.delta.files import plan_removals, remove_actions, same_columns, upload
 from focusflow.sinks.delta.registry import LoadRecord, LoadsRegistry
 from focusflow.sinks.delta.staging import (
     DELTA_INTERNAL_COLUMNS,
@@ -40,6 +52,9 @@ log = logging.getLogger(__name__)
 TABLE_PROPERTIES = {
     # Delta readers without deletion-vector support (to_pyarrow_dataset among them) keep working
     "delta.enableDeletionVectors": "false",
+    # statistics for the columns replace decisions read, wherever they sit in a wide FOCUS row
+    # (by default only the first 32 columns get statistics)
+    "delta.dataSkippingStatsColumns": ",".join([SOURCE_COLUMN, PERIOD_COLUMN]),
 }
 MAX_COMMIT_ATTEMPTS = 5
 _QUERY_NAME = "focusflow_delta_table"
@@ -54,6 +69,7 @@ class DeltaSink:
         self.location = location
         self.registry = LoadsRegistry(location)
         self.commit_attempts = 0  # commits tried by the last load (1 unless it hit conflicts)
+        self.last_commit = ""  # how: "create", "files" (add/remove) or "rewrite" (row level)
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, request: LoadRequest) -> LoadResult:
@@ -62,14 +78,14 @@ class DeltaSink:
             return self._load(request, uri)
         except FocusflowError:
             raise
-        except CommitFailedError as exc:
+        except (CommitFailedError, _CreatedMeanwhile) as exc:
             raise TransientSinkError(
                 f"delta {uri}: loading {request.table} kept conflicting with concurrent "
                 f"writers after {MAX_COMMIT_ATTEMPTS} attempts: {_first_line(exc)}"
             ) from exc
-        except OSError as exc:  # object store unreachable, throttled, timed out
+        except (OSError, EndpointConnectionError) as exc:  # store unreachable, throttled
             raise TransientSinkError(f"delta {uri}: {_first_line(exc)}") from exc
-        except (DeltaError, pa.ArrowException, duckdb.Error) as exc:
+        except (DeltaError, pa.ArrowException, duckdb.Error, BotoCoreError, ClientError) as exc:
             raise SinkError(
                 f"delta {uri}: loading {request.table} failed: {_first_line(exc)}"
             ) from exc
@@ -85,8 +101,7 @@ class DeltaSink:
         load_id = uuid.uuid4().hex
         with tempfile.TemporaryDirectory(prefix="focusflow-delta-") as tmp:
             staged = stage(
-                request.batches, request.schema, request.source_id, load_id,
-                Path(tmp) / "load.parquet",
+                request.batches, request.schema, request.source_id, load_id, Path(tmp),
             )
             fingerprint = request.known_fingerprint or (
                 request.fingerprint() if request.fingerprint else None
@@ -113,18 +128,17 @@ class DeltaSink:
         load_id: str, fingerprint: str | None,
     ) -> tuple[int, int]:
         """Commit the staged rows as one version; returns (version, rows replaced)."""
-        properties = CommitProperties(custom_metadata={
+        commit = _Commit(request.source_id, load_id, CommitProperties(custom_metadata={
             "focusflow.source": request.source_id,
             "focusflow.load_id": load_id,
             "focusflow.fingerprint": fingerprint or "",
-        })
-        predicate = staged.replace_predicate(request.source_id)
+        }))
         self.commit_attempts = 0
         while True:
             self.commit_attempts += 1
             try:
-                return self._commit_once(uri, handle, staged, predicate, properties)
-            except CommitFailedError:
+                return self._commit_once(uri, handle, staged, commit)
+            except (CommitFailedError, _CreatedMeanwhile):
                 if self.commit_attempts >= MAX_COMMIT_ATTEMPTS:
                     raise
                 log.warning(
@@ -134,25 +148,58 @@ class DeltaSink:
                 handle = self._open(uri)
 
     def _commit_once(
-        self, uri: str, handle: DeltaTable | None, staged: StagedLoad, predicate: str | None,
-        properties: CommitProperties,
+        self, uri: str, handle: DeltaTable | None, staged: StagedLoad, commit: _Commit,
     ) -> tuple[int, int]:
-        options = self.location.storage_options or None
-        if handle is None:  # first load creates the table
-            write_deltalake(
-                uri, staged.reader(), mode="append", partition_by=[PARTITION_COLUMN],
-                configuration=TABLE_PROPERTIES, storage_options=options,
-                commit_properties=properties,
-            )
-            return DeltaTable(uri, storage_options=options).version(), 0
+        options = self.location.storage_options
+        if handle is None:  # the first load creates the table with its files
+            self.last_commit = "create"
+            return self._create(uri, staged, commit), 0
+        predicate = staged.replace_predicate(commit.source_id)
         if predicate is None:  # nothing loaded, nothing to replace
             return handle.version(), 0
+        if same_columns(handle, staged):
+            removals = plan_removals(handle, staged, commit.source_id)
+            if removals is not None:  # the common case: add and remove whole files
+                self.last_commit = "files"
+                handle.create_write_transaction(
+                    [*commit.adds(staged, uri, options), *remove_actions(removals)],
+                    mode="append", schema=handle.schema(), partition_by=[PARTITION_COLUMN],
+                    commit_properties=commit.properties,
+                )
+                return self._version_after(uri, commit), sum(r.rows for r in removals)
+        # Row-level rewrite: new x_ columns to merge, or files shared by sources or periods.
+        # delta-rs buffers this write in memory (see docs/sinks.md).
+        self.last_commit = "rewrite"
         replaced = _count(handle, predicate)
         write_deltalake(
             handle, staged.reader(), mode="overwrite", predicate=predicate,
-            partition_by=[PARTITION_COLUMN], schema_mode="merge", commit_properties=properties,
+            partition_by=[PARTITION_COLUMN], schema_mode="merge",
+            commit_properties=commit.properties,
         )
         return handle.version(), replaced
+
+    def _create(self, uri: str, staged: StagedLoad, commit: _Commit) -> int:
+        options = self.location.storage_options
+        try:
+            create_table_with_add_actions(
+                uri, DeltaSchema.from_arrow(staged.schema), commit.adds(staged, uri, options),
+                mode="error", partition_by=[PARTITION_COLUMN], configuration=TABLE_PROPERTIES,
+                storage_options=options or None, commit_properties=commit.properties,
+            )
+        except DeltaError as exc:
+            if self._open(uri) is not None:  # another writer created it first: retry on it
+                raise _CreatedMeanwhile(str(exc)) from exc
+            raise
+        return self._version_after(uri, commit)
+
+    def _version_after(self, uri: str, commit: _Commit) -> int:
+        """The version our commit made (later writers may have committed since)."""
+        handle = self._open(uri)
+        assert handle is not None  # noqa: S101 - we just committed to it
+        for entry in handle.history(limit=MAX_COMMIT_ATTEMPTS * 4):
+            if entry.get("focusflow.load_id") == commit.load_id:
+                return int(entry["version"])
+        return handle.version()
 
     def _open(self, uri: str) -> DeltaTable | None:
         try:
@@ -206,6 +253,27 @@ class DeltaSink:
         """Nothing held open between calls: every load and query opens a fresh snapshot."""
 
 
+class _CreatedMeanwhile(Exception):  # noqa: N818 - a signal inside the commit loop
+    """Another writer created the table between our check and our create."""
+
+
+class _Commit:
+    """What every attempt of one load's commit shares: identity, properties, uploaded files."""
+
+    def __init__(self, source_id: str, load_id: str, properties: CommitProperties) -> None:
+        self.source_id = source_id
+        self.load_id = load_id
+        self.properties = properties
+        self._adds: list[AddAction] | None = None
+
+    def adds(self, staged: StagedLoad, uri: str, options: dict[str, str]) -> list[AddAction]:
+        """Upload the staged files once; a retried commit re-uses them."""
+        if self._adds is None:
+            self._adds = upload(staged, uri, options, source_id=self.source_id,
+                                load_id=self.load_id)
+        return self._adds
+
+
 def _count(handle: DeltaTable, predicate: str) -> int:
     """Rows of the current snapshot that ``predicate`` (the replace predicate) selects."""
     con = duckdb.connect()
@@ -220,12 +288,17 @@ def _count(handle: DeltaTable, predicate: str) -> int:
 
 def _totals(staged: StagedLoad, load_id: str) -> list[PeriodTotal]:
     """Per-period, per-currency rows and cost sums of the staged load."""
+    if not staged.parts:
+        return []
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.register("focusflow_staged", staged.reader())
+        # read_parquet reads only the four columns the totals need (an Arrow reader would
+        # hand DuckDB every column of every row)
+        files = ", ".join("'" + str(p.path).replace("'", "''") + "'"
+                          for p in staged.parts.values())
         names = [n for n in staged.schema.names if n not in DELTA_INTERNAL_COLUMNS]
-        statement = sql.totals_statement("focusflow_staged", names)
+        statement = sql.totals_statement(f"read_parquet([{files}])", names)
         return sql.to_totals(con.execute(statement, [load_id]).fetchall())
     finally:
         con.close()

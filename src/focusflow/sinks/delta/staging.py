@@ -1,22 +1,23 @@
-"""Staging a load for Delta: typed batches -> one local Parquet file, plus what the commit needs.
+"""Staging a load for Delta: typed batches -> local Parquet files, one per billing month.
 
-Layer: sinks. The incoming stream is written batch by batch to a temporary Parquet file (memory
+Layer: sinks. The incoming stream is written batch by batch to temporary Parquet files (memory
 stays bounded by the batch size) with the explicit nullable schema the table is written with:
 every FOCUS column keeps its declared type even when a file leaves it empty (Delta would record
-an all-null Arrow column as ``void``), and the lineage and partition columns are appended. While
-staging, the billing periods the load carries are collected: they make the replace predicate.
+an all-null Arrow column as ``void``), and the lineage columns are appended. Rows are split by
+billing month, the table's partition: each staged part becomes one data file of the table, so
+the commit can add the files without re-reading them. While staging, the billing periods of
+each part are collected: they make the replace predicate and the file statistics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from focusflow.sinks.base import LOAD_COLUMN, PERIOD_COLUMN, SOURCE_COLUMN
@@ -26,34 +27,62 @@ DELTA_INTERNAL_COLUMNS = (SOURCE_COLUMN, LOAD_COLUMN, PARTITION_COLUMN)
 _LINEAGE = [
     pa.field(SOURCE_COLUMN, pa.string(), nullable=True),
     pa.field(LOAD_COLUMN, pa.string(), nullable=True),
-    pa.field(PARTITION_COLUMN, pa.string(), nullable=True),
 ]
+_PARTITION = pa.field(PARTITION_COLUMN, pa.string(), nullable=True)
 
 
-def table_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema written to Delta: every column nullable, then lineage and partition columns."""
+def file_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema of a data file: every column nullable, then the lineage columns."""
     fields = [pa.field(f.name, f.type, nullable=True, metadata=f.metadata) for f in schema]
     return pa.schema(fields + _LINEAGE)
 
 
+def table_schema(schema: pa.Schema) -> pa.Schema:
+    """The table schema: the data file's columns plus the partition column."""
+    return file_schema(schema).append(_PARTITION)
+
+
 @dataclass
-class StagedLoad:
-    """A load written to a local Parquet file, ready to commit (and re-commit on conflict)."""
+class StagedPart:
+    """The rows of one billing month (``None``: rows without a period) in one local file."""
 
     path: Path
-    schema: pa.Schema
+    month: str | None
     rows: int = 0
+    null_periods: int = 0
     periods: set[datetime | None] = field(default_factory=set)
 
+
+@dataclass
+class StagedLoad:
+    """A load written to local Parquet files, ready to commit (and re-commit on conflict)."""
+
+    folder: Path
+    file_schema: pa.Schema
+    has_period: bool
+    parts: dict[str | None, StagedPart] = field(default_factory=dict)
+
     @property
-    def has_period(self) -> bool:
-        return PERIOD_COLUMN in self.schema.names
+    def schema(self) -> pa.Schema:
+        return self.file_schema.append(_PARTITION)
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.parts.values())
+
+    @property
+    def periods(self) -> set[datetime | None]:
+        return set().union(*(p.periods for p in self.parts.values()))
 
     def reader(self) -> pa.RecordBatchReader:
-        """Stream the staged rows back (delta-rs consumes the reader batch by batch)."""
-        reader: pa.RecordBatchReader = pads.dataset(self.path, format="parquet").scanner(
-        ).to_reader()
-        return reader
+        """Stream the staged rows back with the partition column (for delta-rs and DuckDB)."""
+        return pa.RecordBatchReader.from_batches(self.schema, self._batches())
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        for part in self.parts.values():
+            for batch in pq.ParquetFile(part.path).iter_batches(batch_size=65_536):
+                month = pa.array([part.month] * batch.num_rows, pa.string())
+                yield pa.RecordBatch.from_arrays([*batch.columns, month], schema=self.schema)
 
     def replace_predicate(self, source_id: str) -> str | None:
         """The rows this load replaces: the source's rows for the periods it carries.
@@ -64,7 +93,7 @@ class StagedLoad:
         where = f"{_ident(SOURCE_COLUMN)} = {_literal(source_id)}"
         if not self.has_period:
             return where
-        if not self.periods:
+        if not self.parts:
             return None
         dated = sorted(p for p in self.periods if p is not None)
         clauses = []
@@ -84,21 +113,49 @@ class StagedLoad:
 
 def stage(
     batches: Iterable[pa.RecordBatch], schema: pa.Schema, source_id: str, load_id: str,
-    path: Path,
+    folder: Path,
 ) -> StagedLoad:
-    """Write ``batches`` to ``path`` with lineage columns; exceptions from the stream propagate."""
-    target = table_schema(schema)
-    staged = StagedLoad(path, target)
-    with pq.ParquetWriter(path, target, compression="zstd") as writer:
+    """Write ``batches`` under ``folder``, split by month; exceptions from the stream propagate."""
+    target = file_schema(schema)
+    staged = StagedLoad(folder, target, PERIOD_COLUMN in schema.names)
+    writers: dict[str | None, pq.ParquetWriter] = {}
+    try:
         for batch in batches:
             if batch.num_rows == 0:
                 continue
             typed = _conform(batch, schema, source_id, load_id, target)
-            if staged.has_period:
-                staged.periods.update(pc.unique(typed.column(PERIOD_COLUMN)).to_pylist())
-            writer.write_batch(typed)
-            staged.rows += batch.num_rows
+            for month, rows in _by_month(typed, staged.has_period):
+                part = staged.parts.get(month)
+                if part is None:
+                    part = StagedPart(folder / f"part-{len(staged.parts)}.parquet", month)
+                    staged.parts[month] = part
+                    writers[month] = pq.ParquetWriter(part.path, target, compression="zstd")
+                writers[month].write_batch(rows)
+                part.rows += rows.num_rows
+                if staged.has_period:
+                    period = rows.column(PERIOD_COLUMN)
+                    part.periods.update(pc.unique(period).to_pylist())
+                    part.null_periods += period.null_count
+    finally:
+        for writer in writers.values():
+            writer.close()
     return staged
+
+
+def _by_month(
+    batch: pa.RecordBatch, has_period: bool
+) -> Iterator[tuple[str | None, pa.RecordBatch]]:
+    if not has_period:
+        yield None, batch
+        return
+    months = pc.strftime(batch.column(PERIOD_COLUMN), format="%Y-%m")
+    distinct = pc.unique(months).to_pylist()
+    if len(distinct) == 1:  # the usual batch: one billing month, no copy
+        yield distinct[0], batch
+        return
+    for month in distinct:
+        mask = pc.is_null(months) if month is None else pc.equal(months, month)
+        yield month, batch.filter(pc.fill_null(mask, False))
 
 
 def _conform(
@@ -116,11 +173,6 @@ def _conform(
         columns.append(column if column.type == f.type else column.cast(f.type))
     columns.append(pa.array([source_id] * rows, pa.string()))
     columns.append(pa.array([load_id] * rows, pa.string()))
-    if PERIOD_COLUMN in schema.names:
-        period = columns[schema.get_field_index(PERIOD_COLUMN)]
-        columns.append(pc.strftime(period, format="%Y-%m"))
-    else:
-        columns.append(pa.nulls(rows, pa.string()))
     return pa.RecordBatch.from_arrays(columns, schema=target)
 
 
