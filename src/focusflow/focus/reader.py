@@ -9,6 +9,8 @@ rows are set aside as ``Reject``s instead of failing the read.
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
@@ -21,6 +23,10 @@ from focusflow.focus.formats import Format, RaggedRowError, TextBatches, open_te
 from focusflow.focus.locations import HttpOptions, Opened, open_location
 from focusflow.focus.schema import Layout, resolve_header
 from focusflow.focus.streams import MeteredStream
+
+# What the gzip module raises on a truncated or damaged stream (EOFError would otherwise
+# reach click, which prints a bare "Aborted!").
+_CORRUPT_GZIP = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 class FocusReader:
@@ -65,6 +71,8 @@ class FocusReader:
             if exc.row is not None:
                 raise
             raise self._locate_ragged_row() or exc from None
+        except _CORRUPT_GZIP as exc:
+            raise InputError(f"corrupt or truncated gzip data: {exc}", file=self.name) from exc
 
     @property
     def schema(self) -> pa.Schema:
@@ -99,6 +107,8 @@ class FocusReader:
                     yield convert_batch(valid, self.layout, file=self.name, first_row=first_row)
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8 text", file=self.name) from exc
+        except _CORRUPT_GZIP as exc:
+            raise InputError(f"corrupt or truncated gzip data: {exc}", file=self.name) from exc
         except RaggedRowError as exc:
             if exc.row is not None:
                 raise
