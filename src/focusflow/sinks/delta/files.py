@@ -89,7 +89,8 @@ def _stats(part: StagedPart, source_id: str, has_period: bool) -> str:
 
 
 def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # the Delta spec's statistics form (milliseconds); billing periods are whole seconds
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def plan_removals(handle: DeltaTable, staged: StagedLoad, source_id: str) -> list[Removal] | None:
