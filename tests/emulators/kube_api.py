@@ -28,6 +28,7 @@ import copy
 import itertools
 import json
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -165,6 +166,7 @@ class KubeApiEmulator:
         self._lock = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
         self._stopping = False
+        self._scheme = "http"
         for res in BUILTINS:
             self._register(res)
         for crd in crds or []:
@@ -414,10 +416,17 @@ class KubeApiEmulator:
         return int(self.log[-1][0]) if self.log else 0
 
     # ---- HTTP server -------------------------------------------------------------------
-    def start(self) -> str:
+    def start(self, tls: tuple[str, str] | None = None) -> str:
+        """Serve on a free loopback port; ``tls`` = (certificate file, key file) for HTTPS."""
         handler = type("Handler", (_Handler,), {"api": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
                          name="kube-api-emulator").start()
         return self.url
@@ -425,7 +434,7 @@ class KubeApiEmulator:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self._scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:
         self._stopping = True
@@ -441,10 +450,12 @@ class KubeApiEmulator:
         self.tokens[token] = name
         return token
 
-    def kubeconfig(self, token: str | None = None) -> str:
+    def kubeconfig(self, token: str | None = None, **cluster: object) -> str:
+        """A kubeconfig for this server; ``cluster`` adds fields such as
+        ``certificate-authority-data`` or ``insecure-skip-tls-verify``."""
         return json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "emulator",
-            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "emulator", "cluster": {"server": self.url, **cluster}}],
             "users": [{"name": "emulator", "user": {"token": token or self.token}}],
             "contexts": [{"name": "emulator",
                           "context": {"cluster": "emulator", "user": "emulator"}}],

@@ -139,7 +139,9 @@ def _register_databases(registry: kopf.OperatorRegistry, client: KubeClient,
             return  # initial listing (resume covers it) or deletion (status shows it)
         # The scraper ConfigMaps embed their DatabaseConfig: re-render the ScraperConfigs using it.
         key = (body.metadata.namespace, body.metadata.name)
-        for scraper in client.list("ScraperConfig"):
+        scrapers = ([s for ns in settings.namespaces for s in client.list("ScraperConfig", ns)]
+                    if settings.namespaces else client.list("ScraperConfig"))
+        for scraper in scrapers:
             ref = (scraper.get("spec") or {}).get("scraperDatabaseConfigRef") or {}
             ns = ref.get("namespace") or scraper["metadata"]["namespace"]
             if (ns, ref.get("name")) == key:

@@ -11,6 +11,7 @@ escape this module as httpx exceptions. Tokens are held as ``SecretStr`` and nev
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import ssl
@@ -81,6 +82,7 @@ class KubeClient:
             headers["Authorization"] = f"Bearer {token.get_secret_value()}"
         self._http = httpx.Client(base_url=server.rstrip("/"), headers=headers, verify=verify,
                                   cert=cert, timeout=timeout)
+        self._temporary: list[str] = []
 
     @classmethod
     def from_environment(cls) -> KubeClient:
@@ -93,11 +95,18 @@ class KubeClient:
         if info is None:
             raise ApiError("no Kubernetes credentials: neither an in-cluster service account "
                            "nor a kubeconfig (KUBECONFIG or ~/.kube/config) was found")
-        return cls(info.server, token=SecretStr(info.token) if info.token else None,
-                   verify=_verify(info), cert=_client_cert(info))
+        cert = _client_cert(info)
+        client = cls(info.server, token=SecretStr(info.token) if info.token else None,
+                     verify=_verify(info), cert=cert)
+        if cert and info.certificate_data:
+            client._temporary = list(cert)
+        return client
 
     def close(self) -> None:
         self._http.close()
+        for path in self._temporary:  # client certificate/key written from kubeconfig data
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
