@@ -207,10 +207,11 @@ class PostgresSink:
 
     # -- reading ---------------------------------------------------------------------------
     def query(self, table: str, statement: str, params: Sequence[object] = ()) -> pa.Table:
-        """Run ``statement`` (``{table}`` = the quoted table, ``?`` binds ``params``).
+        """Run a read-only ``statement`` (``{table}`` = the quoted table, ``?`` binds ``params``).
 
         ``?`` placeholders outside quotes become psycopg's ``%s``; use ``jsonb_exists()``
-        rather than the jsonb ``?`` operator in statements given here.
+        rather than the jsonb ``?`` operator in statements given here. The transaction is
+        rolled back afterwards: writes go through ``load`` only.
         """
         text = statement.format(table=quote_table(table))
         try:
