@@ -366,6 +366,21 @@ def test_edited_child_scraper_config_is_reverted(kube_api_module: KubeApiEmulato
         "tableName"] == "finops")
 
 
+def test_missing_database_config_is_a_condition_until_it_appears(
+        kube_api_module: KubeApiEmulator, kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "late-db"
+    kubectl.create({"kind": "Namespace", "metadata": {"name": ns}})
+    secret, endpoint, database, esc = pipeline_docs(ns)
+    for doc in (secret, endpoint, esc):
+        assert kubectl.create(doc, ns).status_code == 201
+    waiting = api.wait_for(ready(api, "ScraperConfig", ns, "azure-focus-scraper", "False"))
+    (condition,) = waiting["status"]["conditions"]
+    assert "DatabaseConfig late-db/finops-database-handler not found" in condition["message"]
+    assert kubectl.create(database, ns).status_code == 201
+    api.wait_for(ready(api, "ScraperConfig", ns, "azure-focus-scraper"))
+    assert api.find("Deployment", ns, "azure-focus-scraper-deployment") is not None
+
+
 def _rbac_request(method: str, path: str) -> tuple[str, str, str] | None:
     """(apiGroup, resource[/subresource], verb) of a request; None for discovery URLs."""
     url = urlsplit(path)
