@@ -252,3 +252,24 @@ def test_cli_ingest_summary_export_round_trip(
     assert exported == {"USD": (3500, csv_totals(AWS)["USD"][1] + csv_totals(AZURE_X)["USD"][1])}
     assert run_cli(monkeypatch, "ingest", str(AWS), "--db", "delta+s3:///no-bucket") == 1
     assert "delta+s3://bucket/prefix" in capsys.readouterr().err
+
+
+def test_after_compaction_mixing_sources_a_restatement_rewrites_rows(
+    sink: DeltaSink, tmp_path: Path,
+) -> None:
+    """A compacted file holds two sources: no file-level proof, so the row-level path runs."""
+    load(sink, AWS, "aws")
+    load(sink, EXAMPLES / "focus_1_2_cost_and_usage_gcp.csv", "gcp")
+    table = DeltaTable(sink.location.table_uri("focus"),
+                       storage_options=sink.location.storage_options or None)
+    table.optimize.compact()
+    assert len(table.file_uris()) == 1
+    version = sink.version("focus")
+    restated = variant(AWS, tmp_path / "aws_half.csv", "SELECT * FROM src LIMIT 1000")
+    result = load(sink, restated, "aws")
+    assert sink.last_commit == "rewrite"
+    assert sink.version("focus") == version + 1
+    assert (result.rows_written, result.rows_replaced) == (1000, 2000)
+    counts = sink.query("focus", "SELECT _focusflow_source AS s, COUNT(*) AS n FROM {table} "
+                        "GROUP BY 1 ORDER BY 1").to_pylist()
+    assert counts == [{"s": "aws", "n": 1000}, {"s": "gcp", "n": 2000}]
