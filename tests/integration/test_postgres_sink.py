@@ -296,3 +296,34 @@ def test_instants_survive_whatever_time_zone_the_url_asks_for(postgres_url: str)
         con.execute("SET TimeZone = 'America/New_York'")
         row = con.execute('SELECT "ChargePeriodStart" FROM t').fetchone()
     assert row is not None and row[0] == instant
+
+
+def test_connection_lost_mid_load_is_transient_and_commits_nothing(
+        sink: PostgresSink, postgres_url: str, postgres_server: PostgresServer) -> None:
+    sink.load(request([batch(JAN, ["1"])]))
+    backend = sink._con.info.backend_pid
+
+    def dying() -> Iterator[pa.RecordBatch]:
+        yield batch(JAN, ["2"])
+        # The server ends this session mid-COPY (as a restart or failover would).
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 30000)", [backend])  # waits for exit
+        yield batch(JAN, ["3"])
+
+    with pytest.raises(TransientSinkError, match="loading focus failed") as caught:
+        sink.load(LoadRequest("focus", "s1", SCHEMA, dying()))
+    assert postgres_server.password not in str(caught.value)
+    fresh = PostgresSink(postgres_url)
+    try:
+        assert fresh.query("focus", 'SELECT SUM("BilledCost") AS c FROM {table}').to_pylist() == [
+            {"c": Decimal(1)}]
+    finally:
+        fresh.close()
+
+
+def test_empty_load_creates_a_typed_empty_table(sink: PostgresSink) -> None:
+    result = sink.load(request([]))
+    assert result.rows_written == 0
+    table = sink.read_table("focus")
+    assert table.num_rows == 0
+    assert table.schema.field("BilledCost").type == DECIMAL
