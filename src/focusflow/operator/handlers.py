@@ -85,7 +85,11 @@ def _configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=ANNOTATION_PREFIX, key="last-handled-configuration")
     settings.posting.level = logging.WARNING  # Events for problems only, not every success
+    # Watches end server-side every 5 minutes; the client gives up a little later, so a stream
+    # silently cut by a proxy or load balancer is noticed and re-opened.
     settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30
     settings.execution.max_workers = 8
 
 

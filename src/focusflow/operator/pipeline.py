@@ -320,12 +320,3 @@ def _default_database_env(body: Manifest, database: Manifest,
             "valueFrom": {"secretKeyRef": {"name": settings.database_secret,
                                            "key": settings.database_secret_key}}}
 
-
-def as_yaml(objects: list[Manifest]) -> str:
-    return _dump(*objects)
-
-
-def first_of(objects: list[Manifest], kind: str) -> Manifest | None:
-    return next((o for o in objects if o["kind"] == kind), None)
-
-
