@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,16 @@ import orjson
 import pytest
 
 from fixtures.azure_api import CLIENT_SECRET, AzureApi
+from fixtures.azure_exports import csv_gz, read_rows
 from focusflow.errors import ConfigError
 from focusflow.exporter import Exporter, ExporterConfig, build_source
 from focusflow.runtime import endpoint_resolver
-from focusflow.sources.azure import ArmClient, AzureSettings, ClientCredentials
-from focusflow.sources.azure.krateo import AzureCostQuerySource, AzureMetricsSource
+from focusflow.sources.azure import STORAGE, ArmClient, AzureSettings, ClientCredentials
+from focusflow.sources.azure.krateo import (
+    AzureBlobApiSource,
+    AzureCostQuerySource,
+    AzureMetricsSource,
+)
 from focusflow.sources.azure.monitor import MetricsQuery, fetch_metrics, sliding_timespan
 
 pytestmark = pytest.mark.integration
@@ -176,3 +182,40 @@ def test_krateo_cost_query_bad_payload(azure_api: AzureApi, tmp_path: Path) -> N
     source = build_source(config, endpoint_resolver(tmp_path))
     with pytest.raises(ConfigError, match="payload is not JSON"):
         source.fetch()
+
+
+@pytest.mark.parametrize("with_token", [True, False])
+def test_krateo_blob_path_reads_with_bearer_tokens(  # noqa: PLR0917 - fixtures
+    azurite_container: Any, azurite_server: str, azure_api: AzureApi,
+    azure_settings: AzureSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    with_token: bool,
+) -> None:
+    """Krateo's blob exporter (x-ms-version, token) against Azurite, which checks the token."""
+    header, rows = read_rows()
+    azurite_container.upload_blob("focus/exports/static-export.csv",
+                                  gzip.decompress(csv_gz(header, rows[:40])))
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    values = {"server-url": azurite_server}
+    if with_token:  # Krateo: someone else refreshes the token into the Secret
+        values["token"] = ClientCredentials(azure_settings).token(STORAGE).get_secret_value()
+    else:  # focusflow's own client credentials from the pod environment
+        for key, value in {"AZURE_TENANT_ID": azure_settings.tenant_id,
+                           "AZURE_CLIENT_ID": azure_settings.client_id,
+                           "AZURE_CLIENT_SECRET": CLIENT_SECRET,
+                           "AZURE_AUTHORITY_HOST": azure_api.url,
+                           "AZURE_CA_FILE": str(azure_api.ca.ca_file)}.items():
+            monkeypatch.setenv(key, str(value))
+    secret(tmp_path, "azure-storage-account", values)
+    config = ExporterConfig.parse({
+        "pollingInterval": "1h", "metricType": "cost",
+        "api": {"path": f"/{azurite_container.container_name}/focus/exports/static-export.csv",
+                "verb": "GET", "headers": ["x-ms-version: 2019-12-12"],
+                "endpointRef": {"name": "azure-storage-account", "namespace": "finops"}},
+    }, where="test")
+    source = build_source(config, endpoint_resolver(tmp_path))
+    assert isinstance(source, AzureBlobApiSource)
+    exporter = Exporter(config, source)
+    assert exporter.poll_once(), exporter.stats.last_error
+    assert exporter.holder.current is not None
+    assert exporter.holder.current.rows == 40
+    assert len(azure_api.state.token_requests()) == 1

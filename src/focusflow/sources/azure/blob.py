@@ -169,13 +169,14 @@ class BlobReader:
         settings, ref = self.settings, self.ref
         if ref.sas:
             return ref.sas
+        if self._credential is not None:  # given explicitly (a bearer token): it wins
+            return as_azure_credential(self._credential)
         if settings.sas_token is not None:
             return settings.sas_token.get_secret_value().lstrip("?")
         if settings.account_key is not None and settings.account_name:
             return {"account_name": settings.account_name,
                     "account_key": settings.account_key.get_secret_value()}
-        source = self._credential or token_source(AzureSettings())
-        return as_azure_credential(source)
+        return as_azure_credential(token_source(AzureSettings()))
 
     def list(self, prefix: str) -> dict[str, int]:
         """Every blob name under ``prefix`` with its size in bytes."""

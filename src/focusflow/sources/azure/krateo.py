@@ -10,6 +10,8 @@ request, with the same config:
 - ``.../providers/microsoft.insights/metrics``: the ``timespan`` is recomputed at each poll
   (same length as the configured one, or ``additionalVariables.lookback``), so the window
   slides; the body is Krateo's Monitor JSON (the exporter maps it, gaps stay NULL).
+- a blob (an ``x-ms-version`` header, ``server-url`` = the storage account, path
+  ``/<container>/<blob>``): read with the Blob reader that serves ``az://``.
 
 Credentials: the Secret's ``token`` when present (re-read every poll, Krateo's way); otherwise
 focusflow's own client credentials from the standard ``AZURE_TENANT_ID``/``AZURE_CLIENT_ID``/
@@ -23,12 +25,13 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import orjson
 
 from focusflow.errors import ConfigError
 from focusflow.sources.azure.arm import ArmClient, shown
+from focusflow.sources.azure.blob import BlobReader, BlobRef, BlobSettings
 from focusflow.sources.azure.credentials import (
     AzureSettings,
     StaticToken,
@@ -39,7 +42,7 @@ from focusflow.sources.azure.monitor import MetricsQuery, sliding_timespan
 from focusflow.sources.azure.query import QueryStream, post_pages
 from focusflow.sources.base import Fetched, Source
 from focusflow.sources.endpoint import ApiConfig, Endpoint
-from focusflow.sources.http import EndpointResolver
+from focusflow.sources.http import EndpointResolver, HttpSource
 from focusflow.sources.variables import substitute
 
 QUERY_MARK = "/providers/microsoft.costmanagement/query"
@@ -151,6 +154,47 @@ def _span(timespan: str) -> str | None:
     return f"PT{seconds}S" if seconds > 0 else None
 
 
+class AzureBlobApiSource:
+    """Krateo's blob request (``x-ms-version`` header, ``server-url`` = the account) read with
+    the Blob reader: the Secret's ``token``, else focusflow's storage-scoped token.
+
+    Endpoints with their own CA, client certificate, proxy or ``insecure`` keep the plain
+    request (the Azure SDK takes its trust store from ``REQUESTS_CA_BUNDLE`` instead).
+    """
+
+    def __init__(self, api: ApiConfig, resolver: EndpointResolver,
+                 variables: Mapping[str, str], *, settings: AzureSettings | None = None) -> None:
+        self.api = api
+        self.resolver = resolver
+        self.variables = dict(variables)
+        self._settings = settings
+        self._own: TokenSource | None = None
+        self._plain = HttpSource(api, resolver, variables)
+        self.name = f"api {api.path!r}"
+
+    def fetch(self) -> Fetched:
+        endpoint = self.resolver(self.api.endpoint_ref)
+        if endpoint.certificate_authority_data or endpoint.client_certificate_data or \
+                endpoint.proxy_url or endpoint.insecure or endpoint.password:
+            return self._plain.fetch()
+        server = substitute(endpoint.server_url, self.variables).rstrip("/")
+        path, _, sas = substitute(self.api.path, self.variables).lstrip("/").partition("?")
+        container, _, blob = path.partition("/")
+        if not container or not blob:
+            raise ConfigError(f"api.path {self.api.path!r}: expected /<container>/<blob>")
+        ref = BlobRef(container, unquote(blob), server, sas or None)
+        self.name = ref.display
+        credential: TokenSource | None = None
+        if endpoint.token is not None:
+            credential = StaticToken(endpoint.token)  # Krateo: re-read each poll
+        elif not sas:
+            if self._own is None:
+                self._own = token_source(self._settings or AzureSettings())
+            credential = self._own
+        body = BlobReader(ref, BlobSettings(), credential).read(ref.path)
+        return Fetched(name=self.name, body=body, hints={"path": self.api.path})
+
+
 def azure_api_source(
     api: ApiConfig, resolver: EndpointResolver, variables: Mapping[str, str],
     *, settings: AzureSettings | None = None,
@@ -161,4 +205,6 @@ def azure_api_source(
         return AzureCostQuerySource(api, resolver, variables, settings=settings)
     if METRICS_MARK in path:
         return AzureMetricsSource(api, resolver, variables, settings=settings)
+    if any(h.lower().startswith("x-ms-version") for h in api.headers):
+        return AzureBlobApiSource(api, resolver, variables, settings=settings)
     return None
