@@ -15,7 +15,9 @@ import pytest
 from emulators.kube_api import KubeApiEmulator
 from fixtures import tlsca
 from fixtures.kube_api import load_crds
+from focusflow.operator import OperatorSettings
 from focusflow.operator.kube import ApiError, KubeClient, TransientApiError
+from focusflow.operator.reconcile import reconcile
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +113,29 @@ def test_rejections_are_permanent_and_name_the_request(
             bad_token.get("ConfigMap", "ns", "c")
     finally:
         bad_token.close()
+
+
+def test_reconcile_applies_nothing_to_an_object_being_deleted(
+        tls_api: tuple[KubeApiEmulator, tlsca.TestCa], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    api, ca = tls_api
+    ca_data = base64.b64encode(ca.ca_file.read_bytes()).decode()
+    client = _client(monkeypatch, tmp_path,
+                     api.kubeconfig(**{"certificate-authority-data": ca_data}))
+    export = {"apiVersion": "focusflow.dev/v1alpha1", "kind": "PrometheusExport",
+              "metadata": {"name": "p", "namespace": "ns", "finalizers": ["example.com/hold"]},
+              "spec": {"clusterName": "c", "s3Bucket": "b"}}
+    created = api.create(api.by_kind("PrometheusExport"), "ns", export)
+    api.delete(api.by_kind("PrometheusExport"), "ns", "p")  # held by its finalizer
+    deleting = api.find("PrometheusExport", "ns", "p")
+    assert deleting is not None and deleting["metadata"]["deletionTimestamp"]
+    try:
+        outcome = reconcile(client, OperatorSettings(), deleting)
+        assert outcome.changed == [] and outcome.error is None
+        assert api.find("CronJob", "ns", "p-export") is None
+        # The same object, not being deleted, gets its CronJob.
+        created["metadata"].pop("deletionTimestamp", None)
+        assert reconcile(client, OperatorSettings(), created).changed == [
+            "ServiceAccount/p-export-sa", "CronJob/p-export"]
+    finally:
+        client.close()

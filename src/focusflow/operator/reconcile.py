@@ -125,6 +125,9 @@ def reconcile(client: KubeClient, settings: OperatorSettings, body: Manifest) ->
     meta = body["metadata"]
     where = f"{body['kind']} {meta['namespace']}/{meta['name']}"
     outcome = Outcome()
+    if meta.get("deletionTimestamp"):
+        # Being deleted: garbage collection removes the children; re-applying would fight it.
+        return outcome
     children: list[Manifest] = []
     try:
         children = desired_children(body, client, settings)
