@@ -49,11 +49,14 @@ Cli = Callable[..., tuple[int, str, str]]
 
 
 # -- fixtures and helpers --------------------------------------------------------------------
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=["duckdb", "postgres", "delta"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database URL: a DuckDB file in tmp, or a fresh database on the real PostgreSQL."""
+    """A database URL: a DuckDB file in tmp, a fresh database on the real PostgreSQL, or a
+    local Delta Lake folder."""
     if request.param == "duckdb":
         return f"duckdb:///{tmp_path / 'focus.duckdb'}"
+    if request.param == "delta":
+        return f"delta+file://{tmp_path / 'lake'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
 
@@ -89,6 +92,10 @@ def read_rows(db: str, table: str = "focus", *, lineage: bool = True) -> list[di
             cursor = con.execute(statement)
             names = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall()
+    elif db.startswith("delta"):  # through delta-rs (the partition column is not a row value)
+        found = open_sink(db).query(table, "SELECT * EXCLUDE (_focusflow_billing_month) "
+                                    "FROM {table}")
+        names, rows = found.column_names, [tuple(r.values()) for r in found.to_pylist()]
     else:
         with psycopg.connect(db) as con, con.cursor() as cur:
             cur.execute(statement)
