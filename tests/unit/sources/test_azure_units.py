@@ -8,12 +8,19 @@ import pytest
 from pydantic import SecretStr
 
 from focusflow.errors import ConfigError, InputError
+from focusflow.focus import resolve_header
 from focusflow.sources.azure import AzureSettings
 from focusflow.sources.azure.arm import retry_after_seconds
 from focusflow.sources.azure.blob import is_blob_url, parse_blob_uri
 from focusflow.sources.azure.exports import parse_manifest, parse_time
 from focusflow.sources.azure.monitor import MetricsQuery, parse_iso_duration, sliding_timespan
-from focusflow.sources.azure.query import CostQuery, focus_columns, parse_query_uri
+from focusflow.sources.azure.query import (
+    CostQuery,
+    Page,
+    QueryStream,
+    focus_columns,
+    parse_query_uri,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -122,3 +129,18 @@ def test_sliding_timespan_and_durations() -> None:
 def test_settings_never_show_the_secret() -> None:
     settings = AzureSettings(tenant_id="t", client_id="c", client_secret=SecretStr("hunter2"))
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
+
+
+def test_monthly_rows_and_frequency_mapping() -> None:
+    columns = ("PreTaxCost", "BillingMonth", "Frequency", "Currency", "ChargeType")
+    pages = iter([Page(columns, [["1.25", "2026-07-01T00:00:00", "UsageBased", "USD", "Usage"],
+                                 ["2", "2026-07-01T00:00:00", "OneTime", "USD", "Purchase"]])])
+    stream = QueryStream(None, None, "q", pages=pages, cost_type="Usage")  # type: ignore[arg-type]
+    rows = stream.table().to_pylist()
+    assert [r["ChargeFrequency"] for r in rows] == ["Usage-Based", "One-Time"]
+    assert rows[0]["ChargePeriodStart"].isoformat() == "2026-07-01T00:00:00+00:00"
+    assert rows[0]["ChargePeriodEnd"].isoformat() == "2026-08-01T00:00:00+00:00"
+    assert rows[0]["x_ChargeType"] == "Usage"
+    assert str(rows[0]["BilledCost"]).startswith("1.25")
+    assert resolve_header(list(stream.layout.names), file="q", version="1.2",
+                          require_mandatory=False) == stream.layout
