@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 import pytest
-from k8s_support import ROOT, job_env, run_cli, s3_objects
 
+from fixtures.k8s_export_support import ROOT, job_env, run_cli, s3_objects
 from fixtures.net import free_port
 from fixtures.prometheus import PrometheusServer
 from focusflow.cli import main

@@ -11,8 +11,8 @@ from typing import Any
 
 import bcrypt
 import pytest
-from k8s_support import ROOT, s3_objects, settings
 
+from fixtures.k8s_export_support import ROOT, s3_objects, settings
 from fixtures.ksm_history import copy_tsdb, start_prometheus
 from fixtures.net import stop
 from fixtures.prometheus import PrometheusServer

@@ -10,8 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_support import ROOT, direct_range, document, popen_cli, run_cli, s3_objects, settings
 
+from fixtures.k8s_export_support import (
+    ROOT,
+    direct_range,
+    document,
+    popen_cli,
+    run_cli,
+    s3_objects,
+    settings,
+)
 from fixtures.prometheus import PrometheusServer
 from fixtures.recording_proxy import Canned, RecordingProxy
 from focusflow.errors import SourceError, TransientSourceError

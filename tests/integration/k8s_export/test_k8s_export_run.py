@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from k8s_support import ROOT, direct_range, document, s3_objects, settings
 
+from fixtures.k8s_export_support import ROOT, direct_range, document, s3_objects, settings
 from fixtures.prometheus import PrometheusServer
 from focusflow.k8s_export import CATALOGUE, object_key, read_state, run_export
 from focusflow.k8s_export.state import ExportState, write_state
