@@ -93,6 +93,15 @@ def test_creates_typed_table_and_reads_back_exact_values(sink: PostgresSink,
     assert table.column("Tags").to_pylist()[0] == '{"team": "a,\\"b\\""}'
 
 
+def test_lineage_columns_are_indexed(sink: PostgresSink, postgres_url: str) -> None:
+    sink.load(request([batch(JAN, ["1"])], table="finops.focus"))
+    with psycopg.connect(postgres_url) as con:
+        rows = con.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 'finops' "
+                           "AND tablename = 'focus' ORDER BY indexname").fetchall()
+    assert [row[0].split(" USING btree ")[1] for row in rows] == [
+        '(_focusflow_load_id)', '(_focusflow_source, "BillingPeriodStart")']
+
+
 def test_replaces_only_the_source_and_periods_it_reloads(sink: PostgresSink) -> None:
     sink.load(request([batch(JAN, ["1"]), batch(FEB, ["2"])], source="s1"))
     sink.load(request([batch(JAN, ["10"])], source="s2"))

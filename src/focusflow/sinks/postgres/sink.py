@@ -7,12 +7,13 @@ columns. Everything a load does happens in ONE transaction, serialised per (tabl
 transaction-scoped advisory lock: schema changes, the COPY, the delete of the source's earlier
 rows for the loaded billing periods, and the loads registry. An unchanged file (same
 fingerprint as the source's previous load) is rolled back; a failure or a killed client leaves
-nothing behind. Schema changes (create table, add column) additionally take one global DDL
-advisory lock, so concurrent first loads do not race on the catalogue.
+nothing behind. Schema changes (create table, add column, the two lineage indexes) additionally
+take one global DDL advisory lock, so concurrent first loads do not race on the catalogue.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import uuid
@@ -182,6 +183,24 @@ class PostgresSink:
             cur.execute(
                 f"ALTER TABLE {table_sql} ADD COLUMN IF NOT EXISTS "
                 f"{quote(field.name)} {postgres_type(field)}"
+            )
+        self._ensure_indexes(cur, table_sql)
+
+    def _ensure_indexes(self, cur: Cursor, table_sql: str) -> None:
+        """Indexes that keep a load's own statements off full-table scans as the table grows.
+
+        The totals and the replaced periods look rows up by load id; the delete by (source,
+        period). Both keys repeat over many rows, which B-tree deduplication stores compactly.
+        """
+        stem = "ff_" + hashlib.sha1(table_sql.encode(), usedforsecurity=False).hexdigest()[:16]
+        cur.execute(
+            f"CREATE INDEX IF NOT EXISTS {quote(stem + '_load')} ON {table_sql} "
+            f"({quote(LOAD_COLUMN)})"
+        )
+        if PERIOD_COLUMN in self._columns(cur, table_sql):
+            cur.execute(
+                f"CREATE INDEX IF NOT EXISTS {quote(stem + '_period')} ON {table_sql} "
+                f"({quote(SOURCE_COLUMN)}, {quote(PERIOD_COLUMN)})"
             )
 
     def _ddl_lock(self, cur: Cursor) -> None:
