@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 from typer.testing import CliRunner
 
 from fixtures.azure_exports import (
@@ -23,6 +26,7 @@ from fixtures.azure_exports import (
     split_rows,
     totals,
 )
+from fixtures.azurite import ACCOUNT, KEY
 from focusflow.cli import app
 from focusflow.errors import ConfigError, InputError, SinkError, SourceError
 from focusflow.ingest import IngestOptions, ingest_location, ingest_planned
@@ -222,3 +226,21 @@ def test_snappy_parquet_parts(azurite_container: Any, sink: Sink) -> None:
                                IngestOptions())
     assert outcomes[0].result.rows_written == 600
     assert table_totals(sink) == totals(rows[:600])
+
+
+def test_https_url_with_sas_under_the_account_url(
+    azurite_container: Any, azurite_server: str, sink: Sink, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An https URL carrying a SAS: the manifest flow runs, the SAS never shows in names."""
+    _, second = two_runs(azurite_container)
+    sas = generate_container_sas(
+        ACCOUNT, azurite_container.container_name, account_key=KEY,
+        permission=ContainerSasPermissions(read=True, list=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1))
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_URL", azurite_server)
+    uri = f"{azurite_server}/{azurite_container.container_name}/focus?{sas}"
+    outcomes = ingest_location(uri, sink, IngestOptions())
+    assert table_totals(sink) == totals(second)
+    signature = dict(parse_qsl(sas))["sig"]
+    assert all(signature not in o.name and signature not in o.source_id for o in outcomes)

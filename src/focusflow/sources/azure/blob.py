@@ -92,12 +92,22 @@ class BlobRef:
         return f"az://{self.container}/{quote(self.path)}{suffix}"
 
 
+def _configured_account(uri: str) -> str | None:
+    """The ``AZURE_STORAGE_ACCOUNT_URL`` that ``uri`` lies under (private endpoints, Azurite)."""
+    account = BlobSettings().account_url
+    if account and uri.startswith(account.rstrip("/") + "/"):
+        return account.rstrip("/")
+    return None
+
+
 def is_blob_url(uri: str) -> bool:
-    """True for ``az://`` URIs and ``https://<account>.blob.core.<cloud>/`` URLs."""
+    """True for ``az://`` URIs, ``https://<account>.blob.core.<cloud>/`` URLs and https URLs
+    under the configured ``AZURE_STORAGE_ACCOUNT_URL``."""
     parts = urlsplit(uri)
     if parts.scheme == "az":
         return True
-    return parts.scheme == "https" and bool(_BLOB_HOST.match(parts.hostname or ""))
+    return parts.scheme == "https" and (bool(_BLOB_HOST.match(parts.hostname or ""))
+                                        or _configured_account(uri) is not None)
 
 
 def parse_blob_uri(uri: str) -> BlobRef:
@@ -109,9 +119,11 @@ def parse_blob_uri(uri: str) -> BlobRef:
         sas = urlencode([(k, v) for k, v in params if k != "endpoint"]) or None
         container, path = parts.netloc, unquote(parts.path.lstrip("/"))
     elif is_blob_url(uri):
-        segments = parts.path.lstrip("/").split("/", 1)
+        endpoint = _configured_account(uri) or f"https://{parts.netloc}"
+        rest = urlsplit(uri[len(endpoint):]).path if uri.startswith(endpoint) else parts.path
+        segments = rest.lstrip("/").split("/", 1)
         container, path = segments[0], unquote(segments[1]) if len(segments) > 1 else ""
-        endpoint, sas = f"https://{parts.netloc}", parts.query or None
+        sas = parts.query or None
     else:
         raise ConfigError(f"{uri.split('?', maxsplit=1)[0]}: not an Azure Blob location")
     if not container:
