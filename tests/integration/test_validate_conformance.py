@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from fixtures.focus_samples import write_csv
 from fixtures.paths import EXAMPLES, REPO
 from focusflow.cli import app
 from focusflow.errors import ConfigError
@@ -45,16 +46,7 @@ def verdict(report: Report, rule_id: str) -> RuleResult:
 
 
 def write(tmp_path: Path, edit: dict[tuple[int, str], str] | None = None) -> Path:
-    from validation_helpers import write_csv  # noqa: PLC0415 - lives beside the unit tests
-
     return write_csv(tmp_path / "f.csv", edit, rows=6)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _helpers_on_path() -> None:
-    import sys  # noqa: PLC0415
-
-    sys.path.insert(0, str(REPO / "tests" / "unit" / "focus"))
 
 
 @pytest.fixture(scope="module")

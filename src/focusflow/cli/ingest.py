@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from focusflow.cli.app import app, console
+from focusflow.cli.ingest_validation import Prepared, prevalidate, with_rejects
 from focusflow.cli.options import http_options
 from focusflow.ingest import IngestOptions, IngestOutcome, ingest_location, write_rejects
 from focusflow.sinks import DEFAULT_DB_URL, Sink, open_sink, quote
@@ -56,17 +57,25 @@ def ingest_command(
         envvar="FOCUSFLOW_PASSWORD", help="Basic-auth password for http(s).")] = None,
     ca_file: Annotated[str | None, typer.Option(help="CA bundle for https sources.")] = None,
     insecure: Annotated[bool, typer.Option(help="Skip TLS verification (not advised).")] = False,
+    validate: Annotated[bool, typer.Option(
+        help="Check FOCUS conformance first (as 'focusflow validate'): refuse files breaking "
+             "a MUST rule, or with --skip-invalid quarantine the offending rows.")] = False,
 ) -> None:
     """Load FOCUS reports into a database, replacing each source's earlier rows per period."""
     http = http_options(header, bearer_token, username, password, ca_file, insecure)
+    one_id = source_id if len(sources) == 1 else None
+    prepared = prevalidate(sources, focus_version=focus_version, http=http,
+                           skip_invalid=skip_invalid, source_id=one_id) if validate else [
+        Prepared(uri, one_id) for uri in sources]
     sink = open_sink(db)
     outcomes: list[IngestOutcome] = []
     try:
-        for uri in sources:
-            outcomes.extend(_ingest_one(uri, sink, IngestOptions(
-                table=table, source_id=source_id if len(sources) == 1 else None,
+        for item in prepared:
+            found = _ingest_one(item.uri, sink, IngestOptions(
+                table=table, source_id=item.source_id,
                 focus_version=focus_version, skip_invalid=skip_invalid, http=http,
-            )))
+            ))
+            outcomes.extend(with_rejects(found, item))
     finally:
         sink.close()
     quarantined = write_rejects(rejects, outcomes) if skip_invalid else 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from validation_helpers import write_csv
 
+from fixtures.focus_samples import write_csv
 from focusflow.focus.validation import Report, RuleResult, Severity, Status, validate
 
 

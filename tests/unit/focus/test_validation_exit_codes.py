@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from validation_helpers import write_csv
 
+from fixtures.focus_samples import write_csv
 from focusflow.cli import app
 
 runner = CliRunner()

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from validation_helpers import write_csv
 
+from fixtures.focus_samples import write_csv
 from focusflow.errors import ConfigError
 from focusflow.focus.validation import (
     Report,

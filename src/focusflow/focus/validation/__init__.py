@@ -4,7 +4,12 @@ Model layer (pure: no CLI, no Kubernetes). ``validate`` opens a file from any lo
 every rule as SQL in DuckDB over the raw text and returns a ``Report`` of ``RuleResult``s.
 """
 
-from focusflow.focus.validation.engine import ValidateOptions, probe_version, validate
+from focusflow.focus.validation.engine import (
+    ValidateOptions,
+    offending_rows,
+    probe_version,
+    validate,
+)
 from focusflow.focus.validation.fetch import (
     RulesSettings,
     cached_models,
@@ -30,6 +35,7 @@ __all__ = [
     "fetch_model",
     "find_cached_model",
     "load_model",
+    "offending_rows",
     "probe_version",
     "to_junit",
     "validate",

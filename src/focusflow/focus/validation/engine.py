@@ -13,10 +13,15 @@ from dataclasses import dataclass, field
 from focusflow.errors import InputError
 from focusflow.focus.locations import HttpOptions
 from focusflow.focus.validation import catalogue_rules
-from focusflow.focus.validation.findings import Report, RuleResult, Status
+from focusflow.focus.validation.findings import Report, RuleResult, Severity, Status
 from focusflow.focus.validation.model import RequirementsModel
 from focusflow.focus.validation.model_rules import compile_model, resolve_model_results
-from focusflow.focus.validation.scan import locate_ragged_row, open_for_validation, run_checks
+from focusflow.focus.validation.scan import (
+    locate_ragged_row,
+    open_for_validation,
+    run_checks,
+)
+from focusflow.focus.validation.scan import offending_rows as scan_offending
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,38 @@ def validate(uri: str, options: ValidateOptions | None = None) -> Report:
         return _validate(uri, options)
     except InputError as exc:
         raise locate_ragged_row(uri, exc, http=options.http) from exc
+
+
+def offending_rows(uri: str, options: ValidateOptions | None = None) -> dict[int, RuleResult]:
+    """Rows breaking a row-level MUST rule (catalogue or model), each with one rule it breaks.
+
+    What ``ingest --validate --skip-invalid`` quarantines. Set-level rules (distinct counts)
+    and header rules name no row and are not included.
+    """
+    options = options or ValidateOptions()
+    opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
+    try:
+        layout = opened.layout
+        rules: dict[str, RuleResult] = {}
+        checks = []
+        for rule in catalogue_rules.row_rules(layout):
+            if rule.severity is Severity.ERROR:
+                checks.append(rule.check)
+                rules[rule.check.key] = RuleResult(rule.rule_id, rule.column, rule.severity,
+                                                   Status.FAILED, rule.message)
+        if options.model is not None:
+            compiled = compile_model(options.model, layout, options.applicable)
+            by_key = {c.key: c for c in compiled.checks}
+            for planned in compiled.planned.values():
+                if planned.check_key and planned.severity is Severity.ERROR:
+                    checks.append(by_key[planned.check_key])
+                    rules[planned.check_key] = RuleResult(
+                        planned.rule_id, planned.column, planned.severity, Status.FAILED,
+                        planned.rule.criteria.must_satisfy, source="model")
+        found = scan_offending(opened.text, layout, checks, file=opened.name)
+    finally:
+        opened.close()
+    return {row: rules[key] for row, key in sorted(found.items())}
 
 
 def probe_version(uri: str, options: ValidateOptions | None = None) -> str:

@@ -15,6 +15,7 @@ import csv
 import gzip
 import io
 import itertools
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,12 @@ from focusflow.focus.streams import PrefixedStream
 from focusflow.focus.validation.sql import fact_columns, q
 
 ROW = "__row"
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"threads": max(1, os.cpu_count() or 1)})
+    con.execute("SET enable_progress_bar = false")  # DuckDB draws one for long queries
+    return con
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +125,7 @@ def run_checks(
     failure: list[BaseException] = []
     reader = _row_numbered(text, failure)
     sql = _scan_sql(layout, checks, first_n)
-    con = duckdb.connect(config={"threads": 2})
+    con = _connect()
     try:
         con.register("raw_input", reader)
         groups = con.execute(sql).fetchall()
@@ -145,7 +152,37 @@ def run_checks(
 _BITS = 62  # checks per BIGINT mask (bit 63 would make the mask negative)
 
 
-def _scan_sql(layout: Layout, checks: Sequence[RowCheck], first_n: int) -> str:
+def offending_rows(
+    text: TextBatches, layout: Layout, checks: Sequence[RowCheck], *, file: str
+) -> dict[int, str]:
+    """Every row breaking one of ``checks`` (row-level only), with the key of the first one.
+
+    Same single scan as ``run_checks``; the result holds offending rows only (what a
+    quarantine needs), so memory grows with bad rows, not with the file.
+    """
+    row_checks = [c for c in checks if c.distinct is None]
+    slots = _slots(row_checks)
+    key_of = {slots[c.violation]: c.key for c in reversed(row_checks)}
+    sql = _scan_sql(layout, row_checks, 1, per_row=True)
+    failure: list[BaseException] = []
+    con = _connect()
+    try:
+        con.register("raw_input", _row_numbered(text, failure))
+        found = con.execute(sql).fetchall()
+    except duckdb.Error as exc:
+        if failure:
+            raise failure[0] from None
+        raise InputError(f"cannot be validated: {str(exc).splitlines()[0]}", file=file) from exc
+    finally:
+        con.close()
+    if failure:
+        raise failure[0]
+    return {int(row): key_of[int(k)] for row, k in found}
+
+
+def _scan_sql(
+    layout: Layout, checks: Sequence[RowCheck], first_n: int, *, per_row: bool = False
+) -> str:
     """The one query: per row, which checks it breaks; unnested and grouped by check index.
 
     One aggregate per check (``count(*) FILTER``...) makes DuckDB's planning cost grow steeply
@@ -190,10 +227,12 @@ def _scan_sql(layout: Layout, checks: Sequence[RowCheck], first_n: int) -> str:
     extra = " + ".join(extras) if extras else "NULL"
     facts = (f"facts1 AS (SELECT *{''.join(', ' + f for f in level1)} FROM src), "
              f"facts2 AS (SELECT *{''.join(', ' + f for f in level2)} FROM facts1)")
-    return (f"WITH src AS (SELECT {projection} FROM raw_input), {facts}, flagged AS ({flagged}), "
-            f"exploded AS ({exploded}) "
-            f"SELECT __k, count(*), min({ROW}, {int(first_n)}), {extra} "
-            f"FROM exploded GROUP BY __k")
+    ctes = (f"WITH src AS (SELECT {projection} FROM raw_input), {facts}, flagged AS ({flagged}), "
+            f"exploded AS ({exploded}) ")
+    if per_row:
+        return ctes + f"SELECT {ROW}, min(__k) FROM exploded WHERE __k >= 0 GROUP BY {ROW}"
+    return ctes + (f"SELECT __k, count(*), min({ROW}, {int(first_n)}), {extra} "
+                   f"FROM exploded GROUP BY __k")
 
 
 def _slots(checks: Sequence[RowCheck]) -> dict[str, int]:

@@ -1,0 +1,195 @@
+"""Validation benchmark: focusflow vs focus-validator 2.2.1, against DuckDB's own read_csv.
+
+Prints, measured in the same run on the same generated FOCUS 1.2 file:
+- time of DuckDB ``CREATE TABLE AS SELECT * FROM read_csv(...)`` (the reference),
+- time and peak RSS of ``focusflow validate`` with the FOCUS 1.2 requirements model,
+- time and peak RSS of ``focus-validator`` 2.2.1 (installed into a throwaway Python 3.12
+  virtualenv with ``pyarrow<23``, as its own pins need),
+- the ratios (target: focusflow <= 2x read_csv), focusflow's peak RSS at 1x and 2x the file,
+- a table of the rules whose verdicts differ (one side failed, the other did not), with why.
+
+Usage: ``python bench/validate.py [--rows 200000] [--fv-venv DIR] [--skip-focus-validator]``.
+The model is fetched with ``focusflow rules fetch`` if it is not cached yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from _common import WORK, make_focus_csv, python_snippet
+
+FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
+FV_VERSION = "2.2.1"
+# Why focus-validator's verdict is wrong where the two differ (focusflow's own reasons, such
+# as model-defect overrides, come from its JSON output).
+KNOWN = {
+    "TypeString": "focus-validator's CSV reader infers numbers, so numeric ids fail 'must be "
+                  "String'; focusflow reads raw text and types identifiers from the catalogue",
+    "InvoiceId-C-004-C": "the model encodes no condition for a rule whose text has one",
+    "EffectiveCost-C-005-C": "the model's condition drops 'intended to cover future charges'",
+}
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mb: float
+    code: int
+
+
+def run(command: list[str], *, cwd: Path | None = None, stdout: Path | None = None) -> Run:
+    """Run ``command``: wall time, the child's peak RSS (wait4) and its exit code."""
+    out = stdout.open("wb") if stdout else subprocess.DEVNULL
+    start = time.perf_counter()
+    try:
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.PIPE,
+                                   env={**os.environ, "COLUMNS": "200"})
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        if stdout:
+            out.close()  # type: ignore[union-attr]
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        assert process.stderr is not None
+        sys.exit(f"{command[0]} failed ({code}): {process.stderr.read().decode()[-2000:]}")
+    return Run(time.perf_counter() - start, usage.ru_maxrss / 1024, code)
+
+
+def duckdb_reference(csv: Path) -> float:
+    code = ("import duckdb,sys; c=duckdb.connect(); c.execute(\"CREATE TABLE t AS SELECT * "
+            "FROM read_csv(?, header=true)\", [sys.argv[1]])")
+    return run([*python_snippet(code), str(csv)]).seconds
+
+
+def ensure_model() -> None:
+    listed = subprocess.run([FOCUSFLOW, "rules", "list"], capture_output=True, text=True,
+                            check=True)
+    if "1.2.0" not in listed.stdout:
+        subprocess.run([FOCUSFLOW, "rules", "fetch", "--version", "1.2"], check=True)
+
+
+def ensure_focus_validator(venv: Path) -> Path:
+    """``focus-validator`` in a Python 3.12 virtualenv (made once, reused)."""
+    exe = venv / "bin" / "focus-validator"
+    if exe.exists():
+        return exe
+    pythons = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python"))
+    if not pythons:
+        sys.exit("focus-validator needs Python 3.12: none found under ~/.pyenv/versions")
+    subprocess.run([str(pythons[-1]), "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"focus-validator=={FV_VERSION}",
+                    "pyarrow<23"], check=True)
+    return exe
+
+
+def focus_validator_workdir(venv: Path) -> Path:
+    """A working directory where focus-validator finds ``focus_validator/rules/*.csv``.
+
+    It opens its currency table relative to the working directory, not to its package.
+    """
+    package = next(venv.glob("lib/python3.12/site-packages/focus_validator"))
+    workdir = Path(tempfile.mkdtemp(prefix="fv-"))
+    (workdir / "focus_validator").symlink_to(package)
+    return workdir
+
+
+def focusflow_verdicts(path: Path) -> dict[str, dict[str, object]]:
+    verdicts = {}
+    for line in path.read_text().splitlines():
+        item = json.loads(line)
+        if item["source"] == "model":
+            verdicts[item["rule"]] = item
+    return verdicts
+
+
+def fv_verdicts(path: Path) -> dict[str, str]:
+    verdicts = {}
+    for case in ET.parse(path).getroot().iter("testcase"):  # noqa: S314 - our own run's output
+        rule = (case.get("name") or "").split(" :: ")[0]
+        tags = {child.tag for child in case}
+        verdicts[rule] = ("failed" if tags & {"failure", "error"}
+                          else "skipped" if "skipped" in tags else "passed")
+    return verdicts
+
+
+def differences(ours: dict[str, dict[str, object]], theirs: dict[str, str]) -> list[list[str]]:
+    rows = []
+    for rule in sorted(set(ours) | set(theirs)):
+        mine = ours.get(rule, {})
+        our_status, their_status = str(mine.get("status", "-")), theirs.get(rule, "-")
+        if (our_status == "failed") == (their_status == "failed") or mine.get("composite"):
+            continue
+        reason = str(mine.get("reason") or "")
+        message = str(mine.get("message") or "")
+        why = KNOWN.get(rule) or (KNOWN["TypeString"] if "of type String" in message else "")
+        rows.append([rule, our_status, their_status, why or reason or "unexplained"])
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--fv-venv", type=Path, default=WORK / "fv-venv")
+    parser.add_argument("--skip-focus-validator", action="store_true")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    console = Console()
+    one = make_focus_csv(args.rows, WORK / f"focus_{args.rows}.csv")
+    two = make_focus_csv(args.rows * 2, WORK / f"focus_{args.rows * 2}.csv")
+    ensure_model()
+    reference = min(duckdb_reference(one) for _ in range(2))
+    ours_json = WORK / "focusflow.jsonl"
+    ours = min((run([FOCUSFLOW, "validate", str(one), "--format", "json", "--show-passed"],
+                    stdout=ours_json) for _ in range(2)), key=lambda r: r.seconds)
+    ours_2x = run([FOCUSFLOW, "validate", str(two), "--format", "json"])
+    table = Table(title=f"Validating a {args.rows:,}-row FOCUS 1.2 file "
+                        f"({one.stat().st_size / 1e6:.0f} MB)")
+    for name in ("tool", "seconds", "x read_csv", "peak RSS MB", "exit"):
+        table.add_column(name, justify="left" if name == "tool" else "right")
+    table.add_row("DuckDB read_csv (reference)", f"{reference:.2f}", "1.00", "", "")
+    table.add_row("focusflow validate", f"{ours.seconds:.2f}", f"{ours.seconds / reference:.2f}",
+                  f"{ours.peak_rss_mb:.0f}", str(ours.code))
+    table.add_row(f"focusflow validate, 2x file ({args.rows * 2:,} rows)",
+                  f"{ours_2x.seconds:.2f}", f"{ours_2x.seconds / reference:.2f}",
+                  f"{ours_2x.peak_rss_mb:.0f} ({ours_2x.peak_rss_mb / ours.peak_rss_mb:.2f}x)",
+                  str(ours_2x.code))
+    if not args.skip_focus_validator:
+        exe = ensure_focus_validator(args.fv_venv)
+        workdir = focus_validator_workdir(args.fv_venv)
+        report = workdir / "report.xml"
+        theirs = run([str(exe), "--data-file", str(one), "--validate-version", "1.2",
+                      "--output-type", "unittest", "--output-destination", str(report),
+                      "--block-download"], cwd=workdir)
+        table.add_row(f"focus-validator {FV_VERSION}", f"{theirs.seconds:.2f}",
+                      f"{theirs.seconds / reference:.2f}", f"{theirs.peak_rss_mb:.0f}",
+                      str(theirs.code))
+        console.print(table)
+        console.print(f"focusflow is {theirs.seconds / ours.seconds:.1f}x faster than "
+                      f"focus-validator and uses {theirs.peak_rss_mb / ours.peak_rss_mb:.1f}x "
+                      "less memory")
+        diff = Table(title="Rules where the verdicts differ", show_lines=True)
+        for name in ("rule", "focusflow", "focus-validator", "why"):
+            diff.add_column(name, overflow="fold")
+        for row in differences(focusflow_verdicts(ours_json), fv_verdicts(report)):
+            diff.add_row(*row)
+        console.print(diff)
+    else:
+        console.print(table)
+    console.print(f"target: focusflow <= 2.00x read_csv; measured "
+                  f"{ours.seconds / reference:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
