@@ -273,3 +273,19 @@ def test_after_compaction_mixing_sources_a_restatement_rewrites_rows(
     counts = sink.query("focus", "SELECT _focusflow_source AS s, COUNT(*) AS n FROM {table} "
                         "GROUP BY 1 ORDER BY 1").to_pylist()
     assert counts == [{"s": "aws", "n": 1000}, {"s": "gcp", "n": 2000}]
+
+
+def test_lost_registry_append_neither_fails_the_load_nor_forgets_it(
+    sink: DeltaSink, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The data commit carries the fingerprint: an unrecorded load is still known next time."""
+    def refuse(*_: Any) -> None:
+        raise OSError("registry store unavailable")
+
+    monkeypatch.setattr(sink.registry, "record", refuse)
+    first = load(sink, AWS, "aws")
+    assert first.rows_written == 2000
+    assert "could not record it" in caplog.text
+    version = sink.version("focus")
+    assert load(sink, AWS, "aws").unchanged
+    assert sink.version("focus") == version

@@ -57,6 +57,7 @@ TABLE_PROPERTIES = {
     "delta.dataSkippingStatsColumns": ",".join([SOURCE_COLUMN, PERIOD_COLUMN]),
 }
 MAX_COMMIT_ATTEMPTS = 5
+HISTORY_LOOKBACK = 20  # recent commits searched for the source's last fingerprint
 _QUERY_NAME = "focusflow_delta_table"
 
 
@@ -92,12 +93,12 @@ class DeltaSink:
 
     def _load(self, request: LoadRequest, uri: str) -> LoadResult:
         result = LoadResult(request.table, request.source_id)
-        previous = self.registry.previous_fingerprint(request.table, request.source_id)
+        # Opened before staging: a writer that commits meanwhile is a conflict we resolve.
+        handle = self._open(uri)
+        previous = self._previous_fingerprint(handle, request)
         if request.known_fingerprint is not None and previous == request.known_fingerprint:
             result.unchanged = True
             return result
-        # Opened before staging: a writer that commits meanwhile is a conflict we resolve.
-        handle = self._open(uri)
         load_id = uuid.uuid4().hex
         with tempfile.TemporaryDirectory(prefix="focusflow-delta-") as tmp:
             staged = stage(
@@ -114,7 +115,7 @@ class DeltaSink:
             version, result.rows_replaced = self._commit(
                 uri, handle, staged, request, load_id=load_id, fingerprint=fingerprint
             )
-        self.registry.record(LoadRecord(
+        self._record(uri, LoadRecord(
             request.table, request.source_id, load_id, fingerprint, result.rows_written, version,
         ))
         log.info(
@@ -122,6 +123,25 @@ class DeltaSink:
             uri, load_id, request.source_id, result.rows_written, result.rows_replaced, version,
         )
         return result
+
+    def _previous_fingerprint(self, handle: DeltaTable | None, request: LoadRequest) -> str | None:
+        """The fingerprint of the source's last load: its own commit's metadata when recent
+        (authoritative, and there even if the registry append after it was lost), else the
+        registry's."""
+        if handle is not None:
+            for entry in handle.history(limit=HISTORY_LOOKBACK):
+                if entry.get("focusflow.source") == request.source_id:
+                    return str(entry.get("focusflow.fingerprint") or "") or None
+        return self.registry.previous_fingerprint(request.table, request.source_id)
+
+    def _record(self, uri: str, entry: LoadRecord) -> None:
+        """Append to the registry; the data is committed already, so a failure only warns."""
+        try:
+            self.registry.record(entry)
+        except (OSError, DeltaError, BotoCoreError, ClientError) as exc:
+            log.warning("delta %s: load %s is committed (version %d) but the loads registry "
+                        "could not record it: %s", uri, entry.load_id, entry.table_version,
+                        _first_line(exc))
 
     def _commit(
         self, uri: str, handle: DeltaTable | None, staged: StagedLoad, request: LoadRequest, *,
