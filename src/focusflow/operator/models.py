@@ -113,6 +113,7 @@ class ScraperSpec(_Model):
     api: Api | None = None
     generic: Generic | None = None
     database_ref: ObjectRef = Field(alias="scraperDatabaseConfigRef")
+    exporter_url: str | None = Field(default=None, alias="exporterUrl")
 
     _duration = field_validator("polling_interval")(_check_duration)
 

@@ -167,7 +167,7 @@ def render_exporter_scraper_config(body: Manifest, settings: OperatorSettings) -
     volumes = [{"name": "config", "configMap": {"name": n["configmap"]}}, *mounts.volumes()]
     # Without an endpointRef the exporter reads the in-cluster API (Krateo's FocusConfig list,
     # reference section 2.4): only then does the pod get a token, and a Role for exactly that.
-    in_cluster = endpoint is None
+    in_cluster = endpoint is None and not raw_spec["exporterConfig"].get("source")
     objects: list[Manifest] = [
         _config_map(n["configmap"], namespace, labels, owner, config_text),
         service_account(n["serviceaccount"], namespace, labels, owner, automount=in_cluster),
@@ -235,6 +235,9 @@ def _scraper_for(body: Manifest, spec: ExporterScraperSpec, n: dict[str, str],
     }
     if exporter.get("generic"):
         scraper_spec["generic"] = exporter["generic"]
+    for extension in ("exporterUrl", "sourceId"):  # focusflow's, carried over when given
+        if raw.get(extension):
+            scraper_spec[extension] = raw[extension]
     out.append({"apiVersion": GROUP_VERSION, "kind": "ScraperConfig",
                 "metadata": {"name": n["scraperconfig"], "namespace": namespace,
                              "labels": labels, "ownerReferences": [owner]},
@@ -270,10 +273,11 @@ def render_scraper_config(body: Manifest, database: Manifest | None,
     ScraperProgramConfig.parse(body.get("spec"), where=f"{_where(body)} spec")
     program_db = DatabaseProgramConfig.parse(database.get("spec"), where=f"{_where(database)} spec")
     mounts = SecretMounts(namespace)
-    if spec.api is None or spec.api.endpoint_ref is None:
-        raise ConfigError(f"{_where(body)}: field spec.api.endpointRef: required, the scraper "
-                          "needs the exporter's endpoint Secret (server-url)")
-    mounts.add(_same_namespace(body, spec.api.endpoint_ref, "spec.api.endpointRef"))
+    if spec.api is not None and spec.api.endpoint_ref is not None:
+        mounts.add(_same_namespace(body, spec.api.endpoint_ref, "spec.api.endpointRef"))
+    elif not spec.exporter_url:
+        raise ConfigError(f"{_where(body)}: field spec.api.endpointRef: required (or "
+                          "spec.exporterUrl): the scraper needs the exporter's address")
     db_ns = database["metadata"].get("namespace")
     env: list[Manifest] = []
     for field, ref in (("passwordSecretRef", db.password_secret_ref),

@@ -313,3 +313,37 @@ def test_prometheus_export_is_checked_with_the_job_settings(
         render_tree([doc], SETTINGS)
     assert f"PrometheusExport monitoring/prod-eu-1: field spec.{field}: " in str(info.value)
     assert message in str(info.value)
+
+
+def test_focusflow_extensions_reach_the_programs() -> None:
+    docs = krateo_docs()
+    spec = docs[-1]["spec"]
+    spec["exporterConfig"]["aggregateBy"] = ["ServiceName", "BillingCurrency"]
+    spec["scraperConfig"]["sourceId"] = "azure-prod"
+    stored = crd_schema.admit(CRDS[("finops.krateo.io", "ExporterScraperConfig")], "v1",
+                              copy.deepcopy(docs[-1]))
+    assert stored["spec"]["exporterConfig"]["aggregateBy"] == ["ServiceName", "BillingCurrency"]
+    objects = render_tree([*docs[:-1], stored], SETTINGS)
+    exporter_config = yaml.safe_load(by_kind(objects, "ConfigMap")[0]["data"]["config.yaml"])
+    assert exporter_config["spec"]["exporterConfig"]["aggregateBy"] == [
+        "ServiceName", "BillingCurrency"]
+    (scraper,) = by_kind(objects, "ScraperConfig")
+    assert scraper["spec"]["sourceId"] == "azure-prod"
+    validate(scraper)
+
+
+def test_scraper_config_with_exporter_url_needs_no_endpoint_secret() -> None:
+    database = load(DATABASE)
+    scraper = {"apiVersion": "finops.krateo.io/v1", "kind": "ScraperConfig",
+               "metadata": {"name": "remote", "namespace": "krateo-system"},
+               "spec": {"tableName": "focus", "pollingInterval": "5m",
+                        "exporterUrl": "http://exporter.elsewhere.svc:2112",
+                        "scraperDatabaseConfigRef": {"name": "finops-database-handler",
+                                                     "namespace": "krateo-system"}}}
+    objects = render_tree([database, scraper], SETTINGS)
+    pod = by_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]
+    assert [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v] == [
+        "user-system-cratedb-cluster"]
+    del scraper["spec"]["exporterUrl"]
+    with pytest.raises(ConfigError, match=r"spec\.api\.endpointRef"):
+        render_tree([database, scraper], SETTINGS)
