@@ -41,9 +41,10 @@ ProxyFactory = Callable[..., RecordingProxy]
 
 
 def daily(monkeypatch: pytest.MonkeyPatch, out: Path, url: str, **env: str) -> Any:
-    return settings(monkeypatch, CLUSTER_NAME="prod-1", S3_BUCKET=out.as_uri(),
-                    PROMETHEUS_URL=url, TIME_FRAME="86400", BACKFILL_DAYS="1",
-                    CLUSTER_LABEL="cluster", METRICS="node_capacity", **env)
+    values = {"CLUSTER_NAME": "prod-1", "S3_BUCKET": out.as_uri(), "PROMETHEUS_URL": url,
+              "TIME_FRAME": "86400", "BACKFILL_DAYS": "1", "CLUSTER_LABEL": "cluster",
+              "METRICS": "node_capacity", **env}
+    return settings(monkeypatch, **values)
 
 
 def stored(out: Path, metric: str = "node_capacity", start: int = OCT_31) -> dict[str, Any]:
@@ -146,6 +147,28 @@ def test_too_many_points_splits_the_range_and_merges(
         halves, key=lambda k: sorted(halves[k]["metric"].items()))]
     # 3 nodes x (cpu, memory), 6 hours of history in that day at 720 points an hour
     assert sum(len(s["values"]) for s in doc["result"]) == 6 * 6 * 720
+
+
+def test_timeouts_split_the_range_and_the_merge_equals_the_whole_query(
+        ksm_prometheus: PrometheusServer, recording_proxy: ProxyFactory, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    timeout = Canned(503, b'{"status":"error","errorType":"timeout","error":"query timed out '
+                          b'in expression evaluation"}',
+                     {"Retry-After": "0", "Content-Type": "application/json"})
+    passing = Canned(0)
+    # Readiness check and retention flags pass; the day's query times out twice (retried
+    # once), then the two halves pass.
+    proxy = recording_proxy(ksm_prometheus.url, script=[passing, passing, timeout, timeout])
+    job = daily(monkeypatch, tmp_path, proxy.url, METRICS="memory_usage")
+
+    run_export(job, now=NOW)
+
+    ranges = [r.body.decode() for r in proxy.records if "query_range" in r.path]
+    assert len(ranges) == 4
+    doc = stored(tmp_path, "memory_usage")
+    # Merged halves, sorted by labels, are exactly Prometheus's answer for the whole day.
+    assert doc["result"] == direct_range(ksm_prometheus.url, doc["query"], OCT_31, NOV_1 - 60, 60)
+    assert len(doc["result"]) == 7
 
 
 @pytest.mark.slow
