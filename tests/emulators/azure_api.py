@@ -51,6 +51,7 @@ class AzureApiState:
     metrics: dict[str, Any] = field(default_factory=dict)  # resource id (lower) -> payload
     valid_tokens: set[str] = field(default_factory=set)
     issued_tokens: list[str] = field(default_factory=list)
+    expire_next_jwt: bool = False
     issued: int = 0
     requests: list[Recorded] = field(default_factory=list)
 
@@ -145,8 +146,12 @@ class _Handler(BaseHTTPRequestHandler):
         resource = form.get("resource") or form.get("scope", "").removesuffix("/.default")
         with self.server.lock:
             state.issued += 1
-            token = _jwt(tenant, client_id, resource, int(str(state.token_lifetime)),
-                         state.issued)
+            lifetime = int(str(state.token_lifetime))
+            # A token the resource server refuses although expires_in says it is good
+            # (revoked, or clocks apart): Azurite checks the JWT's exp claim.
+            claim_lifetime = -120 if state.expire_next_jwt else lifetime
+            state.expire_next_jwt = False
+            token = _jwt(tenant, client_id, resource, claim_lifetime, state.issued)
             state.valid_tokens.add(token)
             state.issued_tokens.append(token)
         if record.path.endswith("/v2.0/token"):

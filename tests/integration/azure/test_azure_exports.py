@@ -32,6 +32,7 @@ from focusflow.errors import ConfigError, InputError, SinkError, SourceError
 from focusflow.ingest import IngestOptions, ingest_location, ingest_planned
 from focusflow.sinks import Sink, open_sink
 from focusflow.sources.azure import plan_exports
+from focusflow.sources.azure.credentials import clear_shared_credentials
 
 pytestmark = pytest.mark.integration
 
@@ -210,6 +211,13 @@ def test_entra_id_storage_token_instead_of_a_key(  # noqa: PLR0917 - fixtures
     assert b"scope=https%3A%2F%2Fstorage.azure.com%2F.default" in requests[0].body
     for value in (*azure_api.state.issued_tokens, secret):
         assert value not in caplog.text
+    # A token the storage account refuses (401) costs exactly one new token request.
+    clear_shared_credentials()
+    azure_api.state.expire_next_jwt = True
+    ingest_location(f"az://{azurite_container.container_name}/focus", sink, IngestOptions())
+    assert len(azure_api.state.token_requests()) == 3
+    assert "storage token was refused" in caplog.text
+    assert table_totals(sink) == totals(second)
 
 
 def test_snappy_parquet_parts(azurite_container: Any, sink: Sink) -> None:

@@ -150,6 +150,7 @@ class BlobReader:
         self.settings = settings or BlobSettings()
         self._credential = credential
         self._client: Any = None
+        self._core: Any = None  # the token credential handed to the SDK, when one is used
 
     def _container(self) -> Any:
         if self._client is None:
@@ -182,20 +183,22 @@ class BlobReader:
         if ref.sas:
             return ref.sas
         if self._credential is not None:  # given explicitly (a bearer token): it wins
-            return as_azure_credential(self._credential)
+            self._core = as_azure_credential(self._credential)
+            return self._core
         if settings.sas_token is not None:
             return settings.sas_token.get_secret_value().lstrip("?")
         if settings.account_key is not None and settings.account_name:
             return {"account_name": settings.account_name,
                     "account_key": settings.account_key.get_secret_value()}
-        return as_azure_credential(token_source(AzureSettings()))
+        self._core = as_azure_credential(token_source(AzureSettings()))
+        return self._core
 
     def list(self, prefix: str) -> dict[str, int]:
         """Every blob name under ``prefix`` with its size in bytes."""
         def call() -> dict[str, int]:
             return {str(b.name): int(b.size) for b in
                     self._container().list_blobs(name_starts_with=prefix or None)}
-        return _wrapped(call, f"{self.ref.child(prefix).display} (listing)")
+        return self._call(call, f"{self.ref.child(prefix).display} (listing)")
 
     def size(self, name: str) -> int | None:
         """The size of blob ``name``, or None when it does not exist."""
@@ -207,20 +210,37 @@ class BlobReader:
                 return int(props.size)
             except sdk_errors.ResourceNotFoundError:
                 return None
-        return _wrapped(call, self.ref.child(name).display)
+        return self._call(call, self.ref.child(name).display)
 
     def read(self, name: str) -> bytes:
         """The whole blob (small files such as manifests)."""
-        return _wrapped(lambda: bytes(self._container().download_blob(name).readall()),
+        return self._call(lambda: bytes(self._container().download_blob(name).readall()),
                         self.ref.child(name).display)
 
     def open(self, name: str) -> Opened:
         """A streaming reader over blob ``name``."""
         shown = self.ref.child(name).display
-        downloader: Any = _wrapped(lambda: self._container().download_blob(name), shown)
+        downloader: Any = self._call(lambda: self._container().download_blob(name), shown)
         chunks = _wrapped_iter(downloader.chunks(), shown)
         return Opened(io.BufferedReader(IteratorStream(chunks), 1 << 20), shown,
                       int(downloader.size))
+
+
+    def _call(self, call: Callable[[], T], shown: str) -> T:
+        """``call`` with one retry on a refused bearer token (expired or revoked): the
+        token is dropped from its cache and a new client asks for a new one."""
+        errors = _errors()
+        try:
+            return call()
+        except errors.ClientAuthenticationError as exc:
+            if self._core is None:  # a key or SAS: nothing to refresh
+                raise _translate(exc, shown) from exc
+            log.info("%s: the storage token was refused; retrying once with a new token", shown)
+            self._core.invalidate_last()
+            self._client = None
+        except errors.AzureError as exc:
+            raise _translate(exc, shown) from exc
+        return _wrapped(call, shown)
 
 
 def _errors() -> Any:
@@ -236,17 +256,23 @@ def _wrapped(call: Callable[[], T], shown: str) -> T:
     errors = _errors()
     try:
         return call()
-    except errors.ResourceNotFoundError as exc:
-        raise SourceError(f"{shown}: no such blob or container") from exc
-    except errors.ClientAuthenticationError as exc:
-        raise SourceError(f"{shown}: access refused ({_code(exc)}); check the storage "
-                          "credential and its Storage Blob Data Reader role") from exc
-    except errors.HttpResponseError as exc:
+    except errors.AzureError as exc:
+        raise _translate(exc, shown) from exc
+
+
+def _translate(exc: Exception, shown: str) -> SourceError:
+    """The focusflow error for an Azure SDK error (never carrying a SAS or key)."""
+    errors = _errors()
+    if isinstance(exc, errors.ResourceNotFoundError):
+        return SourceError(f"{shown}: no such blob or container")
+    if isinstance(exc, errors.ClientAuthenticationError):
+        return SourceError(f"{shown}: access refused ({_code(exc)}); check the storage "
+                           "credential and its Storage Blob Data Reader role")
+    if isinstance(exc, errors.HttpResponseError):
         status = getattr(exc, "status_code", None) or 0
         kind = TransientSourceError if status in {408, 429, 500, 502, 503, 504} else SourceError
-        raise kind(f"{shown}: HTTP {status} {_code(exc)}") from exc
-    except errors.AzureError as exc:
-        raise TransientSourceError(f"{shown}: {type(exc).__name__}") from exc
+        return kind(f"{shown}: HTTP {status} {_code(exc)}")
+    return TransientSourceError(f"{shown}: {type(exc).__name__}")
 
 
 def _wrapped_iter(chunks: Iterator[bytes], shown: str) -> Iterator[bytes]:

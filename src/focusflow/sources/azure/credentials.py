@@ -302,14 +302,22 @@ class _CoreCredential:
     def __init__(self, source: TokenSource, clock: Callable[[], float]) -> None:
         self._source = source
         self._clock = clock
+        self._last: tuple[str, SecretStr] | None = None
 
     def get_token(self, *scopes: str, **_: Any) -> Any:
         from azure.core.credentials import AccessToken  # noqa: PLC0415
 
         resource = scopes[0].removesuffix("/.default") if scopes else STORAGE
         token = self._source.token(resource)
+        self._last = (resource, token)
         # The SDK refreshes 5 min before this; our source refreshes on its own schedule.
         return AccessToken(token.get_secret_value(), int(self._clock()) + 600)
+
+    def invalidate_last(self) -> None:
+        """The last token handed out was refused (401): drop it from the source's cache."""
+        if self._last is not None:
+            self._source.invalidate(*self._last)
+            self._last = None
 
 
 def as_azure_credential(source: TokenSource, clock: Callable[[], float] = time.time) -> Any:
