@@ -198,9 +198,9 @@ def _verify_blobs(run: ExportRun, reader: BlobReader, listing: dict[str, int] | 
 
 def _load(run: ExportRun, ref: BlobRef) -> PartsLoad:
     info = run.manifest.run_info
-    account = ref.endpoint or "default-account"
+    # Without a resourceId the export's folder (with its account, when known) identifies it.
     source_id = f"azure-export:{run.export_id}" if run.manifest.export_config.resource_id \
-        else f"azure-export:{account}/{ref.container}/{run.export_id}"
+        else f"azure-export:{ref.child(run.export_id).display}"
     identity = orjson.dumps({
         "source": source_id, "period": run.period, "run": info.run_id,
         "submitted": info.submitted_time.isoformat(),
