@@ -15,13 +15,23 @@ pytest_plugins = [
     "fixtures.paths",
     "fixtures.s3",
     "fixtures.prometheus",
+    "fixtures.upstream_http",
     "fixtures.ksm_history",
     "fixtures.recording_proxy",
-    "fixtures.kube_api",
-    "fixtures.upstream_http",
     "fixtures.postgres",
     "fixtures.azure_api",
     "fixtures.azurite",
     "fixtures.databricks_sql",
+    "fixtures.kube_api",
     "fixtures.focus_rules",
 ]
+
+
+def pytest_collection_modifyitems(items: list[object]) -> None:
+    """Test modules are imported by basename (rootdir mode): basenames must be unique."""
+    seen: dict[str, Path] = {}
+    for item in items:
+        path = Path(str(getattr(item, "path", "")))
+        other = seen.setdefault(path.name, path)
+        if other != path:
+            raise RuntimeError(f"two test modules named {path.name}: {other} and {path}")
