@@ -55,7 +55,7 @@ class PostgresConfig(BaseModel):
         user = self.params.get("user", "")
         host = self.params.get("host", "")
         port = self.params.get("port", "")
-        where = f"{host}:{port}" if port else host
+        where = f"{host}:{port}" if port.strip(",") else host  # multi-host URLs: "5432,5433"
         return f"postgresql://{user + '@' if user else ''}{where}/{self.params.get('dbname', '')}"
 
     def connect(self) -> psycopg.Connection[tuple[object, ...]]:
