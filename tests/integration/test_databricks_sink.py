@@ -109,6 +109,7 @@ def test_wrong_token_fails_without_showing_it(
     with pytest.raises(SinkError) as failure:
         ingest(str(AWS), sink, IngestOptions(source_id="aws"))
     assert warehouse.state.unauthorized >= 1
+    assert "but not registered with Databricks" in str(failure.value)
     assert secret not in str(failure.value)
     assert secret not in caplog.text
     assert secret not in repr(parse_databricks_url(url(warehouse, s3_bucket)))

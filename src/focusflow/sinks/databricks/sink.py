@@ -44,7 +44,13 @@ class DatabricksSink:
     def load(self, request: LoadRequest) -> LoadResult:
         result = self.delta.load(request)
         if request.table not in self._registered:
-            self.register(request.table)
+            try:
+                self.register(request.table)
+            except SinkError as exc:
+                # the data is committed; the next run (even of an unchanged file) registers again
+                raise type(exc)(f"{request.table} is written to "
+                                f"{self.delta.location.table_uri(request.table)} but not "
+                                f"registered with Databricks: {exc}") from exc
         return result
 
     def table_name(self, table: str) -> str:
