@@ -28,7 +28,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from _common import WORK, make_focus_csv, python_snippet
+from _common import REPO, WORK, make_focus_csv, python_snippet
 
 FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
 FV_VERSION = "2.2.1"
@@ -71,6 +71,20 @@ def duckdb_reference(csv: Path) -> float:
     code = ("import duckdb,sys; c=duckdb.connect(); c.execute(\"CREATE TABLE t AS SELECT * "
             "FROM read_csv(?, header=true)\", [sys.argv[1]])")
     return run([*python_snippet(code), str(csv)]).seconds
+
+
+def mixed_sample() -> Path:
+    """The bundled AWS, Azure and GCP FOCUS 1.2 samples in one file (same header).
+
+    AWS account ids are numeric: the file shows how each tool types identifiers.
+    """
+    out = WORK / "focus_1_2_mixed_sample.csv"
+    samples = sorted((REPO / "examples" / "data").glob("focus_1_2_cost_and_usage_*.csv"))
+    lines = samples[0].read_text(encoding="utf-8").splitlines(keepends=True)[:1]
+    for sample in samples:
+        lines += sample.read_text(encoding="utf-8").splitlines(keepends=True)[1:]
+    out.write_text("".join(lines), encoding="utf-8")
+    return out
 
 
 def ensure_model() -> None:
@@ -146,8 +160,9 @@ def main() -> None:
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     console = Console()
-    one = make_focus_csv(args.rows, WORK / f"focus_{args.rows}.csv")
-    two = make_focus_csv(args.rows * 2, WORK / f"focus_{args.rows * 2}.csv")
+    sample = mixed_sample()
+    one = make_focus_csv(args.rows, WORK / f"focus_mixed_{args.rows}.csv", sample)
+    two = make_focus_csv(args.rows * 2, WORK / f"focus_mixed_{args.rows * 2}.csv", sample)
     ensure_model()
     reference = min(duckdb_reference(one) for _ in range(2))
     ours_json = WORK / "focusflow.jsonl"

@@ -79,7 +79,10 @@ def offending_rows(uri: str, options: ValidateOptions | None = None) -> dict[int
 def probe_version(uri: str, options: ValidateOptions | None = None) -> str:
     """The FOCUS version of ``uri``'s header (reads only the start of the file)."""
     options = options or ValidateOptions()
-    opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
+    try:
+        opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
+    except InputError as exc:
+        raise locate_ragged_row(uri, exc, http=options.http) from exc
     try:
         return opened.layout.version
     finally:

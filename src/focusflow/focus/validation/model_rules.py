@@ -217,6 +217,10 @@ def _sql(check: Check, present: set[str]) -> str:  # noqa: C901, PLR0911, PLR091
     if fn in {"AND", "OR"}:
         if not check.items:
             return "true" if fn == "AND" else "false"
+        listed = _value_list(check)
+        if listed is not None:  # "one of the allowed values": one IN, not N comparisons
+            column, values = listed
+            return f"coalesce({sql.in_list(q(column), values)}, false)"
         return "(" + f" {fn} ".join(_sql(item, present) for item in check.items) + ")"
     if fn == "ColumnPresent":
         return "true" if check.column in present else "false"
@@ -256,6 +260,18 @@ def _sql(check: Check, present: set[str]) -> str:  # noqa: C901, PLR0911, PLR091
         return (f"coalesce(abs(({a}) * ({b}) - ({r})) <= {PRODUCT_TOLERANCE} * "
                 f"greatest(abs({r}), 1), true)")
     raise Unsupported(fn)
+
+
+def _value_list(check: Check) -> tuple[str, list[str]] | None:
+    """(column, values) when ``check`` is an OR of CheckValue on one column with strings."""
+    items = check.items
+    if check.function != "OR" or len(items) < 2:
+        return None
+    columns = {item.column for item in items}
+    if (len(columns) != 1 or any(item.function != "CheckValue" for item in items)
+            or not all(isinstance(item.value, str) for item in items)):
+        return None
+    return str(items[0].column), [str(item.value) for item in items]
 
 
 def _equals(col: str, value: object) -> str:

@@ -80,7 +80,8 @@ def open_for_validation(
     """Open ``uri`` as text batches and resolve its header (missing columns are findings here)."""
     opened = open_location(uri, http)
     try:
-        text = open_text_batches(opened.stream, file=opened.display)
+        # Parallel CSV parsing; a ragged row's number is then found by locate_ragged_row.
+        text = open_text_batches(opened.stream, file=opened.display, parallel=True)
         layout = resolve_header(text.header, file=opened.display, version=focus_version,
                                 require_mandatory=False)
     except BaseException:
