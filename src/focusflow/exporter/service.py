@@ -91,7 +91,7 @@ class Exporter:
         decoded = decode(fetched, self.config)
         rendered = render(decoded, self.config)
         snapshot = Snapshot(
-            id=snapshot_id(digest, self._settings), decoded=decoded, metrics=rendered.text,
+            id=snapshot_id(digest, self._settings), decoded=decoded, metrics=rendered.parts,
             arrow=arrow_ipc(decoded.rows), series=rendered.series, skipped=rendered.skipped,
         )
         self.holder.swap(snapshot)
@@ -132,8 +132,8 @@ class Exporter:
 
     def metrics(self, _: Request) -> Response:
         snapshot = self.holder.current
-        body = (snapshot.metrics if snapshot else b"") + self.self_metrics(snapshot)
-        return Response(200, body, METRICS_TYPE)
+        parts = [*(snapshot.metrics if snapshot else []), self.self_metrics(snapshot)]
+        return Response(200, parts, METRICS_TYPE)
 
     def rows(self, request: Request) -> Response:
         snapshot = self.holder.current

@@ -27,7 +27,7 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 class Snapshot:
     id: str
     decoded: Decoded
-    metrics: bytes
+    metrics: list[bytes | memoryview]
     arrow: bytes
     series: int
     skipped: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -20,10 +20,14 @@ from focusflow.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 
+Body = bytes | Sequence[bytes | memoryview]
+"""One ``bytes``, or parts written one after another (large bodies are never joined)."""
+
+
 @dataclass
 class Response:
     status: int = 200
-    body: bytes = b""
+    body: Body = b""
     content_type: str = "text/plain; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -105,12 +109,14 @@ def _handler_class(routes: Mapping[str, Route]) -> type[BaseHTTPRequestHandler]:
                     response = Response(500, b"internal error\n")
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
+            chunks = [response.body] if isinstance(response.body, bytes) else response.body
+            self.send_header("Content-Length", str(sum(len(chunk) for chunk in chunks)))
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.end_headers()
             if not head and response.status != 304:
-                self.wfile.write(response.body)
+                for chunk in chunks:
+                    self.wfile.write(chunk)
 
         def log_message(self, format: str, *args: object) -> None:
             logger.debug("%s " + format, self.address_string(), *args)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from exporter_support import (
+
+from fixtures.exporter_pipeline import (
     direct_ingest,
     read,
     rows,
@@ -19,7 +20,6 @@ from exporter_support import (
     serve,
     write_secret,
 )
-
 from fixtures.upstream_http import Upstream
 from focusflow.sinks import open_sink
 
@@ -42,7 +42,7 @@ def restated(path: Path, tmp_path: Path) -> Path:
 def _api_config(upstream: Upstream, secrets: Path) -> dict[str, object]:
     write_secret(secrets, "krateo-system", "report-endpoint",
                  {"server-url": upstream.url + "/<container>", "token": "t0ken"})
-    return {"api": {"path": "/<file>", "verb": "GET", "headers": ["x-ms-version: 2017-11-09"],
+    return {"api": {"path": "/<file>", "verb": "GET", "headers": ["X-Api-Version: 2025-06-01"],
                     "endpointRef": {"name": "report-endpoint", "namespace": "krateo-system"}},
             "additionalVariables": {"container": "focus", "file": "export.csv"}}
 
@@ -63,7 +63,7 @@ def _round_trip(database: str, upstream: Upstream, tmp_path: Path) -> None:
         method, path, headers = upstream.requests[-1]
         assert (method, path) == ("GET", "/focus/export.csv")
         assert headers["Authorization"] == "Bearer t0ken"
-        assert headers["x-ms-version"] == "2017-11-09"
+        assert headers["X-Api-Version"] == "2025-06-01"
 
         scraper = scraper_for(served.url, database)
         first = scraper.scrape_once()

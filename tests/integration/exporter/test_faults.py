@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 import pytest
-from exporter_support import read, sample, scraper_for, serve, write_secret
 from pydantic import SecretStr
 
+from fixtures.exporter_pipeline import read, sample, scraper_for, serve, write_secret
 from fixtures.upstream_http import Upstream
 from focusflow.errors import FocusflowError, TransientSinkError, TransientSourceError
 from focusflow.exporter.snapshot import arrow_ipc

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from exporter_support import sample, serve
 
+from fixtures.exporter_pipeline import sample, serve
 from fixtures.paths import sample_files
 from fixtures.prometheus import PrometheusServer
 
