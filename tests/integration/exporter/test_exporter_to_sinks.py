@@ -100,6 +100,38 @@ def test_exporter_scraper_postgres(upstream: Upstream, tmp_path: Path,
     _round_trip(postgres_url, upstream, tmp_path)
 
 
+def test_exporter_scraper_delta_on_s3(upstream: Upstream, tmp_path: Path,
+                                      s3_bucket: str) -> None:
+    """Into Delta Lake on a real (moto) S3 server: one table version per load."""
+    from deltalake import DeltaTable  # noqa: PLC0415 - optional driver
+
+    database = f"delta+s3://{s3_bucket}/lake"
+    upstream.respond(200, AWS.read_bytes(), "text/csv")
+    with serve(_api_config(upstream, tmp_path / "secrets"), tmp_path / "secrets") as served:
+        assert served.exporter.poll_once()
+        scraper = scraper_for(served.url, database)
+        assert scraper.scrape_once() is not None
+        expected = direct_ingest(AWS, f"duckdb:///{tmp_path / 'direct.duckdb'}")
+        loaded = read(database, "focus")
+        assert rows(loaded.select(expected.column_names)) == rows(expected)
+        sink = open_sink(database)
+        try:
+            location = sink.location  # type: ignore[attr-defined]
+        finally:
+            sink.close()
+
+        def version() -> int:
+            table = DeltaTable(location.table_uri("focus"),
+                              storage_options=location.storage_options or None)
+            return int(table.version())
+
+        before = version()
+        assert scraper.scrape_once() is None  # unchanged: no new table version
+        assert served.exporter.poll_once()
+        assert scraper.scrape_once() is None
+        assert version() == before
+
+
 def test_rows_endpoint_csv_etag_and_304(upstream: Upstream, tmp_path: Path) -> None:
     upstream.respond(200, AWS.read_bytes(), "text/csv")
     with serve(_api_config(upstream, tmp_path / "s"), tmp_path / "s") as served:
