@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 
 from focusflow.errors import SourceError, TransientSourceError
@@ -64,11 +65,38 @@ class QueryTimeoutError(RetryableQueryError):
 
 @dataclass
 class RangeResult:
-    """A query_range answer: the raw ``data.result`` series and any partial-data warnings."""
+    """A query_range answer: the raw JSON bytes of ``data.result`` (kept undecoded: the export
+    copies them into its file as they are) and any partial-data warnings."""
 
     result_type: str
-    result: list[dict[str, Any]]
+    raw_result: bytes
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def result(self) -> list[dict[str, Any]]:
+        """The decoded series (only the split-and-merge path and tests need them)."""
+        decoded: list[dict[str, Any]] = orjson.loads(self.raw_result)
+        return decoded
+
+
+class _Data(msgspec.Struct):
+    resultType: str = "matrix"  # noqa: N815  Prometheus's field names
+    result: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _Answer(msgspec.Struct):
+    """The envelope of a Prometheus API answer; ``data.result`` is skipped, not decoded, which
+    is an order of magnitude cheaper than building Python objects for every sample."""
+
+    status: str = ""
+    data: _Data | None = None
+    errorType: str = ""  # noqa: N815
+    error: str = ""
+    warnings: list[str] | None = None
+    isPartial: bool = False  # noqa: N815  VictoriaMetrics
+
+
+_DECODER = msgspec.json.Decoder(_Answer)
 
 
 def auth_headers(settings: ExportSettings) -> dict[str, str]:
@@ -184,11 +212,10 @@ class PrometheusClient:
     # --- plumbing ----------------------------------------------------------------------------
 
     def _query_range_once(self, query: str, start: int, end: int, step: int) -> RangeResult:
-        body = self._call("query_range", {"query": query, "start": str(start), "end": str(end),
-                                          "step": str(step)})
-        data = body.get("data") or {}
-        warnings = [str(w) for w in body.get("warnings") or []]
-        if body.get("isPartial"):
+        answer = self._call("query_range", {"query": query, "start": str(start),
+                                            "end": str(end), "step": str(step)})
+        warnings = [str(w) for w in answer.warnings or []]
+        if answer.isPartial:
             warnings.append("isPartial: the backend answered with partial data")
         if warnings and not self.allow_partial:
             raise TransientSourceError(
@@ -196,14 +223,14 @@ class PrometheusClient:
                 "exported (set ALLOW_PARTIAL_RESPONSES=true to accept partial data)")
         for warning in warnings:
             log.warning("partial response from %s: %s", self.base_url, warning)
-        result = data.get("result")
-        if not isinstance(result, list):
+        raw = bytes(answer.data.result) if answer.data is not None else b""
+        if not raw.startswith(b"["):
             raise SourceError(f"{self.base_url}/api/v1/query_range: answer has no data.result "
                               "list; is this a Prometheus-compatible API?")
-        return RangeResult(str(data.get("resultType", "matrix")), result, warnings)
+        return RangeResult(answer.data.resultType if answer.data else "matrix", raw, warnings)
 
-    def _call(self, endpoint: str, form: dict[str, str]) -> dict[str, Any]:
-        """POST one API call with retries; returns the decoded success body."""
+    def _call(self, endpoint: str, form: dict[str, str]) -> _Answer:
+        """POST one API call with retries; returns the success envelope."""
         timeouts = 0
         for attempt in range(1, self.max_attempts + 1):
             try:
@@ -230,7 +257,7 @@ class PrometheusClient:
         log.warning("attempt %d failed (%s); retrying in %.1fs", attempt, exc, wait)
         self._sleep(wait)
 
-    def _post(self, endpoint: str, form: dict[str, str]) -> dict[str, Any]:
+    def _post(self, endpoint: str, form: dict[str, str]) -> _Answer:
         url = f"{self.base_url}/api/v1/{endpoint}"
         try:
             response = self._http.post(url, data=form)
@@ -241,22 +268,20 @@ class PrometheusClient:
         return interpret(url, response)
 
 
-def interpret(url: str, response: httpx.Response) -> dict[str, Any]:
+def interpret(url: str, response: httpx.Response) -> _Answer:
     """Classify one API answer: HTTP status first, JSON body second."""
     status = response.status_code
     try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        body = None
-    if not isinstance(body, dict):
-        body = None
-    error_type = str(body.get("errorType", "")) if body else ""
-    detail = (str(body.get("error", "")) if body else "") or response.text[:200].strip()
+        answer: _Answer | None = _DECODER.decode(response.content)
+    except msgspec.DecodeError:
+        answer = None  # not JSON, or not an API envelope (a proxy's HTML page, ...)
+    error_type = answer.errorType if answer else ""
+    detail = (answer.error if answer else "") or response.text[:200].strip()
     what = f"{url}: HTTP {status}" + (f" {error_type}" if error_type else "") + (
         f": {detail}" if detail else "")
-    if status == 200 and body is not None:
-        if body.get("status") == "success":
-            return dict(body)
+    if status == 200 and answer is not None:
+        if answer.status == "success":
+            return answer
         # Some proxies and forks say "error" with a 200; classify like the matching status.
         return _classify(400 if error_type == "bad_data" else 503 if error_type in {
             "timeout", "unavailable"} else 500, error_type, detail, what, response)
@@ -267,7 +292,7 @@ def interpret(url: str, response: httpx.Response) -> dict[str, Any]:
 
 
 def _classify(status: int, error_type: str, detail: str, what: str,
-              response: httpx.Response) -> dict[str, Any]:
+              response: httpx.Response) -> _Answer:
     retry_after = _retry_after(response.headers.get("Retry-After"))
     if error_type == "timeout" or "timed out" in detail:
         raise QueryTimeoutError(what, retry_after)
@@ -302,5 +327,5 @@ def merge(left: RangeResult, right: RangeResult) -> RangeResult:
             else:
                 merged[key] = {"metric": series.get("metric", {}),
                                "values": list(series.get("values", []))}
-    return RangeResult(left.result_type, [merged[key] for key in sorted(merged)],
-                       left.warnings + right.warnings)
+    raw = orjson.dumps([merged[key] for key in sorted(merged)])
+    return RangeResult(left.result_type, raw, left.warnings + right.warnings)

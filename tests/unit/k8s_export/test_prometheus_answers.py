@@ -30,9 +30,14 @@ def error_body(error_type: str, error: str) -> dict[str, str]:
     return {"status": "error", "errorType": error_type, "error": error}
 
 
-def test_success_returns_body() -> None:
-    body = {"status": "success", "data": {"resultType": "matrix", "result": []}}
-    assert interpret(URL, answer(200, body)) == body
+def test_success_keeps_the_result_bytes_undecoded() -> None:
+    body = {"status": "success", "isPartial": False, "data": {"resultType": "matrix", "result": [
+        {"metric": {"pod": "a"}, "values": [[1, "NaN"], [2, "+Inf"]]}]}, "stats": {"x": 1}}
+    envelope = interpret(URL, answer(200, body))
+    assert envelope.status == "success"
+    assert envelope.data is not None
+    assert bytes(envelope.data.result) == orjson.dumps(body["data"]["result"])
+    assert envelope.warnings is None
 
 
 def test_status_error_with_http_200_is_an_error() -> None:
@@ -103,14 +108,14 @@ def test_parse_duration(text: str, seconds: float | None) -> None:
 
 
 def test_merge_concatenates_series_and_sorts_by_labels() -> None:
-    left = RangeResult("matrix", [
+    left = RangeResult("matrix", orjson.dumps([
         {"metric": {"pod": "b"}, "values": [[0, "1"], [60, "2"]]},
         {"metric": {"pod": "a"}, "values": [[60, "5"]]},
-    ])
-    right = RangeResult("matrix", [
+    ]))
+    right = RangeResult("matrix", orjson.dumps([
         {"metric": {"pod": "c"}, "values": [[120, "9"]]},
         {"metric": {"pod": "b"}, "values": [[120, "3"]]},
-    ], warnings=["w"])
+    ]), warnings=["w"])
     merged = merge(left, right)
     assert merged.result == [
         {"metric": {"pod": "a"}, "values": [[60, "5"]]},
