@@ -134,6 +134,8 @@ def _print_text(report: Report) -> None:
         console.print(f"requirements model {report.model_version}: "
                       f"{report.count(Status.PASSED)} passed, {skipped} skipped "
                       "(--format json --show-passed lists why)", highlight=False)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if report.overrides_applied:
         console.print("model defects corrected (see docs/validate.md): "
                       + ", ".join(report.overrides_applied), highlight=False)

@@ -246,3 +246,22 @@ def test_a_broken_model_file_is_a_config_error(tmp_path: Path) -> None:
         load_model(path)
     with pytest.raises(ConfigError, match="rules fetch"):
         load_model(tmp_path / "missing.json")
+
+
+def test_a_model_without_the_dataset_is_not_applied(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({
+        "Details": {"ModelVersion": "9.9", "FOCUSVersion": "1.2"},
+        "ModelDatasets": {"CostAndUsage": {"ModelRules": []}}, "ModelRules": RULES,
+    }))
+    sample = Path(__file__).parents[2] / "data" / "v13" / "focus_1_3_contract_commitment_aws.csv"
+    report = validate(str(sample), ValidateOptions(model=load_model(path)))
+    assert report.model_version is None
+    assert not [r for r in report.results if r.source == "model"]
+    assert "no rules for the ContractCommitment dataset" in report.notes[0]
+
+
+def test_a_version_mismatch_is_noted(tmp_path: Path, model_file: Path) -> None:
+    report = validate(str(write_csv(tmp_path / "f.csv")),
+                      ValidateOptions(model=load_model(model_file), focus_version="1.1"))
+    assert report.notes == ["FOCUS 1.1 file checked with a FOCUS 1.2 requirements model"]

@@ -96,9 +96,17 @@ def _validate(uri: str, options: ValidateOptions) -> Report:
         results: list[RuleResult] = catalogue_rules.header_results(layout)
         rules = catalogue_rules.row_rules(layout)
         checks = [rule.check for rule in rules]
-        compiled = None
-        if options.model is not None:
-            compiled = compile_model(options.model, layout, options.applicable)
+        compiled, notes = None, []
+        model = options.model
+        if model is not None and model.datasets and layout.dataset.value not in model.datasets:
+            notes.append(f"the requirements model {model.model_version} has no rules for the "
+                         f"{layout.dataset.value} dataset; catalogue rules only")
+            model = None
+        if model is not None:
+            if model.focus_version != layout.version:
+                notes.append(f"FOCUS {layout.version} file checked with a FOCUS "
+                             f"{model.focus_version} requirements model")
+            compiled = compile_model(model, layout, options.applicable)
             checks += compiled.checks
         scan = run_checks(opened.text, layout, checks, file=opened.name,
                           first_n=options.first_rows)
@@ -111,7 +119,8 @@ def _validate(uri: str, options: ValidateOptions) -> Report:
             Status.FAILED if outcome.count else Status.PASSED, rule.message,
             count=outcome.count, rows=outcome.rows,
         ))
-    report = Report(opened.name, layout.version, layout.dataset.value, scan.rows, results)
+    report = Report(opened.name, layout.version, layout.dataset.value, scan.rows, results,
+                    notes=notes)
     if compiled is not None:
         report.results.extend(resolve_model_results(compiled, scan.outcomes))
         report.model_version = compiled.model.model_version

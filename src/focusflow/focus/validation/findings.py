@@ -80,6 +80,7 @@ class Report:
     results: list[RuleResult] = field(default_factory=list)
     model_version: str | None = None
     overrides_applied: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[RuleResult]:

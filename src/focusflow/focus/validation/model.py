@@ -125,6 +125,7 @@ class RequirementsModel(BaseModel):
     details: Details = Field(alias="Details")
     applicability_criteria: dict[str, Criterion] = Field(default_factory=dict,
                                                          alias="ApplicabilityCriteria")
+    datasets: dict[str, Any] = Field(default_factory=dict, alias="ModelDatasets")
     rules: dict[str, ModelRule] = Field(alias="ModelRules")
 
     @property
