@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -100,3 +101,33 @@ def test_run_example_pipeline_once(tmp_path: Path) -> None:
     summary = _run("summary", "--db", f"duckdb:///{tmp_path / 'demo' / 'focusflow.duckdb'}",
                    "--table", "focus")
     assert summary.returncode == 0 and "Cost by service" in summary.stdout
+
+
+def test_pipeline_runs_until_stopped(tmp_path: Path) -> None:
+    """``focusflow run`` without --once: exporter and scraper threads until the stop event."""
+    import threading  # noqa: PLC0415
+
+    from focusflow.scraper.pipeline import Pipeline, load_pipeline  # noqa: PLC0415
+
+    shutil.copy(sample("focus_1_2_cost_and_usage_gcp.csv"), tmp_path / "gcp.csv")
+    db = tmp_path / "run.duckdb"
+    (tmp_path / "pipeline.yaml").write_text(
+        "kind: Pipeline\nlisten: 127.0.0.1:0\nsources:\n  - name: gcp\n"
+        "    exporterConfig: {source: gcp.csv, pollingInterval: 1h}\n"
+        "    scraperConfig: {tableName: focus, pollingInterval: 1h}\n")
+    pipeline = Pipeline(load_pipeline(tmp_path / "pipeline.yaml"), tmp_path,
+                        database_default=f"duckdb:///{db}")
+    stop = threading.Event()
+    worker = threading.Thread(target=pipeline.run, args=(stop,))
+    worker.start()
+    scraper = pipeline.scrapers["gcp"]
+    deadline = time.monotonic() + 60
+    try:
+        while scraper.stats.loads == 0 and worker.is_alive() and time.monotonic() < deadline:
+            worker.join(0.1)
+    finally:
+        stop.set()
+        worker.join(60)
+    assert not worker.is_alive() and scraper.stats.loads == 1
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT COUNT(*) FROM focus").fetchone() == (2000,)
