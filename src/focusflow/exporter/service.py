@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from focusflow.errors import FocusflowError
 from focusflow.exporter.config import ExporterConfig
-from focusflow.exporter.decode import decode
-from focusflow.exporter.exposition import render
+from focusflow.exporter.decode import Decoded, decode
+from focusflow.exporter.exposition import Rendered, render
 from focusflow.exporter.snapshot import (
     ARROW_STREAM,
     Snapshot,
@@ -49,9 +49,13 @@ class ExporterStats:
 class Exporter:
     """One source served as metrics and rows."""
 
-    def __init__(self, config: ExporterConfig, source: Source) -> None:
+    def __init__(self, config: ExporterConfig, source: Source, *,
+                 eager_metrics: bool = True) -> None:
         self.config = config
         self.source = source
+        # Eager: /metrics is rendered during the poll (Prometheus is the consumer; render errors
+        # count as poll failures). Lazy: on the first /metrics request (a scraper reads /rows).
+        self.eager_metrics = eager_metrics
         self.holder = SnapshotHolder()
         self.stats = ExporterStats()
         self.backoff = Backoff(base=min(1.0, config.polling_interval),
@@ -89,18 +93,23 @@ class Exporter:
             logger.debug("%s unchanged; keeping snapshot %s", fetched.name, current.id)
             return
         decoded = decode(fetched, self.config)
-        rendered = render(decoded, self.config)
         snapshot = Snapshot(
-            id=snapshot_id(digest, self._settings), decoded=decoded, metrics=rendered.parts,
-            arrow=arrow_ipc(decoded.rows), series=rendered.series, skipped=rendered.skipped,
+            id=snapshot_id(digest, self._settings), decoded=decoded,
+            arrow=arrow_ipc(decoded.rows), render=lambda: self._render(decoded, fetched.name),
         )
+        if self.eager_metrics:
+            snapshot.exposition()
         self.holder.swap(snapshot)
         self._body_digest = digest
+        logger.info("%s: published snapshot %s (%d rows)", fetched.name, snapshot.id,
+                    snapshot.rows)
+
+    def _render(self, decoded: Decoded, name: str) -> Rendered:
+        rendered = render(decoded, self.config)
         if rendered.skipped:
-            logger.warning("%s: %d row(s) have no numeric value and get no sample",
-                           fetched.name, rendered.skipped)
-        logger.info("%s: published snapshot %s (%d rows, %d series)", fetched.name,
-                    snapshot.id, snapshot.rows, snapshot.series)
+            logger.warning("%s: %d row(s) have no numeric value and get no sample", name,
+                           rendered.skipped)
+        return rendered
 
     def next_delay(self, succeeded: bool) -> float:
         if succeeded:
@@ -132,8 +141,12 @@ class Exporter:
 
     def metrics(self, _: Request) -> Response:
         snapshot = self.holder.current
-        parts = [*(snapshot.metrics if snapshot else []), self.self_metrics(snapshot)]
-        return Response(200, parts, METRICS_TYPE)
+        try:
+            exposition = snapshot.exposition().parts if snapshot else []
+        except FocusflowError as exc:  # lazy render of a bad config (e.g. aggregateBy)
+            logger.error("%s: /metrics cannot be rendered: %s", self.source.name, exc)  # noqa: TRY400
+            exposition = []
+        return Response(200, [*exposition, self.self_metrics(snapshot)], METRICS_TYPE)
 
     def rows(self, request: Request) -> Response:
         snapshot = self.holder.current
@@ -155,15 +168,16 @@ class Exporter:
 
     def self_metrics(self, snapshot: Snapshot | None) -> bytes:
         stats = self.stats
+        rendered = snapshot.rendered if snapshot else None
         families = [
             ("focusflow_exporter_last_success_timestamp_seconds", "gauge",
              "Unix time of the last successful poll", stats.last_success),
             ("focusflow_exporter_rows", "gauge", "Rows in the served snapshot",
              snapshot.rows if snapshot else 0),
             ("focusflow_exporter_series", "gauge", "Series in the served exposition",
-             snapshot.series if snapshot else 0),
+             rendered.series if rendered else 0),
             ("focusflow_exporter_skipped_rows", "gauge",
-             "Rows of the snapshot without a numeric value", snapshot.skipped if snapshot else 0),
+             "Rows of the snapshot without a numeric value", rendered.skipped if rendered else 0),
             ("focusflow_exporter_fetch_errors_total", "counter", "Failed polls of the source",
              stats.fetch_errors),
             ("focusflow_exporter_fetches_total", "counter", "Polls of the source", stats.fetches),

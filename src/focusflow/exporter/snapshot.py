@@ -1,8 +1,10 @@
 """Immutable snapshots of a source's rows and their pre-rendered representations.
 
-Layer: ``exporter``. A ``Snapshot`` is built completely off to the side (rows, ``/metrics``
-text, Arrow IPC bytes) and then published by replacing one reference (``SnapshotHolder.swap``),
-so a reader sees either the old or the new snapshot, never a half-built one (R15). Its id is a
+Layer: ``exporter``. A ``Snapshot`` is built completely off to the side (rows and Arrow IPC
+bytes; the ``/metrics`` exposition too unless the exporter renders it on first request) and then
+published by replacing one reference (``SnapshotHolder.swap``), so a reader sees either the old
+or the new snapshot, never a half-built one (R15). A lazily rendered exposition is built once,
+under a lock, and belongs to its snapshot. Its id is a
 hash of the source bytes and the rendering settings: an unchanged source keeps its id, which is
 the ``ETag`` the scraper sends back in ``If-None-Match``.
 """
@@ -13,12 +15,14 @@ import hashlib
 import io
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from focusflow.exporter.decode import Decoded
+from focusflow.exporter.exposition import Rendered
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
@@ -27,17 +31,28 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 class Snapshot:
     id: str
     decoded: Decoded
-    metrics: list[bytes | memoryview]
     arrow: bytes
-    series: int
-    skipped: int
+    render: Callable[[], Rendered] = field(repr=False, compare=False)
     created_at: float = field(default_factory=time.time)
+    _rendered: list[Rendered] = field(default_factory=list, repr=False, compare=False)
     _csv: list[bytes] = field(default_factory=list, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def rows(self) -> int:
         return int(self.decoded.rows.num_rows)
+
+    def exposition(self) -> Rendered:
+        """The ``/metrics`` exposition of this snapshot, rendered on first use."""
+        with self._lock:
+            if not self._rendered:
+                self._rendered.append(self.render())
+            return self._rendered[0]
+
+    @property
+    def rendered(self) -> Rendered | None:
+        """The exposition if it was rendered already (self-metrics must not trigger it)."""
+        return self._rendered[0] if self._rendered else None
 
     def csv(self) -> bytes:
         """The rows as the source spelled them (text view), RFC 4180 quoting; built once."""

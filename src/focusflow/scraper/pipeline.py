@@ -76,8 +76,10 @@ class Pipeline:
         self.config = config
         resolver = endpoint_resolver(config.secrets_dir)
         store = secret_store_for(config.secrets_dir)
+        # The in-process scraper reads /rows: /metrics is rendered only if someone asks for it.
         self.exporters = {s.name: Exporter(s.exporter_config,
-                                           build_source(s.exporter_config, resolver, base_dir))
+                                           build_source(s.exporter_config, resolver, base_dir),
+                                           eager_metrics=False)
                           for s in config.sources}
         routes: dict[str, Any] = {"/healthz": lambda _: _ok()}
         for name, exporter in self.exporters.items():

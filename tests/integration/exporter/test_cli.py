@@ -125,6 +125,13 @@ def test_pipeline_runs_until_stopped(tmp_path: Path) -> None:
     try:
         while scraper.stats.loads == 0 and worker.is_alive() and time.monotonic() < deadline:
             worker.join(0.1)
+        # /metrics is rendered on demand in a pipeline (the scraper only needs /rows).
+        snapshot = pipeline.exporters["gcp"].holder.current
+        assert snapshot is not None and snapshot.rendered is None
+        import httpx  # noqa: PLC0415
+
+        metrics = httpx.get(f"http://127.0.0.1:{pipeline.server.port}/gcp/metrics").text
+        assert metrics.count("\nbilled_cost{") == 2000 and snapshot.rendered is not None
     finally:
         stop.set()
         worker.join(60)
