@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -14,7 +15,7 @@ from fixtures.azure_api import CLIENT_SECRET, AzureApi
 from fixtures.azure_exports import csv_gz, read_rows
 from focusflow.errors import ConfigError
 from focusflow.exporter import Exporter, ExporterConfig, build_source
-from focusflow.runtime import endpoint_resolver
+from focusflow.runtime import HttpServer, endpoint_resolver
 from focusflow.sources.azure import STORAGE, ArmClient, AzureSettings, ClientCredentials
 from focusflow.sources.azure.krateo import (
     AzureBlobApiSource,
@@ -75,12 +76,14 @@ def test_fetch_metrics_keeps_gaps_null(monitored: AzureApi, azure_settings: Azur
                      "2026-05-28T18:30:00Z/2026-05-28T20:30:00Z"]
 
 
-def metrics_text(snapshot: Any) -> str:
-    """The rendered /metrics text (bytes, or a list of chunks)."""
-    body = snapshot.metrics
-    if isinstance(body, list):
-        body = b"".join(bytes(part) for part in body)
-    return bytes(body).decode()
+def metrics_text(exporter: Exporter) -> str:
+    """The exporter's /metrics page as a scraper sees it, without its own health series."""
+    server = HttpServer("127.0.0.1:0", exporter.routes()).start()
+    try:
+        text = httpx.get(f"http://127.0.0.1:{server.port}/metrics").text
+    finally:
+        server.stop()
+    return "\n".join(line for line in text.splitlines() if "focusflow_exporter_" not in line)
 
 
 def secret(folder: Path, name: str, values: dict[str, str]) -> None:
@@ -117,7 +120,7 @@ def test_krateo_resource_exporter_slides_and_keeps_gaps(
     snapshot = exporter.holder.current
     assert snapshot is not None
     assert snapshot.rows == 3
-    samples = [line for line in metrics_text(snapshot).splitlines()
+    samples = [line for line in metrics_text(exporter).splitlines()
                if line and not line.startswith("#")]
     assert len(samples) == 2  # the gap gets no sample (not a 0)
 
@@ -164,7 +167,7 @@ def test_krateo_cost_query_exporter_with_own_credentials(
     snapshot = exporter.holder.current
     assert snapshot is not None
     assert snapshot.rows == 7  # three pages, every row once
-    assert "billed_cost" in metrics_text(snapshot)
+    assert "billed_cost" in metrics_text(exporter)
     assert len(state.token_requests()) == 1  # cached across polls
     assert CLIENT_SECRET not in caplog.text
     assert all(token not in caplog.text for token in state.issued_tokens)
@@ -195,6 +198,7 @@ def test_krateo_blob_path_reads_with_bearer_tokens(  # noqa: PLR0917 - fixtures
     azurite_container.upload_blob("focus/exports/static-export.csv",
                                   gzip.decompress(csv_gz(header, rows[:40])))
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_URL", azurite_server)  # an IP-style account URL
     values = {"server-url": azurite_server}
     if with_token:  # Krateo: someone else refreshes the token into the Secret
         values["token"] = ClientCredentials(azure_settings).token(STORAGE).get_secret_value()

@@ -31,7 +31,7 @@ import orjson
 
 from focusflow.errors import ConfigError
 from focusflow.sources.azure.arm import ArmClient, shown
-from focusflow.sources.azure.blob import BlobReader, BlobRef, BlobSettings
+from focusflow.sources.azure.blob import BlobReader, BlobRef, BlobSettings, is_blob_url
 from focusflow.sources.azure.credentials import (
     AzureSettings,
     StaticToken,
@@ -158,7 +158,9 @@ class AzureBlobApiSource:
     """Krateo's blob request (``x-ms-version`` header, ``server-url`` = the account) read with
     the Blob reader: the Secret's ``token``, else focusflow's storage-scoped token.
 
-    Endpoints with their own CA, client certificate, proxy or ``insecure`` keep the plain
+    Only for ``https://<account>.blob.core.<cloud>`` servers (or ones under
+    ``AZURE_STORAGE_ACCOUNT_URL``) and a ``/<container>/<blob>`` path; anything else, and
+    endpoints with their own CA, client certificate, proxy or ``insecure``, keep the plain
     request (the Azure SDK takes its trust store from ``REQUESTS_CA_BUNDLE`` instead).
     """
 
@@ -174,14 +176,15 @@ class AzureBlobApiSource:
 
     def fetch(self) -> Fetched:
         endpoint = self.resolver(self.api.endpoint_ref)
-        if endpoint.certificate_authority_data or endpoint.client_certificate_data or \
-                endpoint.proxy_url or endpoint.insecure or endpoint.password:
-            return self._plain.fetch()
         server = substitute(endpoint.server_url, self.variables).rstrip("/")
         path, _, sas = substitute(self.api.path, self.variables).lstrip("/").partition("?")
         container, _, blob = path.partition("/")
-        if not container or not blob:
-            raise ConfigError(f"api.path {self.api.path!r}: expected /<container>/<blob>")
+        if endpoint.certificate_authority_data or endpoint.client_certificate_data or \
+                endpoint.proxy_url or endpoint.insecure or endpoint.password or \
+                not container or not blob or not is_blob_url(f"{server}/{path}"):
+            # Not a storage account we recognize, or TLS/proxy settings the SDK would not
+            # honour: the plain request, exactly as Krateo sends it.
+            return self._plain.fetch()
         ref = BlobRef(container, unquote(blob), server, sas or None)
         self.name = ref.display
         credential: TokenSource | None = None
