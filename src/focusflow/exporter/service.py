@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from focusflow.errors import FocusflowError
+from focusflow.errors import FocusflowError, is_transient
 from focusflow.exporter.config import ExporterConfig
 from focusflow.exporter.decode import Decoded, decode
 from focusflow.exporter.exposition import Rendered, render
@@ -63,6 +63,7 @@ class Exporter:
         self._settings = config.model_dump_json(include={"metric_type", "generic",
                                                          "aggregate_by", "label_names"})
         self._body_digest = ""
+        self._last_transient = True
 
     # -- polling ---------------------------------------------------------------------------
     def poll_once(self) -> bool:
@@ -75,6 +76,7 @@ class Exporter:
         except FocusflowError as exc:
             self.stats.fetch_errors += 1
             self.stats.last_error = str(exc)
+            self._last_transient = is_transient(exc)
             logger.error(  # noqa: TRY400 - an expected failure: one line, no traceback
                 "exporter cycle failed for %s: %s (serving the last good snapshot: "
                          "%s)", self.source.name, exc,
@@ -112,7 +114,12 @@ class Exporter:
         return rendered
 
     def next_delay(self, succeeded: bool) -> float:
-        if succeeded:
+        """Seconds until the next poll: the interval, or a backoff after a transient failure.
+
+        Bad content (a parse error) waits the full interval: downloading the same bytes again
+        sooner cannot help (R11).
+        """
+        if succeeded or not self._last_transient:
             self.backoff.reset()
             return self.config.polling_interval
         return self.backoff.next_delay()
