@@ -17,6 +17,10 @@ from focusflow.focus.validation.findings import Report, RuleResult, Severity, St
 from focusflow.focus.validation.model import RequirementsModel
 from focusflow.focus.validation.model_rules import compile_model, resolve_model_results
 from focusflow.focus.validation.scan import (
+    OpenedFile,
+    RowCheck,
+    ScanResult,
+    count_natively,
     locate_ragged_row,
     open_for_validation,
     run_checks,
@@ -76,6 +80,30 @@ def offending_rows(uri: str, options: ValidateOptions | None = None) -> dict[int
     return {row: rules[key] for row, key in sorted(found.items())}
 
 
+def _scan(uri: str, opened: OpenedFile, checks: list[RowCheck],
+          options: ValidateOptions) -> ScanResult:
+    """Counts from DuckDB's parallel CSV reader when it can, then rows for failing checks.
+
+    Otherwise (remote, Parquet, JSON, or a file DuckDB refuses) one streaming pass does all.
+    """
+    path = opened.native_csv
+    counted = count_natively(path, opened.layout, checks) if path is not None else None
+    if counted is None:
+        return run_checks(opened.text, opened.layout, checks, file=opened.name,
+                          first_n=options.first_rows)
+    failing = [c for c in checks if counted.outcomes[c.key].count and c.distinct is None]
+    if not failing:
+        return counted
+    # A second, streaming pass names the first offending rows of the failing checks only.
+    again = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
+    try:
+        located = run_checks(again.text, again.layout, failing, file=again.name,
+                             first_n=options.first_rows)
+    finally:
+        again.close()
+    return ScanResult(counted.rows, {**counted.outcomes, **located.outcomes})
+
+
 def probe_version(uri: str, options: ValidateOptions | None = None) -> str:
     """The FOCUS version of ``uri``'s header (reads only the start of the file)."""
     options = options or ValidateOptions()
@@ -108,8 +136,7 @@ def _validate(uri: str, options: ValidateOptions) -> Report:
                              f"{model.focus_version} requirements model")
             compiled = compile_model(model, layout, options.applicable)
             checks += compiled.checks
-        scan = run_checks(opened.text, layout, checks, file=opened.name,
-                          first_n=options.first_rows)
+        scan = _scan(uri, opened, checks, options)
     finally:
         opened.close()
     for rule in rules:
