@@ -35,7 +35,10 @@ def exporter_command(
     """Poll the source every pollingInterval and serve it Krateo-compatibly."""
     setup_logging(log_level, log_json)
     settings = load_exporter_config(config)
-    source = build_source(settings, endpoint_resolver(secrets_dir), config.parent)
+    resolver = endpoint_resolver(secrets_dir)
+    if settings.source is None and settings.api is not None and settings.api.endpoint_ref is None:
+        resolver(None)  # outside Kubernetes there is no default endpoint: fail now, not per poll
+    source = build_source(settings, resolver, config.parent)
     exporter = Exporter(settings, source)
     stop = stop_on_signals()
     if once:

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from focusflow.cli.app import app, setup_logging
 from focusflow.cli.exporter import LogJsonOption, LogLevelOption, SecretsDirOption
-from focusflow.errors import SourceError
+from focusflow.errors import ConfigError, SourceError
 from focusflow.focus import display_name
 from focusflow.runtime import HttpServer, endpoint_resolver, secret_store_for
 from focusflow.runtime.lifecycle import stop_on_signals
@@ -50,6 +50,9 @@ def scraper_command(
     """Every pollingInterval, load the exporter's changed snapshot (retries with backoff)."""
     setup_logging(log_level, log_json)
     file = load_scraper_file(config)
+    if file.scraper.exporter_url is None and file.scraper.api.endpoint_ref is None:
+        raise ConfigError(f"{config}: ScraperConfig api.endpointRef (a Secret with the "
+                          "exporter's server-url) or exporterUrl is required")
     store = secret_store_for(secrets_dir)
     namespace = file.database_metadata.namespace
 

@@ -35,6 +35,18 @@ def test_invalid_config_fails_at_start_naming_the_field(tmp_path: Path) -> None:
     assert "pollingInterval" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_missing_endpoint_outside_kubernetes_fails_at_start(tmp_path: Path) -> None:
+    exporter = tmp_path / "exporter.yaml"
+    exporter.write_text("exporterConfig: {api: {path: /report.csv}, pollingInterval: 1m}\n")
+    result = _run("exporter", "--config", str(exporter), "--once")
+    assert result.returncode == 1 and "endpointRef" in result.stderr
+    scraper = tmp_path / "scraper.yaml"
+    scraper.write_text("kind: ScraperConfig\nspec: {tableName: t, pollingInterval: 1m}\n")
+    result = _run("scraper", "--config", str(scraper), "--once", "--database-url",
+                  "duckdb:///x.duckdb")
+    assert result.returncode == 1 and "exporterUrl is required" in result.stderr
+
+
 def test_exporter_command_serves_a_krateo_cr(tmp_path: Path) -> None:
     report = tmp_path / "report.csv"
     shutil.copy(sample("focus_1_2_cost_and_usage_gcp.csv"), report)
