@@ -195,10 +195,20 @@ def main() -> None:
                       f"focus-validator and uses {theirs.peak_rss_mb / ours.peak_rss_mb:.1f}x "
                       "less memory")
         diff = Table(title="Rules where the verdicts differ", show_lines=True)
-        for name in ("rule", "focusflow", "focus-validator", "why"):
+        for name in ("file", "rule", "focusflow", "focus-validator", "why"):
             diff.add_column(name, overflow="fold")
         for row in differences(focusflow_verdicts(ours_json), fv_verdicts(report)):
-            diff.add_row(*row)
+            diff.add_row(one.name, *row)
+        # The bundled provider samples too: AWS has numeric account ids.
+        for sample in sorted((REPO / "examples" / "data").glob("focus_1_2_*.csv")):
+            mine, theirs_xml = WORK / f"{sample.stem}.jsonl", workdir / f"{sample.stem}.xml"
+            run([FOCUSFLOW, "validate", str(sample), "--format", "json", "--show-passed"],
+                stdout=mine)
+            run([str(exe), "--data-file", str(sample), "--validate-version", "1.2",
+                 "--output-type", "unittest", "--output-destination", str(theirs_xml),
+                 "--block-download"], cwd=workdir)
+            for row in differences(focusflow_verdicts(mine), fv_verdicts(theirs_xml)):
+                diff.add_row(sample.name, *row)
         console.print(diff)
     else:
         console.print(table)
