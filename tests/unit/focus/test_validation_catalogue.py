@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from fixtures.focus_samples import write_csv
-from focusflow.focus.validation import Report, RuleResult, Severity, Status, validate
+from focusflow.focus.validation import (
+    Report,
+    RuleResult,
+    Severity,
+    Status,
+    ValidateOptions,
+    validate,
+)
 
 
 def failures(report: Report, rule: str, column: str) -> RuleResult:
@@ -98,8 +105,6 @@ def test_custom_columns_need_the_x_prefix(tmp_path: Path) -> None:
 def test_first_rows_are_capped_and_counted(tmp_path: Path) -> None:
     edits = {(row, "ChargeCategory"): "Nope" for row in range(1, 21)}
     path = write_csv(tmp_path / "f.csv", edits, rows=20)
-    from focusflow.focus.validation import ValidateOptions  # noqa: PLC0415
-
     finding = failures(validate(str(path), ValidateOptions(first_rows=3)), "values.allowed",
                        "ChargeCategory")
     assert finding.count == 20
@@ -113,9 +118,7 @@ def test_numeric_identifiers_stay_strings(tmp_path: Path) -> None:
 
 
 def test_version_can_be_forced(tmp_path: Path) -> None:
-    report = validate(str(write_csv(tmp_path / "f.csv")),
-                      __import__("focusflow.focus.validation", fromlist=["x"]).ValidateOptions(
-                          focus_version="1.0"))
+    report = validate(str(write_csv(tmp_path / "f.csv")), ValidateOptions(focus_version="1.0"))
     assert report.version == "1.0"
     # 1.2 columns are not FOCUS 1.0 columns, so without an x_ prefix they are findings.
     assert failures(report, "columns.custom-prefix", "InvoiceId").rows == (0,)
