@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 
 import httpx
+import orjson
 
 from focusflow.errors import ConfigError, SourceError, TransientSourceError
 from focusflow.focus import HttpOptions, display_name, open_location
@@ -22,6 +23,7 @@ from focusflow.sources.secrets import SecretStore
 from focusflow.sources.variables import substitute
 
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+MAX_LIST_PAGES = 10_000
 
 EndpointResolver = Callable[[ObjectRef | None], Endpoint]
 """Turns an ``endpointRef`` (or its absence) into a resolved ``Endpoint``."""
@@ -90,15 +92,69 @@ class HttpSource:
         except httpx.HTTPError as exc:
             # The exception text can echo the URL (query string) but never carries headers.
             raise TransientSourceError(f"{shown}: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            error = TransientSourceError if response.status_code in _TRANSIENT_STATUS \
-                else SourceError
-            raise error(f"{shown}: HTTP {response.status_code} {response.reason_phrase}")
+        _check(response, shown)
+        body = response.content
+        content_type = response.headers.get("content-type")
+        if "json" in (content_type or "").lower():
+            body = self._remaining_pages(body, url=url, endpoint=endpoint, headers=headers,
+                                         auth=auth, shown=shown)
         return Fetched(
-            name=shown, body=response.content,
-            content_type=response.headers.get("content-type"),
+            name=shown, body=body, content_type=content_type,
             hints={"path": substitute(self.api.path, self.variables)},
         )
+
+    def _remaining_pages(
+        self, body: bytes, *, url: str, endpoint: Endpoint, headers: dict[str, str],
+        auth: httpx.BasicAuth | None, shown: str,
+    ) -> bytes:
+        """A Kubernetes list with a ``continue`` token: fetch every page, merge the items (R9).
+
+        Krateo reads the first page only (``limit=500``) and silently drops the rest.
+        """
+        try:
+            page = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return body  # the decoder reports bad JSON with its position
+        if not _continues(page):
+            return body
+        items = list(page["items"])
+        proxy = endpoint.proxy_url.get_secret_value() if endpoint.proxy_url else None
+        with httpx.Client(verify=endpoint.ssl_context(), proxy=proxy,
+                          timeout=self.timeout_seconds, follow_redirects=True) as client:
+            for _ in range(MAX_LIST_PAGES):
+                token = page["metadata"]["continue"]
+                try:
+                    # Keep the path's own query (limit, fieldSelector) and add the token.
+                    page_url = httpx.URL(url).copy_merge_params({"continue": token})
+                    response = client.request(self.api.verb, page_url, headers=headers,
+                                              auth=auth)
+                except httpx.HTTPError as exc:
+                    raise TransientSourceError(f"{shown}: next list page: "
+                                               f"{type(exc).__name__}") from exc
+                _check(response, shown)
+                try:
+                    page = orjson.loads(response.content)
+                except orjson.JSONDecodeError as exc:
+                    raise SourceError(f"{shown}: a list page is not JSON") from exc
+                items.extend(page.get("items") or [])
+                if not _continues(page):
+                    return orjson.dumps({**page, "items": items,
+                                         "metadata": {**page.get("metadata", {}),
+                                                      "continue": ""}})
+        raise SourceError(f"{shown}: more than {MAX_LIST_PAGES} list pages")
+
+
+def _check(response: httpx.Response, shown: str) -> None:
+    if response.status_code != 200:
+        error = TransientSourceError if response.status_code in _TRANSIENT_STATUS \
+            else SourceError
+        raise error(f"{shown}: HTTP {response.status_code} {response.reason_phrase}")
+
+
+def _continues(page: object) -> bool:
+    return (isinstance(page, dict) and isinstance(page.get("items"), list)
+            and isinstance(page.get("metadata"), dict)
+            and bool(page["metadata"].get("continue")))
 
 
 class LocationSource:

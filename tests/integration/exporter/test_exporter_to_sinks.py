@@ -177,3 +177,33 @@ def test_scraper_falls_back_to_metrics_of_a_krateo_exporter(upstream: Upstream,
     table = read(database, "focus").to_pylist()
     assert sorted(float(r["BilledCost"]) for r in table) == [1.5, 2.5]
     assert {r["ServiceName"] for r in table} == {"EC2", "S3"}
+
+
+def test_focusconfig_list_is_paged_through(upstream: Upstream, tmp_path: Path) -> None:
+    """A Kubernetes FocusConfig list with ``continue`` tokens: every page is read (R9)."""
+    import json  # noqa: PLC0415
+
+    from fixtures.upstream_http import Reply  # noqa: PLC0415
+
+    def page(costs: list[float], token: str) -> Reply:
+        items = [{"spec": {"focusSpec": {
+            "billedCost": cost, "serviceName": f"svc-{cost}",
+            "billingPeriodStart": "2026-05-01T00:00:00Z",
+            "tags": [{"key": "team", "value": "a"}]}}} for cost in costs]
+        body = {"kind": "FocusConfigList", "metadata": {"continue": token}, "items": items}
+        return Reply(200, json.dumps(body).encode(), "application/json")
+
+    upstream.queue = [page([1.0, 2.0], "p2"), page([3.0], "p3"), page([4.5], "")]
+    secrets = tmp_path / "secrets"
+    write_secret(secrets, "finops", "k8s", {"server-url": upstream.url, "token": "sa"})
+    config = {"api": {"path": "/apis/finops.krateo.io/v1/namespaces/finops/focusconfigs"
+                      "?limit=2", "endpointRef": {"name": "k8s", "namespace": "finops"}}}
+    with serve(config, secrets) as served:
+        assert served.exporter.poll_once()
+        snapshot = served.exporter.holder.current
+        assert snapshot is not None
+        assert sorted(float(v) for v in snapshot.decoded.rows.column("BilledCost").to_pylist()) \
+            == [1.0, 2.0, 3.0, 4.5]
+    paths = [path for _, path, _ in upstream.requests]
+    assert paths[0].endswith("focusconfigs?limit=2")
+    assert paths[1].endswith("limit=2&continue=p2") and paths[2].endswith("continue=p3")
