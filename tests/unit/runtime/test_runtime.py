@@ -60,3 +60,5 @@ def test_port_in_use_is_a_config_error() -> None:
             HttpServer(f"127.0.0.1:{first.port}", {})
     finally:
         first.stop()
+    never_started = HttpServer("127.0.0.1:0", {})
+    never_started.stop()  # returns at once instead of waiting for a serve loop
