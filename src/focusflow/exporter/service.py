@@ -11,6 +11,7 @@ endpoints: ``/metrics`` (exposition + self-metrics), ``/rows`` (Arrow IPC stream
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import threading
@@ -146,14 +147,20 @@ class Exporter:
             return Response(503, b"no snapshot yet\n")
         return Response(200, b"ready\n")
 
-    def metrics(self, _: Request) -> Response:
+    def metrics(self, request: Request) -> Response:
         snapshot = self.holder.current
+        gzipped = "gzip" in request.headers.get("accept-encoding", "").lower()
+        own = self.self_metrics(snapshot)
         try:
-            exposition = snapshot.exposition().parts if snapshot else []
+            if gzipped:
+                body = snapshot.exposition_gzip(own) if snapshot else gzip.compress(own, 1)
+                return Response(200, body, METRICS_TYPE,
+                                {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+            parts = list(snapshot.exposition().parts) if snapshot else []
         except FocusflowError as exc:  # lazy render of a bad config (e.g. aggregateBy)
             logger.error("%s: /metrics cannot be rendered: %s", self.source.name, exc)  # noqa: TRY400
-            exposition = []
-        return Response(200, [*exposition, self.self_metrics(snapshot)], METRICS_TYPE)
+            parts = []
+        return Response(200, [*parts, own], METRICS_TYPE)
 
     def rows(self, request: Request) -> Response:
         snapshot = self.holder.current

@@ -15,6 +15,7 @@ import hashlib
 import io
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,8 @@ class Snapshot:
     render: Callable[[], Rendered] = field(repr=False, compare=False)
     created_at: float = field(default_factory=time.time)
     _rendered: list[Rendered] = field(default_factory=list, repr=False, compare=False)
+    _gzip: list[tuple[bytes, zlib._Compress]] = field(default_factory=list, repr=False,
+                                                        compare=False)
     _csv: list[bytes] = field(default_factory=list, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -48,6 +51,23 @@ class Snapshot:
             if not self._rendered:
                 self._rendered.append(self.render())
             return self._rendered[0]
+
+    def exposition_gzip(self, trailer: bytes) -> bytes:
+        """``exposition + trailer`` as one gzip stream; the exposition is compressed once.
+
+        The compressor is sync-flushed after the exposition and kept: each request copies it,
+        compresses only its small trailer (the self-metrics) and finishes the stream.
+        """
+        rendered = self.exposition()
+        with self._lock:
+            if not self._gzip:
+                compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+                chunks = [compressor.compress(part) for part in rendered.parts]
+                chunks.append(compressor.flush(zlib.Z_SYNC_FLUSH))
+                self._gzip.append((b"".join(chunks), compressor))
+            prefix, compressor = self._gzip[0]
+            finisher = compressor.copy()
+        return prefix + finisher.compress(trailer) + finisher.flush()
 
     @property
     def rendered(self) -> Rendered | None:

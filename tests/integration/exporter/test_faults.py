@@ -204,3 +204,22 @@ def test_table_written_through_the_scraper_keeps_typed_arrow(tmp_path: Path) -> 
     table = pa.ipc.open_stream(body).read_all()
     assert table.schema.field("BilledCost").type == pa.decimal128(38, 18)
     assert table.schema.field("Tags").metadata == {b"focus.type": b"JSON"}
+
+
+def test_metrics_gzip_is_one_stream_equal_to_the_plain_body(tmp_path: Path) -> None:
+    import gzip  # noqa: PLC0415
+
+    with serve({"source": str(AWS)}) as served:
+        assert served.exporter.poll_once()
+        url = f"{served.url}/metrics"
+        plain = httpx.get(url, headers={"Accept-Encoding": "identity"})
+        with httpx.stream("GET", url, headers={"Accept-Encoding": "gzip"}) as response:
+            assert response.headers["content-encoding"] == "gzip"
+            raw = b"".join(response.iter_raw())
+    assert "content-encoding" not in plain.headers
+    text = gzip.decompress(raw)
+    # Same exposition; only the self-metrics' fetch duration/timestamps may differ by request.
+    strip = [line for line in text.splitlines() if not line.startswith(b"focusflow_")]
+    assert strip == [line for line in plain.content.splitlines()
+                     if not line.startswith(b"focusflow_")]
+    assert len(raw) < len(plain.content) / 5 and b"focusflow_exporter_rows 2000" in text
