@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from focusflow.errors import FocusflowError
 from focusflow.exporter.config import MetricType
+from focusflow.exporter.names import sanitize_metric
 from focusflow.focus import resolve_header
 from focusflow.focus.conversion import convert_batch
 from focusflow.runtime.backoff import Backoff
@@ -72,7 +73,8 @@ class Scraper:
 
     def _metric_name(self) -> str:
         if self.config.metric_type is MetricType.GENERIC and self.config.generic:
-            return self.config.generic.metric_name
+            # The exporter sanitises the name it exposes ("disk read" -> "disk_read").
+            return sanitize_metric(self.config.generic.metric_name)
         return "billed_cost"
 
     def scrape_once(self) -> LoadResult | None:

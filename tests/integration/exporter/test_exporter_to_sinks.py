@@ -207,3 +207,30 @@ def test_focusconfig_list_is_paged_through(upstream: Upstream, tmp_path: Path) -
     paths = [path for _, path, _ in upstream.requests]
     assert paths[0].endswith("focusconfigs?limit=2")
     assert paths[1].endswith("limit=2&continue=p2") and paths[2].endswith("continue=p3")
+
+
+def test_generic_exporter_scraped_into_duckdb(upstream: Upstream, tmp_path: Path) -> None:
+    """generic rows go through /rows as text; the /metrics fallback finds the sanitised name."""
+    report = tmp_path / "usage.csv"
+    report.write_text("namespace,pod,cpu seconds\nshop,web-1,12.5\nshop,web-2,7\n")
+    config = {"source": str(report), "metricType": "generic",
+              "generic": {"metricName": "cpu usage", "valueColumnIndex": 2}}
+    database = f"duckdb:///{tmp_path / 'g.duckdb'}"
+    generic = {"metricType": "generic", "generic": {"metricName": "cpu usage",
+                                                    "valueColumnIndex": 2}}
+    with serve(config) as served:
+        assert served.exporter.poll_once()
+        result = scraper_for(served.url, database, table="usage", **generic).scrape_once()
+        assert result is not None and result.rows_written == 2
+        assert read(database, "usage").to_pylist() == [
+            {"namespace": "shop", "pod": "web-1", "cpu seconds": "12.5"},
+            {"namespace": "shop", "pod": "web-2", "cpu seconds": "7"}]
+        exposition = httpx.get(f"{served.url}/metrics").content
+    # A Krateo-style exporter answering only with its exposition.
+    upstream.respond(200, exposition, "text/plain; version=0.0.4")
+    fallback = scraper_for(upstream.url, database, table="usage_from_metrics", source_id="m",
+                           **generic)
+    loaded = fallback.scrape_once()
+    assert loaded is not None and loaded.rows_written == 2
+    table = read(database, "usage_from_metrics").to_pylist()
+    assert sorted((r["pod"], r["value"]) for r in table) == [("web-1", 12.5), ("web-2", 7.0)]
