@@ -265,3 +265,16 @@ def test_a_version_mismatch_is_noted(tmp_path: Path, model_file: Path) -> None:
     report = validate(str(write_csv(tmp_path / "f.csv")),
                       ValidateOptions(model=load_model(model_file), focus_version="1.1"))
     assert report.notes == ["FOCUS 1.1 file checked with a FOCUS 1.2 requirements model"]
+
+
+def test_catalogue_rules_the_model_checks_run_once(tmp_path: Path, model_file: Path) -> None:
+    report = check(tmp_path, model_file, {(3, "ChargeCategory"): "Refund"})
+    failed = [(r.rule_id, r.column) for r in report.failures]
+    # T-Allowed (unconditional allowed values) and T-KeyValue replace their catalogue twins;
+    # catalogue rules the model lacks (e.g. the subcategory pairing) still run.
+    assert ("T-Allowed", "ChargeCategory") in failed
+    assert ("values.allowed", "ChargeCategory") not in failed
+    ids = {(r.rule_id, r.column) for r in report.results}
+    assert ("values.key-value-format", "Tags") not in ids
+    assert ("values.subcategory-of-category", "ServiceSubcategory") in ids
+    assert ("values.allowed", "ServiceCategory") in ids

@@ -15,7 +15,11 @@ from focusflow.focus.locations import HttpOptions
 from focusflow.focus.validation import catalogue_rules
 from focusflow.focus.validation.findings import Report, RuleResult, Severity, Status
 from focusflow.focus.validation.model import RequirementsModel
-from focusflow.focus.validation.model_rules import compile_model, resolve_model_results
+from focusflow.focus.validation.model_rules import (
+    compile_model,
+    covered_catalogue_rules,
+    resolve_model_results,
+)
 from focusflow.focus.validation.scan import (
     OpenedFile,
     RowCheck,
@@ -123,7 +127,6 @@ def _validate(uri: str, options: ValidateOptions) -> Report:
         layout = opened.layout
         results: list[RuleResult] = catalogue_rules.header_results(layout)
         rules = catalogue_rules.row_rules(layout)
-        checks = [rule.check for rule in rules]
         compiled, notes = None, []
         model = options.model
         if model is not None and model.datasets and layout.dataset.value not in model.datasets:
@@ -135,7 +138,10 @@ def _validate(uri: str, options: ValidateOptions) -> Report:
                 notes.append(f"FOCUS {layout.version} file checked with a FOCUS "
                              f"{model.focus_version} requirements model")
             compiled = compile_model(model, layout, options.applicable)
-            checks += compiled.checks
+            # A catalogue rule the model checks itself runs (and is reported) once.
+            covered = covered_catalogue_rules(compiled)
+            rules = [r for r in rules if (r.rule_id, r.column) not in covered]
+        checks = [rule.check for rule in rules] + (compiled.checks if compiled else [])
         scan = _scan(uri, opened, checks, options)
     finally:
         opened.close()

@@ -44,6 +44,36 @@ class Planned:
     reason: str = ""
     check_key: str | None = None
     rows: tuple[int, ...] = ()
+    covers: str | None = None  # the catalogue rule id this rule makes redundant, if any
+
+
+# Unconditional model checks that judge exactly what a catalogue rule judges (for the column the
+# check names): with the model applied, the catalogue rule is not run twice.
+_COVERS = {
+    "FormatNumeric": "values.numeric-format", "TypeDecimal": "values.numeric-format",
+    "FormatDateTime": "values.datetime-format", "FormatKeyValue": "values.key-value-format",
+    "CheckNationalCurrency": "values.currency-code",
+}
+
+
+def covered_catalogue_rules(compiled: CompiledModel) -> set[tuple[str, str]]:
+    """(catalogue rule id, column) pairs the compiled model checks itself."""
+    return {(p.covers, p.column) for p in compiled.planned.values()
+            if p.covers and p.column and p.check_key}
+
+
+def _covers(requirement: Check, column: str | None) -> str | None:
+    """The catalogue rule an unconditional requirement on ``column`` duplicates, if any."""
+    if column is None:
+        return None
+    listed = _value_list(requirement)
+    if listed is not None:
+        return "values.allowed" if listed[0] == column else None
+    if requirement.column != column:
+        return None
+    if requirement.function == "CheckNotValue" and requirement.value is None:
+        return "values.not-null"
+    return _COVERS.get(requirement.function)
 
 
 @dataclass
@@ -178,6 +208,8 @@ def _plan(  # noqa: C901, PLR0911, PLR0912 - one decision list, read top to bott
         return _skip(planned, f"not machine-checkable: check function {exc} is not supported")
     planned.check_key = check.key
     compiled.checks.append(check)
+    if inherited is None and criteria.condition is None:
+        planned.covers = _covers(requirement, planned.column)
     return None
 
 
