@@ -6,7 +6,9 @@ and a bad value cannot crash the reader) through the project's streaming readers
 Each Arrow batch gets a ``__row`` column (data rows from 1) and is fed to DuckDB as a stream, so
 memory stays bounded by a batch whatever the file's size. Each check is a SQL predicate that is
 true on an offending row; the query computes, per check, the number of offending rows and the
-first row numbers with ``min(__row, N)`` — one scan for all rules (see ``_scan_sql``).
+first row numbers with ``min(__row, N)`` — one scan for all rules (see ``_scan_sql``). Local
+CSV files are first counted by DuckDB's own parallel ``read_csv`` (``count_natively``); the
+streaming pass then runs only if some rule failed, to name its rows.
 """
 
 from __future__ import annotations
