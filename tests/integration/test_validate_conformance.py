@@ -33,7 +33,9 @@ pytestmark = pytest.mark.integration
 
 SHARED = REPO.parent / "shared" / "data"
 SAMPLES_12 = sorted({p.name: p for p in [*SHARED.rglob("*focus_1_2*.csv"),
-                                          *EXAMPLES.glob("*focus_1_2*.csv")]}.values())
+                                          *EXAMPLES.glob("*focus_1_2*.csv"),
+                                          *(REPO / "tests" / "data").rglob("*focus_1_2*.csv")]
+                     }.values())
 IGNORED_CONDITION_RULES = (
     "InvoiceId-C-004-C", "EffectiveCost-C-005-C", "CapacityReservationStatus-C-004-C",
     "CommitmentDiscountStatus-C-004-C",

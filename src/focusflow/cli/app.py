@@ -21,6 +21,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+@app.callback()
+def _root() -> None:
+    """FOCUS cost reports and Prometheus usage into databases, metrics and object storage."""
+    # A callback keeps Typer in group mode when only one command module is loaded (see
+    # focusflow.cli.main); without it a lone command would swallow its own name.
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one error line and return the ``Exit`` to raise."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)

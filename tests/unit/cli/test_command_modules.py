@@ -24,3 +24,12 @@ def test_a_command_imports_only_its_own_module() -> None:
     assert "focusflow.cli.ingest" in out
     for other in ("operator", "k8s_export", "exporter", "azure"):
         assert f"focusflow.cli.{other}'" not in out
+
+
+def test_a_lone_loaded_command_keeps_its_name() -> None:
+    code = "import sys; sys.argv = ['focusflow', 'validate', '--help']; " \
+           "from focusflow.cli import main; main()"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "focusflow validate" in result.stdout
