@@ -51,5 +51,14 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> Run:
     return Run(elapsed, usage.ru_maxrss / 1024)
 
 
+FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
+
+
+def focusflow_ingest(csv: Path, db_url: str) -> tuple[float, float]:
+    """``focusflow ingest CSV --db URL`` in a child process: (seconds, peak RSS in MB)."""
+    run = run_measured([FOCUSFLOW, "ingest", str(csv), "--db", db_url], env={"COLUMNS": "120"})
+    return run.seconds, run.peak_rss_mb
+
+
 def python_snippet(code: str) -> list[str]:
     return [sys.executable, "-c", code]

@@ -14,20 +14,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from _common import WORK, make_focus_csv, run_measured
-
-FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
-
-
-def ingest(csv: Path, db: str) -> tuple[float, float]:
-    run = run_measured([FOCUSFLOW, "ingest", str(csv), "--db", db], env={"COLUMNS": "120"})
-    return run.seconds, run.peak_rss_mb
+from _common import WORK, focusflow_ingest, make_focus_csv
 
 
 def main() -> None:
@@ -43,12 +34,12 @@ def main() -> None:
     for attempt in range(args.repeat):
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
-        duck.append(ingest(one, f"duckdb:///{out / f'ref{attempt}.duckdb'}")[0])
-        seconds, peak = ingest(one, f"delta+file://{out / 'lake'}")
+        duck.append(focusflow_ingest(one, f"duckdb:///{out / f'ref{attempt}.duckdb'}")[0])
+        seconds, peak = focusflow_ingest(one, f"delta+file://{out / 'lake'}")
         delta.append(seconds)
         rss1.append(peak)
-    unchanged = ingest(one, f"delta+file://{out / 'lake'}")[0]
-    seconds2, rss2 = ingest(two, f"delta+file://{out / 'lake2x'}")
+    unchanged = focusflow_ingest(one, f"delta+file://{out / 'lake'}")[0]
+    seconds2, rss2 = focusflow_ingest(two, f"delta+file://{out / 'lake2x'}")
     shutil.rmtree(out, ignore_errors=True)
 
     ref, mine, peak1 = min(duck), min(delta), min(rss1)

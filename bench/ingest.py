@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from _common import WORK, make_focus_csv, python_snippet, run_measured
-
-FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
+from _common import WORK, focusflow_ingest, make_focus_csv, python_snippet, run_measured
 
 
 def duckdb_reference(csv: Path, db: Path) -> float:
@@ -30,12 +27,6 @@ def duckdb_reference(csv: Path, db: Path) -> float:
         "c.execute(\"CREATE TABLE t AS SELECT * FROM read_csv(?, header=true)\", [sys.argv[2]])"
     )
     return run_measured([*python_snippet(code), str(db), str(csv)]).seconds
-
-
-def focusflow_ingest(csv: Path, db: Path) -> tuple[float, float]:
-    run = run_measured([FOCUSFLOW, "ingest", str(csv), "--db", f"duckdb:///{db}"],
-                       env={"COLUMNS": "120"})
-    return run.seconds, run.peak_rss_mb
 
 
 def main() -> None:
@@ -52,10 +43,10 @@ def main() -> None:
         shutil.rmtree(db_dir, ignore_errors=True)
         db_dir.mkdir()
         reference.append(duckdb_reference(one, db_dir / "ref.duckdb"))
-        seconds, peak = focusflow_ingest(one, db_dir / f"ff{attempt}.duckdb")
+        seconds, peak = focusflow_ingest(one, f"duckdb:///{db_dir / f'ff{attempt}.duckdb'}")
         ours.append(seconds)
         rss["1x"] = min(rss.get("1x", peak), peak)
-    seconds2, peak2 = focusflow_ingest(two, db_dir / "ff2x.duckdb")
+    seconds2, peak2 = focusflow_ingest(two, f"duckdb:///{db_dir / 'ff2x.duckdb'}")
     rss["2x"] = peak2
     shutil.rmtree(db_dir, ignore_errors=True)
 
