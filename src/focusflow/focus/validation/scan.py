@@ -163,13 +163,18 @@ def run_checks(
     text: TextBatches, layout: Layout, checks: Sequence[RowCheck], *, file: str, first_n: int = 10
 ) -> ScanResult:
     """Run every check over the file in one scan; raises ``InputError`` for unreadable input."""
+    groups = _scan_stream(text, _scan_sql(layout, checks, first_n), file=file)
+    return _outcomes(groups, checks)
+
+
+def _scan_stream(text: TextBatches, sql: str, *, file: str) -> list[Any]:
+    """Run ``sql`` over the row-numbered text stream; a read error is raised as itself."""
     failure: list[BaseException] = []
     reader = _row_numbered(text, failure)
-    sql = _scan_sql(layout, checks, first_n)
     con = _connect()
     try:
         con.register("raw_input", reader)
-        groups = con.execute(sql).fetchall()
+        rows: list[Any] = con.execute(sql).fetchall()
     except duckdb.Error as exc:
         if failure:
             raise failure[0] from None
@@ -178,7 +183,7 @@ def run_checks(
         con.close()
     if failure:
         raise failure[0]
-    return _outcomes(groups, checks)
+    return rows
 
 
 def _outcomes(groups: list[Any], checks: Sequence[RowCheck]) -> ScanResult:
@@ -208,20 +213,7 @@ def offending_rows(
     row_checks = [c for c in checks if c.distinct is None]
     slots = _slots(row_checks)
     key_of = {slots[c.violation]: c.key for c in reversed(row_checks)}
-    sql = _scan_sql(layout, row_checks, 1, per_row=True)
-    failure: list[BaseException] = []
-    con = _connect()
-    try:
-        con.register("raw_input", _row_numbered(text, failure))
-        found = con.execute(sql).fetchall()
-    except duckdb.Error as exc:
-        if failure:
-            raise failure[0] from None
-        raise InputError(f"cannot be validated: {str(exc).splitlines()[0]}", file=file) from exc
-    finally:
-        con.close()
-    if failure:
-        raise failure[0]
+    found = _scan_stream(text, _scan_sql(layout, row_checks, 1, per_row=True), file=file)
     return {int(row): key_of[int(k)] for row, k in found}
 
 
