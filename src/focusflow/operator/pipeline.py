@@ -152,18 +152,7 @@ def render_exporter_scraper_config(body: Manifest, settings: OperatorSettings) -
     if endpoint is not None:
         mounts.add(_same_namespace(body, endpoint, "spec.exporterConfig.api.endpointRef"))
     config_text = _dump(_cr_doc(body))
-    container: Manifest = {
-        "name": "exporter",
-        "command": ["focusflow"],
-        "args": ["exporter", "--config", f"{CONFIG_DIR}/config.yaml",
-                 "--secrets-dir", SECRETS_DIR, "--listen", f"0.0.0.0:{EXPORTER_PORT}"],
-        "ports": [{"name": "http-metrics", "containerPort": EXPORTER_PORT, "protocol": "TCP"}],
-        "livenessProbe": http_probe("/healthz", "http-metrics", 20),
-        "readinessProbe": http_probe("/readyz", "http-metrics", 10),
-        "resources": resources(),
-        "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                         *mounts.mounts()],
-    }
+    container = _program_container("exporter", EXPORTER_PORT, "http-metrics", mounts.mounts())
     volumes = [{"name": "config", "configMap": {"name": n["configmap"]}}, *mounts.volumes()]
     # Without an endpointRef the exporter reads the in-cluster API (Krateo's FocusConfig list,
     # reference section 2.4): only then does the pod get a token, and a Role for exactly that.
@@ -181,6 +170,23 @@ def render_exporter_scraper_config(body: Manifest, settings: OperatorSettings) -
     if spec.scraper_config is not None:
         objects += _scraper_for(body, spec, n, labels, owner)
     return objects
+
+
+def _program_container(program: str, port: int, port_name: str,
+                       mounts: list[Manifest]) -> Manifest:
+    """The container running ``focusflow <program>`` on its config, secrets and port."""
+    return {
+        "name": program,
+        "command": ["focusflow"],
+        "args": [program, "--config", f"{CONFIG_DIR}/config.yaml",
+                 "--secrets-dir", SECRETS_DIR, "--listen", f"0.0.0.0:{port}"],
+        "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
+        "livenessProbe": http_probe("/healthz", port_name, 20),
+        "readinessProbe": http_probe("/readyz", port_name, 10),
+        "resources": resources(),
+        "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                         *mounts],
+    }
 
 
 def _service(name: str, namespace: str, instance: str, labels: dict[str, str],
@@ -287,19 +293,10 @@ def render_scraper_config(body: Manifest, database: Manifest | None,
     if program_db.krateo_only:
         env.append(_default_database_env(body, database, settings))
     config_text = _dump(_cr_doc(body), _cr_doc(database))
-    container: Manifest = {
-        "name": "scraper",
-        "command": ["focusflow"],
-        "args": ["scraper", "--config", f"{CONFIG_DIR}/config.yaml",
-                 "--secrets-dir", SECRETS_DIR, "--listen", f"0.0.0.0:{SCRAPER_PORT}"],
-        "ports": [{"name": "http", "containerPort": SCRAPER_PORT, "protocol": "TCP"}],
-        "livenessProbe": http_probe("/healthz", "http", 20),
-        "readinessProbe": http_probe("/readyz", "http", 10),
-        "resources": resources(),
-        "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                         {"name": "data", "mountPath": "/var/lib/focusflow"},
-                         *mounts.mounts()],
-    }
+    container = _program_container(
+        "scraper", SCRAPER_PORT, "http",
+        [{"name": "data", "mountPath": "/var/lib/focusflow"}, *mounts.mounts()],
+    )
     if env:
         container["env"] = env
     volumes = [{"name": "config", "configMap": {"name": n["configmap"]}},
