@@ -129,7 +129,10 @@ def _aggregated(
     keys = list(config.aggregate_by)
     frame = pa.table({**{k: text.column(k).fill_null("") for k in keys},
                       "__metric": metric_names, "__value": values})
-    grouped = frame.group_by(["__metric", *keys]).aggregate([("__value", "sum")])
+    # Single-threaded: the sum then runs in row order, so a snapshot always renders the same
+    # float (threaded hash aggregation adds in a varying order and changes the last digit).
+    grouped = frame.group_by(["__metric", *keys], use_threads=False).aggregate(
+        [("__value", "sum")])
     grouped = grouped.sort_by([("__metric", "ascending"), *((k, "ascending") for k in keys)])
     return _render_grouped(grouped, keys, help_text, skipped,
                            snake_case=config.label_names is LabelNames.SNAKE)
