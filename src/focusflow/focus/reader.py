@@ -95,16 +95,27 @@ class FocusReader:
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Typed batches in file order; raises ``InputError`` at the first bad row."""
+        for text, first_row in self._numbered():
+            valid = text
+            if self.skip_invalid:
+                valid, rejects, _ = split_valid(text, self.layout, first_row=first_row)
+                self.rejects.extend(rejects)
+            if valid.num_rows:
+                yield convert_batch(valid, self.layout, file=self.name, first_row=first_row)
+
+    def text_batches(self) -> Iterator[pa.RecordBatch]:
+        """The rows untyped (every column a string, in layout order), for a sink that types
+        them itself; ``batches()`` stays the authority on what a value means."""
+        for text, _ in self._numbered():
+            yield text
+
+    def _numbered(self) -> Iterator[tuple[pa.RecordBatch, int]]:
+        """Text batches with the file row number of their first row; finishes the read."""
         try:
             for text in self._text.batches:
                 first_row = self.rows_read + 1
                 self.rows_read += text.num_rows
-                valid = text
-                if self.skip_invalid:
-                    valid, rejects, _ = split_valid(text, self.layout, first_row=first_row)
-                    self.rejects.extend(rejects)
-                if valid.num_rows:
-                    yield convert_batch(valid, self.layout, file=self.name, first_row=first_row)
+                yield text, first_row
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8 text", file=self.name) from exc
         except _CORRUPT_GZIP as exc:

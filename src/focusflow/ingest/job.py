@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from focusflow.focus import FocusReader, HttpOptions, Reject
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
-from focusflow.sinks import LoadRequest, LoadResult, Sink
+from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused
 from focusflow.sources import azure as _azure  # noqa: F401 - registers az:// and its expander
 
 Progress = Callable[[int, int | None, int], None]
@@ -50,14 +50,31 @@ class IngestOutcome:
 def ingest(
     uri: str, sink: Sink, options: IngestOptions, progress: Progress | None = None
 ) -> IngestOutcome:
-    """Load ``uri`` into ``sink``; raises ``InputError``/``SourceError``/``SinkError``."""
+    """Load ``uri`` into ``sink``; raises ``InputError``/``SourceError``/``SinkError``.
+
+    The sink is offered the untyped rows too (a database can type them faster on its own
+    threads); if it refuses a value, the file is read again through the typed path, which
+    loads what FOCUS allows and names the row and column of anything it does not.
+    """
+    try:
+        return _ingest_file(uri, sink, options, progress, offer_text=not options.skip_invalid)
+    except TextRowsRefused:
+        return _ingest_file(uri, sink, options, progress, offer_text=False)
+
+
+def _ingest_file(
+    uri: str, sink: Sink, options: IngestOptions, progress: Progress | None, *,
+    offer_text: bool,
+) -> IngestOutcome:
     with FocusReader(
         uri, http=options.http, focus_version=options.focus_version,
         skip_invalid=options.skip_invalid,
     ) as reader:
         source_id = options.source_id or _default_source_id(reader.name)
+        text = _metered(reader.text_batches(), reader, progress) if offer_text else None
         return _load(uri, reader, sink, options, version=reader.layout.version,
-                     source_id=source_id, known_fingerprint=None, progress=progress)
+                     source_id=source_id, known_fingerprint=None, progress=progress,
+                     text=TextRows(reader.layout, text) if text is not None else None)
 
 
 def ingest_location(
@@ -89,23 +106,28 @@ def ingest_planned(
 def _load(
     uri: str, reader: FocusReader | BatchStream, sink: Sink, options: IngestOptions, *,
     version: str, source_id: str, known_fingerprint: str | None, progress: Progress | None,
+    text: TextRows | None = None,
 ) -> IngestOutcome:
-    def batches() -> Iterator[pa.RecordBatch]:
-        for batch in reader.batches():
-            if progress:
-                progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
-            yield batch
-
     result = sink.load(LoadRequest(
         table=options.table, source_id=source_id, schema=reader.schema,
-        batches=batches(), fingerprint=lambda: reader.fingerprint,
-        known_fingerprint=known_fingerprint,
+        batches=_metered(reader.batches(), reader, progress),
+        fingerprint=lambda: reader.fingerprint, known_fingerprint=known_fingerprint, text=text,
     ))
     if progress:
         progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
     return IngestOutcome(
         uri, reader.name, source_id, result, reader.bytes_read, reader.rejects, version,
     )
+
+
+def _metered(
+    batches: Iterator[pa.RecordBatch], reader: FocusReader | BatchStream,
+    progress: Progress | None,
+) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        if progress:
+            progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
+        yield batch
 
 
 def _default_source_id(name: str) -> str:

@@ -27,6 +27,8 @@ from focusflow.sinks.base import (
     LoadResult,
     PeriodTotal,
     Sink,
+    TextRows,
+    TextRowsRefused,
 )
 from focusflow.sinks.identifiers import quote, quote_table, validate_table_name
 
@@ -113,6 +115,8 @@ __all__ = [
     "LoadResult",
     "PeriodTotal",
     "Sink",
+    "TextRows",
+    "TextRowsRefused",
     "open_sink",
     "quote",
     "quote_table",

@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from focusflow.focus.schema import Layout
+
 SOURCE_COLUMN = "_focusflow_source"
 LOAD_COLUMN = "_focusflow_load_id"
 INTERNAL_COLUMNS = (SOURCE_COLUMN, LOAD_COLUMN)
@@ -35,6 +37,26 @@ class LoadRequest:
     fingerprint: Callable[[], str] | None = None
     # Known before reading (e.g. an exporter snapshot id): lets a sink skip without reading.
     known_fingerprint: str | None = None
+    # The same rows untyped, for a sink that types them faster itself (see ``TextRows``).
+    text: TextRows | None = None
+
+
+@dataclass
+class TextRows:
+    """A load's rows before typing: every column a string, in ``layout`` order.
+
+    A sink may type these in the database instead of reading ``LoadRequest.batches`` (never
+    both). The reader's Arrow conversion stays the authority on what a value means: when the
+    database refuses a value, the sink commits nothing and raises ``TextRowsRefused``, and the
+    caller loads again from typed batches, which either load it or name its row and column.
+    """
+
+    layout: Layout
+    batches: Iterable[pa.RecordBatch]
+
+
+class TextRowsRefused(Exception):  # noqa: N818 - a signal to retry, not a user-facing error
+    """The sink's own typing refused a value; nothing was committed, retry with typed batches."""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,10 @@ from focusflow.sinks.base import (
     SOURCE_COLUMN,
     LoadRequest,
     LoadResult,
+    TextRows,
+    TextRowsRefused,
 )
+from focusflow.sinks.duckdb.casts import select_list
 from focusflow.sinks.identifiers import quote, quote_table
 
 _SIMPLE_TYPES = (
@@ -106,21 +109,23 @@ class DuckDBSink:
         load_id = uuid.uuid4().hex
         names = request.schema.names
         failure: list[BaseException] = []
-        reader = pa.RecordBatchReader.from_batches(
-            request.schema, _capturing(request.batches, failure)
+        incoming, selected = (
+            _typed_in_database(request.text, failure) if request.text is not None
+            else _typed_by_reader(request, failure)
         )
         columns = ", ".join(quote(n) for n in names)
-        selected = ", ".join(_select_expr(f) for f in request.schema)
         try:
-            con.register("focusflow_incoming", reader)
+            con.register("focusflow_incoming", incoming)
             con.execute(
                 f"INSERT INTO {table_sql} ({columns}, {quote(SOURCE_COLUMN)}, "
                 f"{quote(LOAD_COLUMN)}) SELECT {selected}, ?, ? FROM focusflow_incoming",
                 [request.source_id, load_id],
             )
-        except duckdb.Error:
+        except duckdb.Error as exc:
             if failure:  # the reader's own error (bad row) is the real cause
                 raise failure[0] from None
+            if request.text is not None:  # a value for the authority (Arrow typing) to judge
+                raise TextRowsRefused(str(exc)) from exc
             raise
         finally:
             with contextlib.suppress(duckdb.TransactionException):  # aborted: rolled back above
@@ -196,6 +201,27 @@ class DuckDBSink:
 def _arrow(cursor: duckdb.DuckDBPyRelation) -> pa.Table:
     table: pa.Table = cursor.to_arrow_table()
     return table
+
+
+def _typed_by_reader(
+    request: LoadRequest, failure: list[BaseException]
+) -> tuple[pa.RecordBatchReader, str]:
+    reader = pa.RecordBatchReader.from_batches(
+        request.schema, _capturing(request.batches, failure)
+    )
+    return reader, ", ".join(_select_expr(f) for f in request.schema)
+
+
+def _typed_in_database(
+    text: TextRows, failure: list[BaseException]
+) -> tuple[pa.RecordBatchReader, str]:
+    # Positional names: a header's spelling never has to survive SQL quoting twice.
+    names = [f"c{index}" for index in range(len(text.layout.columns))]
+    schema = pa.schema([pa.field(name, pa.string()) for name in names])
+    renamed = (pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+               for batch in text.batches)
+    reader = pa.RecordBatchReader.from_batches(schema, _capturing(renamed, failure))
+    return reader, select_list(text.layout, names)
 
 
 def _select_expr(field: pa.Field) -> str:

@@ -1,0 +1,120 @@
+"""DuckDB's fast path (typing text rows in the database) agrees with the Arrow authority.
+
+The invariant: for any value, the fast path either loads exactly what the typed path loads,
+or refuses (``TextRowsRefused``) so the caller can fall back. It must never load a value the
+typed path rejects, nor load a value differently (rounding, leniency).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from fixtures.paths import EXAMPLES, sample_files
+from focusflow.errors import InputError
+from focusflow.ingest import IngestOptions, ingest
+from focusflow.ingest.job import _ingest_file
+from focusflow.sinks import TextRowsRefused, open_sink
+
+TEMPLATE = EXAMPLES / "focus_1_2_cost_and_usage_azure.csv"
+
+# Values the fast path must take (no detour) and values where it must defer to Arrow.
+PLAIN = {
+    "BilledCost": ["0", "12.5", "-0.000000000000000001", ".5", "5.", "+7",
+                   "12345678901234567890.123456789012345678"],
+    "ChargePeriodStart": ["2024-01-01T00:00:00Z", "2024-01-01 00:00:00Z", "2024-01-31",
+                          "2024-01-01T10:20:30.123456Z", "2024-01-01T00:00:00+01:00",
+                          "2024-01-01T00:00:00", "2024-01-01T00:00Z", "2024-01-01T00:00:00-0530"],
+    "Tags": ['{"a": "b"}', "{}", '{"n": 1.5, "nested": {"x": [1, 2]}}', '{"k": "NaN-ish"}'],
+    "ChargeCategory": ["Usage", "Purchase", "Tax", "Credit", "Adjustment"],
+}
+TRICKY = {
+    "BilledCost": ["1e3", "1.5E-7", " 12 ", "0.1234567890123456789", "0.1234567890123456780",
+                   "123456789012345678901", "NaN", "inf", "1,000", "1_000", "0x10", "abc"],
+    "ChargePeriodStart": ["2024-01-01T00:00:00.1234567Z", "2024-01-01T24:00:00Z",
+                          "2024-02-30T00:00:00Z", " 2024-01-01T00:00:00Z",
+                          "2024-01-01T00:00:00 UTC", "2024-01-01T00:00:00z", "2024-1-1",
+                          "infinity", "2024-01-01T00:00:00.Z", "2024-01-01T00:00:60Z",
+                          "2024-01-01Z", "yesterday"],
+    "Tags": ['{"a": NaN}', '{"a": 1,}', '{"a": Infinity}', '{"a": 1e999}', "[1]", '"text"',
+             "{a: 1}", '{"a": 1} x', '{"a": -inf}', "not json"],
+    "ChargeCategory": ["usage", "Usage ", "Refund"],
+}
+
+
+def one_row_file(tmp_path: Path, column: str, value: str) -> Path:
+    with TEMPLATE.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header, row = next(reader), next(reader)
+    row[header.index(column)] = value
+    path = tmp_path / f"{column}.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, row])
+    return path
+
+
+def load(path: Path, db: Path, *, fast: bool) -> pa.Table:
+    sink = open_sink(f"duckdb:///{db}")
+    try:
+        _ingest_file(str(path), sink, IngestOptions(source_id="s"), None, offer_text=fast)
+        return sink.read_table("focus")
+    finally:
+        sink.close()
+
+
+def outcome(path: Path, db: Path, *, fast: bool) -> pa.Table | str:
+    try:
+        return load(path, db, fast=fast)
+    except TextRowsRefused:
+        return "refused"
+    except InputError as exc:
+        return f"error: {exc}"
+
+
+@pytest.mark.parametrize(("column", "value"), [(c, v) for c, vs in PLAIN.items() for v in vs])
+def test_plain_values_take_the_fast_path_and_load_as_typed(
+    tmp_path: Path, column: str, value: str
+) -> None:
+    path = one_row_file(tmp_path, column, value)
+    fast = outcome(path, tmp_path / "fast.duckdb", fast=True)
+    typed = outcome(path, tmp_path / "typed.duckdb", fast=False)
+    assert isinstance(typed, pa.Table), typed
+    assert isinstance(fast, pa.Table), fast
+    assert fast.equals(typed)
+
+
+@pytest.mark.parametrize(("column", "value"), [(c, v) for c, vs in TRICKY.items() for v in vs])
+def test_tricky_values_are_never_loaded_differently(
+    tmp_path: Path, column: str, value: str
+) -> None:
+    path = one_row_file(tmp_path, column, value)
+    fast = outcome(path, tmp_path / "fast.duckdb", fast=True)
+    typed = outcome(path, tmp_path / "typed.duckdb", fast=False)
+    if isinstance(fast, pa.Table):
+        assert isinstance(typed, pa.Table), f"fast path loaded what Arrow rejects: {typed}"
+        assert fast.equals(typed)
+    else:
+        assert fast == "refused"
+    # Whatever the fast path did, the public entry point ends like the authority.
+    sink = open_sink(f"duckdb:///{tmp_path / 'public.duckdb'}")
+    try:
+        ingest(str(path), sink, IngestOptions(source_id="s"))
+    except InputError as exc:
+        assert typed == f"error: {exc}"
+        assert exc.row == 1 and exc.column == column
+    else:
+        assert isinstance(typed, pa.Table)
+        assert sink.read_table("focus").equals(typed)
+    finally:
+        sink.close()
+
+
+@pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.name)
+def test_every_sample_loads_on_the_fast_path_exactly_as_typed(tmp_path: Path, path: Path) -> None:
+    fast = load(path, tmp_path / "fast.duckdb", fast=True)  # a refusal would raise here
+    typed = load(path, tmp_path / "typed.duckdb", fast=False)
+    assert fast.num_rows > 0
+    assert fast.equals(typed)
