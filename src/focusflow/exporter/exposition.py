@@ -29,6 +29,7 @@ from focusflow.exporter.names import sanitize_labels, sanitize_metric
 
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|[Nn]a[Nn]|[Ii]nf(inity)?)\s*$"
 DUPLICATE_LABEL = "duplicate"
+STRING_LIMIT = 2**31  # bytes an Arrow string array (int32 offsets) can hold
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,9 @@ def _families(
 ) -> Rendered:
     values, ok = _numeric(raw_values)
     skipped = len(ok) - (pc.sum(ok).as_py() or 0)
-    text = text.filter(ok)
-    values, metric_names = values.filter(ok), metric_names.filter(ok)
+    if skipped:  # a filter copies every column: only when some row has no number
+        text = text.filter(ok)
+        values, metric_names = values.filter(ok), metric_names.filter(ok)
     if config.aggregate_by:
         return _aggregated(text, values, metric_names, config, help_text=help_text,
                            skipped=skipped)
@@ -155,19 +157,27 @@ def _header(metric: str, help_text: str) -> bytes:
     return f"# HELP {metric} {help_text}\n# TYPE {metric} gauge\n".encode()
 
 
+_ESCAPES = ((b"\\", "\\", "\\\\"), (b'"', '"', '\\"'), (b"\n", "\n", "\\n"))
+
+
 def _escape(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    # A memchr-speed scan of the raw string bytes decides whether escaping is needed at all:
-    # most FOCUS columns never hold a quote, backslash or newline.
-    for chunk in column.chunks:
-        data = chunk.buffers()[2]
-        raw = data.to_pybytes() if data is not None else b""
-        if b'"' in raw or b"\\" in raw or b"\n" in raw:
-            break
-    else:
-        return column
-    column = pc.replace_substring(column, "\\", "\\\\")
-    column = pc.replace_substring(column, '"', '\\"')
-    return pc.replace_substring(column, "\n", "\\n")
+    """Prometheus label escaping, one ``replace_substring`` pass per character present.
+
+    A memchr-speed scan of the raw string bytes tells which of backslash, quote and newline
+    occur at all: most FOCUS columns hold none, and skipping an absent one changes nothing.
+    """
+    data = [c.buffers()[2] for c in column.chunks]
+    raw = [b.to_pybytes() for b in data if b is not None]
+    for needle, old, new in _ESCAPES:
+        if any(needle in chunk for chunk in raw):
+            column = pc.replace_substring(column, old, new)
+    return column
+
+
+def _escape_text(value: str) -> str:
+    for _, old, new in _ESCAPES:
+        value = value.replace(old, new)
+    return value
 
 
 def _krateo_tags(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -177,55 +187,160 @@ def _krateo_tags(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """
     encoded = pc.dictionary_encode(column).combine_chunks()
     values = encoded.dictionary
-    for old, new in (("{", ""), ("}", ""), ('"', ""), ("=", ":"), (",", ";")):
+    for old, new in _TAG_REWRITE:
         values = pc.replace_substring(values, old, new)
     return pa.chunked_array([pc.take(values, encoded.indices)])
 
 
-def _s(text: str) -> pa.Scalar:
-    return pa.scalar(text, pa.large_string())
+_TAG_REWRITE = (("{", ""), ("}", ""), ('"', ""), ("=", ":"), (",", ";"))
+
+
+def _krateo_tags_text(value: str) -> str:
+    for old, new in _TAG_REWRITE:
+        value = value.replace(old, new)
+    return value
+
+
+def _only_value(column: pa.ChunkedArray) -> str | None:
+    """The column's only value if every row holds the same string (NULL counts as ``""``).
+
+    Such columns (provider, currency, billing period, empty optional columns) are folded into
+    the literal text between label values, so the join kernel gets fewer inputs per row.
+    The lengths are compared first (offsets only); only then are the bytes compared.
+    """
+    rows = len(column)
+    if column.null_count == rows:
+        return ""
+    if column.null_count:
+        return None
+    first = column[0].as_py()
+    assert isinstance(first, str)  # noqa: S101 - a string column
+    width = len(first.encode())
+    if pc.sum(pc.binary_length(column)).as_py() != width * rows:
+        return None
+    if width == 0 or pc.all(pc.equal(column, first)).as_py():
+        return first
+    return None
 
 
 def _lines(
     metric: str, text: pa.Table, label_columns: Sequence[str], values: pa.ChunkedArray,
     *, snake_case: bool,
 ) -> list[memoryview]:
-    """Every sample line of one family, as views on Arrow buffers (no per-row objects)."""
+    """Every sample line of one family, as views on Arrow buffers (no per-row objects).
+
+    One ``binary_join_element_wise`` call joins, row by row, the literal text (metric name,
+    label names, constant label values) with the varying label values and the sample value.
+    """
     if text.num_rows == 0:
         return []
     names = sanitize_labels(label_columns, reserved=(DUPLICATE_LABEL,), snake_case=snake_case)
+    # int32 offsets unless the exposition could pass 2 GiB (string columns are 32-bit here).
+    big = _estimate(metric, text, label_columns, names) >= STRING_LIMIT
+    kind = pa.large_string() if big else pa.string()
     fragments: list[pa.ChunkedArray | pa.Array | pa.Scalar] = []
+    literal = f"{metric}{{"
     for index, (column, label) in enumerate(zip(label_columns, names, strict=True)):
-        data = text.column(column).cast(pa.string())
+        literal += f'{label}="' if index == 0 else f'",{label}="'
+        data = text.column(column)
+        if data.type != pa.string():
+            data = data.cast(pa.string())
+        tags = "Tags" in column and metric == "billed_cost"
+        constant = _only_value(data)
+        if constant is not None:
+            literal += _escape_text(_krateo_tags_text(constant) if tags else constant)
+            continue
         if data.null_count:
             data = pc.fill_null(data, "")
-        if "Tags" in column and metric == "billed_cost":
+        if tags:
             data = _krateo_tags(data)
-        lead = f"{metric}{{{label}=\"" if index == 0 else f'",{label}="'
-        fragments += [_s(lead), _escape(data.cast(pa.large_string()))]
-    fragments.append(_s('"') if fragments else _s(f"{metric}{{"))
-    duplicate = _duplicate_fragment(_row_hash(text.select(list(label_columns))))
-    if duplicate is not None:
-        fragments.append(duplicate)
-    numbers = pc.cast(values, pa.large_string())
-    lines = pc.binary_join_element_wise(*fragments, _s("} "), numbers, _s("\n"), _s(""))
+        data = _escape(data)
+        fragments += [pa.scalar(literal, kind), data if kind == pa.string() else data.cast(kind)]
+        literal = ""
+    if label_columns:
+        literal += '"'
+    ranks = _duplicate_ranks(text.select(list(label_columns)))
+    if ranks is not None:
+        fragments += [pa.scalar(literal, kind), _duplicate_fragment(ranks).cast(kind)]
+        literal = ""
+    numbers = pc.cast(values, kind)
+    lines = pc.binary_join_element_wise(*fragments, pa.scalar(literal + "} ", kind), numbers,
+                                        pa.scalar("\n", kind), pa.scalar("", kind))
     return _buffer_views(lines)
 
 
-def _row_hash(labels: pa.Table) -> pa.Array:
-    """A 64-bit hash of each row's label values (DuckDB's vectorised ``hash``)."""
+def _estimate(metric: str, text: pa.Table, label_columns: Sequence[str],
+              names: Sequence[str]) -> int:
+    """An upper bound of the exposition's bytes (escaping at most doubles a value)."""
+    values = sum(int(text.column(c).get_total_buffer_size()) for c in label_columns)
+    literal = len(metric) + sum(len(name) + 4 for name in names) + 64  # value, duplicate
+    return 2 * values + int(text.num_rows) * literal
+
+
+def _duplicate_ranks(labels: pa.Table) -> pa.Array | None:
+    """Each row's rank among the rows with its exact label set (1, 2, 3…), or None if all unique.
+
+    Hashing every label of every row is the expensive way. Instead, columns are hashed a few
+    at a time, most distinct (on a sample) first, chaining the previous hash: rows whose hash
+    is already unique are unique and drop out, so later columns are hashed only for the few
+    rows still sharing a hash. The survivors of the last round are ranked by their hash.
+    """
     if labels.num_columns == 0:
-        return pa.array([0] * labels.num_rows, pa.uint64())
-    renamed = labels.rename_columns([f"c{i}" for i in range(labels.num_columns)])
+        return _ranks(pa.repeat(pa.scalar(0, pa.uint64()), labels.num_rows))
+    order = _most_distinct_first(labels)
+    suspect = pa.repeat(pa.scalar(True), labels.num_rows)  # rows still sharing a hash
+    hashes: pa.Array | None = None
     with duckdb.connect() as con:
-        con.register("labels", renamed)
-        columns = ", ".join(renamed.column_names)
-        hashed = con.sql(f"SELECT hash({columns}) AS h FROM labels").to_arrow_table()
-    return hashed.column("h").combine_chunks()
+        for start in range(0, len(order), _HASH_ROUND):
+            columns = [labels.column(c) for c in order[start:start + _HASH_ROUND]]
+            if hashes is not None:  # only this round's columns are narrowed (a filter copies)
+                columns = [column.filter(suspect) for column in columns]
+            hashes = _hash(con, columns, hashes)
+            counts = pc.value_counts(hashes)
+            shared = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+            if len(shared) == 0:
+                return None
+            still = pc.is_in(hashes, value_set=shared)
+            suspect = pc.replace_with_mask(suspect, suspect, still)
+            hashes = hashes.filter(still)
+    assert hashes is not None  # noqa: S101 - at least one column was hashed
+    ranks = _ranks(hashes)
+    if ranks is None:
+        return None
+    ones = pa.repeat(pa.scalar(1, pa.int64()), labels.num_rows)
+    return pc.replace_with_mask(ones, suspect, ranks)  # the suspects' ranks, in row order
 
 
-def _duplicate_fragment(row_hash: pa.Array) -> pa.Array | None:
-    """``,duplicate="n"`` for the 2nd, 3rd… row of an identical label set, else ``""``.
+_HASH_ROUND = 6  # columns hashed per refinement round
+
+
+def _positions(count: int) -> pa.Array:
+    """0, 1, … count-1 (made by a kernel: a Python ``range`` costs a boxed int per row)."""
+    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), 1)
+
+
+def _most_distinct_first(labels: pa.Table, slices: int = 16, rows: int = 64) -> list[str]:
+    """Label columns ordered by their distinct values in a sample of evenly spaced slices."""
+    step = max(rows, labels.num_rows // slices)
+    picked = pa.concat_tables(labels.slice(start, rows)
+                              for start in range(0, labels.num_rows, step))
+    return sorted(labels.column_names, key=lambda c: -pc.count_distinct(
+        picked.column(c), mode="all").as_py())
+
+
+def _hash(con: duckdb.DuckDBPyConnection, columns: Sequence[pa.ChunkedArray],
+          previous: pa.Array | None) -> pa.Array:
+    """DuckDB's vectorised row ``hash`` of ``columns``, chained onto ``previous``."""
+    frame = pa.table({f"c{i}": column for i, column in enumerate(columns)})
+    if previous is not None:
+        frame = frame.append_column("p", previous)
+    con.register("labels", frame)
+    hashed = con.sql(f"SELECT hash({', '.join(frame.column_names)}) AS h FROM labels")
+    return hashed.to_arrow_table().column("h").combine_chunks()
+
+
+def _ranks(row_hash: pa.Array) -> pa.Array | None:
+    """Rank of each row within its group of equal hashes, in row order; None if all unique.
 
     Rows are ranked within their group of equal hashes by sorting (hash, position) and
     subtracting each group's first sorted index. A hash collision only adds a label to a
@@ -234,17 +349,21 @@ def _duplicate_fragment(row_hash: pa.Array) -> pa.Array | None:
     count = len(row_hash)
     if len(pc.unique(row_hash)) == count:
         return None
-    positions = pa.array(range(count), pa.int64())
+    positions = _positions(count)
     ordered = pa.table({"h": row_hash, "pos": positions}).sort_by(
         [("h", "ascending"), ("pos", "ascending")])
     hashes = ordered.column("h").combine_chunks()
     starts = pa.concat_arrays([pa.array([True]), pc.not_equal(hashes[1:], hashes[:-1])])
     first = pc.fill_null_forward(pc.if_else(starts, positions, pa.scalar(None, pa.int64())))
     rank_sorted = pc.add(pc.subtract(positions, first), 1)
-    rank = pc.take(rank_sorted, pc.sort_indices(ordered.column("pos")))
-    label = pc.binary_join_element_wise(_s(f',{DUPLICATE_LABEL}="'),
-                                        pc.cast(rank, pa.large_string()), _s('"'), _s(""))
-    return pc.if_else(pc.greater(rank, 1), label, _s(""))
+    return pc.take(rank_sorted, pc.sort_indices(ordered.column("pos")))
+
+
+def _duplicate_fragment(rank: pa.Array) -> pa.Array:
+    """``,duplicate="n"`` for the 2nd, 3rd… row of an identical label set, else ``""``."""
+    label = pc.binary_join_element_wise(f',{DUPLICATE_LABEL}="', pc.cast(rank, pa.string()),
+                                        '"', "")
+    return pc.if_else(pc.greater(rank, 1), label, "")
 
 
 def _buffer_views(lines: pa.Array | pa.ChunkedArray) -> list[memoryview]:
@@ -254,7 +373,8 @@ def _buffer_views(lines: pa.Array | pa.ChunkedArray) -> list[memoryview]:
     for chunk in chunks:
         if len(chunk) == 0 or chunk.buffers()[2] is None:
             continue
-        bounds = pa.Array.from_buffers(pa.int64(), len(chunk) + 1, [None, chunk.buffers()[1]],
+        width = pa.int64() if pa.types.is_large_string(chunk.type) else pa.int32()
+        bounds = pa.Array.from_buffers(width, len(chunk) + 1, [None, chunk.buffers()[1]],
                                        offset=chunk.offset)
         start, end = bounds[0].as_py(), bounds[-1].as_py()
         out.append(memoryview(chunk.buffers()[2])[start:end])

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from focusflow.errors import InputError
-from focusflow.exporter import ExporterConfig
+from focusflow.exporter import ExporterConfig, exposition
 from focusflow.exporter.decode import decode
 from focusflow.exporter.exposition import render
 from focusflow.sources import Fetched
@@ -124,6 +124,16 @@ def test_every_case_is_pinned_and_the_tricky_ones_escape() -> None:
     assert 'service_name="EC2 \\"big\\""' in tricky and 'resource_id="a\\\\b"' in tricky
     assert 'region_name="line1\\nline2"' in tricky and ',duplicate="3"} 2.25' in tricky
     assert 'resource_id="",tags="",region_name=""' in tricky  # NULL cells are empty values
+
+
+def test_large_string_path_renders_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past 2 GiB the join switches to 64-bit offsets; forced here on small inputs."""
+    monkeypatch.setattr(exposition, "STRING_LIMIT", 0)
+    for name, config_data, body, content_type in cases():
+        if name.startswith(("tricky", "generic_csv", "monitor", "examples/data/focus_1_2_cost_"
+                                                                "and_usage_aws")):
+            got = outcome(config_data, body, content_type)
+            assert got == EXPECTED[name], name
 
 
 if __name__ == "__main__":
