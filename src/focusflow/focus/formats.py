@@ -140,8 +140,9 @@ def _csv(
                 newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()),
-                # An unquoted empty field is a null; a quoted "" stays an empty string.
-                strings_can_be_null=True, quoted_strings_can_be_null=False,
+                # An unquoted empty field is a null; a quoted "" stays an empty string. Only
+                # the empty field: Arrow's default list would also null "NA", "NULL", "nan".
+                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
             ),
         )
     except pa.ArrowInvalid as exc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import itertools
 import json
 from pathlib import Path
 
@@ -138,3 +140,17 @@ def test_bad_value_names_row_and_column(tmp_path: Path) -> None:
 def test_missing_file_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no such file"):
         FocusReader(str(tmp_path / "nope.csv"))
+
+
+def test_only_the_empty_field_is_null_never_na_or_null_text(tmp_path: Path) -> None:
+    # Arrow's default null list would silently drop "NA" (a region), "NULL", "N/A" and "nan".
+    with SAMPLE.open(newline="", encoding="utf-8") as handle:
+        header, row = itertools.islice(csv.reader(handle), 2)
+    words = {"RegionId": "NA", "RegionName": "N/A", "SubAccountName": "NULL", "SkuId": "nan"}
+    for column, word in words.items():
+        row[header.index(column)] = word
+    path = tmp_path / "words.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, row])
+    _, table = read_all(path)
+    assert {column: table.column(column)[0].as_py() for column in words} == words
