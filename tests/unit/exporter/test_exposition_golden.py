@@ -45,7 +45,7 @@ GENERIC_CSV = (
     b'1,a,"he said ""hi""","x\ny"\n'
     b"abc,b,c,d\n"
     b",c,,\n"
-    b"NaN,d,e,f\n"
+    b"-1e3,d,e,f\n"
     b' 2.5 ,e,"back\\slash",g\n'
     b"+Inf,f,,\n"
     b".5,g,,\n"
