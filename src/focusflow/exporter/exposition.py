@@ -16,7 +16,7 @@ reject, get a ``duplicate="2"``, ``"3"``… label so every row stays one sample.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -30,6 +30,7 @@ from focusflow.exporter.names import sanitize_labels, sanitize_metric
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|[Nn]a[Nn]|[Ii]nf(inity)?)\s*$"
 DUPLICATE_LABEL = "duplicate"
 STRING_LIMIT = 2**31  # bytes an Arrow string array (int32 offsets) can hold
+SLICE_BYTES = 64 << 20  # rows rendered at a time: about this much exposition text
 
 
 @dataclass(frozen=True)
@@ -50,24 +51,48 @@ class Rendered:
         return b"".join(self.parts)
 
 
+@dataclass(frozen=True)
+class Exposition:
+    """An exposition being rendered: counts known up front, text made slice by slice.
+
+    ``parts`` renders a slice of rows when the consumer asks for it, so a consumer that
+    compresses or writes each part and drops it never holds the whole text.
+    """
+
+    parts: Iterator[bytes | memoryview]
+    series: int
+    skipped: int
+
+
 def render(decoded: Decoded, config: ExporterConfig) -> Rendered:
-    """The exposition of a snapshot's rows."""
+    """The exposition of a snapshot's rows, all of it."""
+    exposition = render_parts(decoded, config)
+    return Rendered(list(exposition.parts), exposition.series, exposition.skipped)
+
+
+def render_parts(decoded: Decoded, config: ExporterConfig,
+                 slice_bytes: int = SLICE_BYTES) -> Exposition:
+    """The exposition of a snapshot's rows, rendered as ``parts`` is consumed.
+
+    Configuration errors (an ``aggregateBy`` column missing) are raised here, not mid-way.
+    """
     text = decoded.text
     if config.metric_type is MetricType.COST:
         values = _cost_values(decoded)
         labels = [c for c in text.column_names if not c.startswith("x_")]
         return _families(text, labels, values, _constant("billed_cost", text.num_rows),
-                         config, help_text="Billed cost of a FOCUS charge row")
+                         config, slice_bytes=slice_bytes,
+                         help_text="Billed cost of a FOCUS charge row")
     values = text.column(decoded.value_column)
     if config.metric_type is MetricType.RESOURCE:
         names = pc.replace_substring(pc.utf8_lower(text.column("metricName").fill_null("")),
                                      " ", "_")
         return _families(text, list(text.column_names), values, names, config,
-                         help_text="Azure Monitor metric")
+                         slice_bytes=slice_bytes, help_text="Azure Monitor metric")
     assert config.generic is not None  # noqa: S101 - enforced by the config model
     return _families(text, list(text.column_names), values,
                      _constant(config.generic.metric_name, text.num_rows), config,
-                     help_text="Generic metric")
+                     slice_bytes=slice_bytes, help_text="Generic metric")
 
 
 def _constant(value: str, length: int) -> pa.ChunkedArray:
@@ -92,8 +117,9 @@ def _numeric(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]
 
 def _families(
     text: pa.Table, label_columns: Sequence[str], raw_values: pa.ChunkedArray,
-    metric_names: pa.ChunkedArray, config: ExporterConfig, *, help_text: str,
-) -> Rendered:
+    metric_names: pa.ChunkedArray, config: ExporterConfig, *, slice_bytes: int,
+    help_text: str,
+) -> Exposition:
     values, ok = _numeric(raw_values)
     skipped = len(ok) - (pc.sum(ok).as_py() or 0)
     if skipped:  # a filter copies every column: only when some row has no number
@@ -101,27 +127,28 @@ def _families(
         values, metric_names = values.filter(ok), metric_names.filter(ok)
     if config.aggregate_by:
         return _aggregated(text, values, metric_names, config, help_text=help_text,
-                           skipped=skipped)
-    chunks: list[bytes | memoryview] = []
-    series = 0
-    unique = pc.unique(metric_names).to_pylist()
-    for name in unique:
-        part, part_values = text, values
-        if len(unique) > 1:  # resource mode: one family per metricName
-            mask = pc.equal(metric_names, name)
-            part, part_values = text.filter(mask), values.filter(mask)
-        metric = sanitize_metric(name)
-        chunks.append(_header(metric, help_text))
-        chunks.extend(_lines(metric, part, label_columns, part_values,
-                             snake_case=config.label_names is LabelNames.SNAKE))
-        series += part.num_rows
-    return Rendered(chunks, series, skipped)
+                           skipped=skipped, slice_bytes=slice_bytes)
+    snake_case = config.label_names is LabelNames.SNAKE
+
+    def parts() -> Iterator[bytes | memoryview]:
+        unique = pc.unique(metric_names).to_pylist()
+        for name in unique:
+            part, part_values = text, values
+            if len(unique) > 1:  # resource mode: one family per metricName
+                mask = pc.equal(metric_names, name)
+                part, part_values = text.filter(mask), values.filter(mask)
+            metric = sanitize_metric(name)
+            yield _header(metric, help_text)
+            yield from _family_lines(metric, part, label_columns, part_values,
+                                     snake_case=snake_case, slice_bytes=slice_bytes)
+
+    return Exposition(parts(), text.num_rows, skipped)
 
 
 def _aggregated(
     text: pa.Table, values: pa.ChunkedArray, metric_names: pa.ChunkedArray,
-    config: ExporterConfig, *, help_text: str, skipped: int,
-) -> Rendered:
+    config: ExporterConfig, *, help_text: str, skipped: int, slice_bytes: int,
+) -> Exposition:
     from focusflow.errors import ConfigError  # noqa: PLC0415
 
     missing = [c for c in config.aggregate_by if c not in text.column_names]
@@ -136,21 +163,19 @@ def _aggregated(
     grouped = frame.group_by(["__metric", *keys], use_threads=False).aggregate(
         [("__value", "sum")])
     grouped = grouped.sort_by([("__metric", "ascending"), *((k, "ascending") for k in keys)])
-    return _render_grouped(grouped, keys, help_text, skipped,
-                           snake_case=config.label_names is LabelNames.SNAKE)
+    snake_case = config.label_names is LabelNames.SNAKE
 
+    def parts() -> Iterator[bytes | memoryview]:
+        metric_names = grouped.column("__metric")
+        for name in pc.unique(metric_names).to_pylist():
+            part = grouped.filter(pc.equal(metric_names, name))
+            metric = sanitize_metric(name)
+            yield _header(metric, f"{help_text} (summed by {', '.join(keys)})")
+            yield from _family_lines(metric, part.select(keys), keys,
+                                     part.column("__value_sum"), snake_case=snake_case,
+                                     slice_bytes=slice_bytes)
 
-def _render_grouped(grouped: pa.Table, keys: list[str], help_text: str,
-                    skipped: int, *, snake_case: bool) -> Rendered:
-    chunks: list[bytes | memoryview] = []
-    metric_names = grouped.column("__metric")
-    for name in pc.unique(metric_names).to_pylist():
-        part = grouped.filter(pc.equal(metric_names, name))
-        metric = sanitize_metric(name)
-        chunks.append(_header(metric, f"{help_text} (summed by {', '.join(keys)})"))
-        chunks.extend(_lines(metric, part.select(keys), keys, part.column("__value_sum"),
-                             snake_case=snake_case))
-    return Rendered(chunks, grouped.num_rows, skipped)
+    return Exposition(parts(), grouped.num_rows, skipped)
 
 
 def _header(metric: str, help_text: str) -> bytes:
@@ -223,19 +248,37 @@ def _only_value(column: pa.ChunkedArray) -> str | None:
     return None
 
 
+def _family_lines(
+    metric: str, text: pa.Table, label_columns: Sequence[str], values: pa.ChunkedArray, *,
+    snake_case: bool, slice_bytes: int = SLICE_BYTES,
+) -> Iterator[memoryview]:
+    """Every sample line of one family, a slice of rows at a time (about ``slice_bytes``).
+
+    Duplicate label sets are found over the whole family first; everything else is per slice
+    (a column constant within a slice is folded there: the bytes are the same either way).
+    """
+    if text.num_rows == 0:
+        return
+    names = sanitize_labels(label_columns, reserved=(DUPLICATE_LABEL,), snake_case=snake_case)
+    ranks = duplicate_ranks(text.select(list(label_columns)))
+    per_row = max(1, _estimate(metric, text, label_columns, names) // text.num_rows)
+    step = max(1, slice_bytes // per_row)
+    for start in range(0, text.num_rows, step):
+        yield from _lines(metric, text.slice(start, step), label_columns, names,
+                          values=values.slice(start, step),
+                          ranks=None if ranks is None else ranks.slice(start, step))
+
+
 def _lines(
-    metric: str, text: pa.Table, label_columns: Sequence[str], values: pa.ChunkedArray,
-    *, snake_case: bool,
+    metric: str, text: pa.Table, label_columns: Sequence[str], names: Sequence[str], *,
+    values: pa.ChunkedArray, ranks: pa.Array | None,
 ) -> list[memoryview]:
-    """Every sample line of one family, as views on Arrow buffers (no per-row objects).
+    """The sample lines of a slice of rows, as views on Arrow buffers (no per-row objects).
 
     One ``binary_join_element_wise`` call joins, row by row, the literal text (metric name,
     label names, constant label values) with the varying label values and the sample value.
     """
-    if text.num_rows == 0:
-        return []
-    names = sanitize_labels(label_columns, reserved=(DUPLICATE_LABEL,), snake_case=snake_case)
-    # int32 offsets unless the exposition could pass 2 GiB (string columns are 32-bit here).
+    # int32 offsets unless the slice could pass 2 GiB (string columns are 32-bit here).
     big = _estimate(metric, text, label_columns, names) >= STRING_LIMIT
     kind = pa.large_string() if big else pa.string()
     fragments: list[pa.ChunkedArray | pa.Array | pa.Scalar] = []
@@ -259,8 +302,7 @@ def _lines(
         literal = ""
     if label_columns:
         literal += '"'
-    ranks = duplicate_ranks(text.select(list(label_columns)))
-    if ranks is not None:
+    if ranks is not None and pc.max(ranks).as_py() > 1:
         fragments += [pa.scalar(literal, kind), _duplicate_fragment(ranks).cast(kind)]
         literal = ""
     numbers = pc.cast(values, kind)

@@ -21,7 +21,7 @@ import pytest
 from focusflow.errors import InputError
 from focusflow.exporter import ExporterConfig, exposition
 from focusflow.exporter.decode import decode
-from focusflow.exporter.exposition import render
+from focusflow.exporter.exposition import render, render_parts
 from focusflow.sources import Fetched
 
 REPO = Path(__file__).resolve().parents[3]
@@ -134,6 +134,27 @@ def test_large_string_path_renders_the_same_bytes(monkeypatch: pytest.MonkeyPatc
                                                                 "and_usage_aws")):
             got = outcome(config_data, body, content_type)
             assert got == EXPECTED[name], name
+
+
+@pytest.mark.parametrize(("prefix", "slice_bytes"), [
+    ("tricky", 1), ("generic_csv", 1), ("monitor", 1),
+    ("examples/data/focus_1_2_cost_and_usage_azure.csv:cost", 150_000),
+    ("tests/data/v13/focus_1_3_contract_commitment_aws.csv:generic", 2_000),
+])
+def test_rendering_slice_by_slice_gives_the_same_bytes(prefix: str, slice_bytes: int) -> None:
+    """Rows are rendered a slice at a time (one row, ~60 rows); the text must not change."""
+    for name, config_data, body, content_type in cases():
+        if not name.startswith(prefix):
+            continue
+        config = ExporterConfig.parse(config_data, where="golden")
+        decoded = decode(Fetched(name="r", body=body, content_type=content_type), config)
+        exposition = render_parts(decoded, config, slice_bytes=slice_bytes)
+        parts = list(exposition.parts)
+        text = b"".join(parts)
+        assert hashlib.sha256(text).hexdigest() == EXPECTED[name]["sha256"], name
+        assert (exposition.series, exposition.skipped) == (EXPECTED[name]["series"],
+                                                           EXPECTED[name]["skipped"])
+        assert len(parts) > 3  # really sliced
 
 
 if __name__ == "__main__":
