@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -22,16 +23,10 @@ import pyarrow.csv as pacsv
 from focusflow.errors import InputError
 from focusflow.focus import HttpOptions, Reject, display_name, open_location
 from focusflow.focus.formats import open_text_batches
-from focusflow.focus.validation import (
-    Report,
-    Severity,
-    ValidateOptions,
-    find_cached_model,
-    offending_rows,
-    probe_version,
-    validate,
-)
 from focusflow.ingest import IngestOutcome
+
+if TYPE_CHECKING:
+    from focusflow.focus.validation import Report, ValidateOptions
 
 
 @dataclass
@@ -47,6 +42,9 @@ class Prepared:
 def prevalidate(uris: list[str], *, focus_version: str | None, http: HttpOptions,
                 skip_invalid: bool, source_id: str | None) -> list[Prepared]:
     """Validate every source; refuse or quarantine as described in the module docstring."""
+    # The engine loads only when --validate asks for it: plain ingests start faster.
+    from focusflow.focus.validation import validate  # noqa: PLC0415
+
     prepared = []
     for uri in uris:
         options = _options(uri, focus_version, http)
@@ -70,12 +68,20 @@ def with_rejects(outcomes: list[IngestOutcome], item: Prepared) -> list[IngestOu
 
 
 def _options(uri: str, focus_version: str | None, http: HttpOptions) -> ValidateOptions:
+    from focusflow.focus.validation import (  # noqa: PLC0415 - see prevalidate
+        ValidateOptions,
+        find_cached_model,
+        probe_version,
+    )
+
     options = ValidateOptions(focus_version=focus_version, http=http)
     cached = find_cached_model(focus_version or probe_version(uri, options))
     return replace(options, model=cached[1]) if cached else options
 
 
 def _refusal(report: Report) -> str:
+    from focusflow.focus.validation import Severity  # noqa: PLC0415 - see prevalidate
+
     errors = [r for r in report.failures if r.severity is Severity.ERROR]
     shown = "; ".join(
         f"{r.rule_id} on {r.column or 'the file'} (rows "
@@ -89,6 +95,8 @@ def _refusal(report: Report) -> str:
 
 def _quarantine(uri: str, options: ValidateOptions, source_id: str | None,
                 report: Report) -> Prepared:
+    from focusflow.focus.validation import Severity, offending_rows  # noqa: PLC0415 - see above
+
     file_level = [r for r in report.failures if r.severity is Severity.ERROR and
                   (not r.rows or r.rows == (0,))]
     if file_level:

@@ -14,14 +14,16 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from pydantic import SecretStr
 
 from focusflow.errors import ConfigError, SourceError, TransientSourceError
 from focusflow.focus.streams import IteratorStream
+
+if TYPE_CHECKING:
+    import httpx
 
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
@@ -54,6 +56,8 @@ class HttpOptions:
         return headers
 
     def auth(self) -> httpx.BasicAuth | None:
+        import httpx  # noqa: PLC0415 - loaded for http(s) sources only: local loads start faster
+
         if self.username is None:
             return None
         password = self.password.get_secret_value() if self.password else ""
@@ -124,6 +128,8 @@ def _open_file(uri: str, _: HttpOptions) -> Opened:
 
 
 def _open_http(uri: str, options: HttpOptions) -> Opened:
+    import httpx  # noqa: PLC0415 - see HttpOptions.auth
+
     shown = display_name(uri)
     client = httpx.Client(
         verify=options.verify(), timeout=options.timeout_seconds, follow_redirects=True,

@@ -12,16 +12,17 @@ with manifests) expands into planned loads, each read as one stream and loaded a
 from __future__ import annotations
 
 import csv
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
 from focusflow.focus import FocusReader, HttpOptions, Reject
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
 from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused
-from focusflow.sources import azure as _azure  # noqa: F401 - registers az:// and its expander
 
 Progress = Callable[[int, int | None, int], None]
 """Called as (bytes read, total bytes or None, rows read) while a file streams."""
@@ -56,6 +57,7 @@ def ingest(
     threads); if it refuses a value, the file is read again through the typed path, which
     loads what FOCUS allows and names the row and column of anything it does not.
     """
+    load_source_plugins(uri)
     try:
         return _ingest_file(uri, sink, options, progress, offer_text=not options.skip_invalid)
     except TextRowsRefused:
@@ -82,6 +84,7 @@ def ingest_location(
 ) -> list[IngestOutcome]:
     """Load what ``uri`` stands for: the loads a source expands it into (e.g. one per billing
     period of a manifest-driven export), or the single file ``ingest`` loads."""
+    load_source_plugins(uri)
     planned = expand_location(uri, options.http)
     if planned is None:
         return [ingest(uri, sink, options, progress)]
@@ -118,6 +121,19 @@ def _load(
     return IngestOutcome(
         uri, reader.name, source_id, result, reader.bytes_read, reader.rejects, version,
     )
+
+
+# Sources that teach the focus layer locations (schemes, expanders) when imported.
+_SOURCE_PLUGINS = ("focusflow.sources.azure",)  # az://, azcost://, Blob https URLs
+
+
+def load_source_plugins(uri: str) -> None:
+    """Import the sources that may claim ``uri``; local paths and s3:// need none, and a plain
+    file load starts a quarter second faster without them."""
+    scheme = urlsplit(uri).scheme.lower()
+    if len(scheme) > 1 and scheme not in ("file", "s3"):  # one letter: a Windows drive
+        for module in _SOURCE_PLUGINS:
+            importlib.import_module(module)
 
 
 def _metered(

@@ -40,7 +40,8 @@ TRICKY = {
                           "infinity", "2024-01-01T00:00:00.Z", "2024-01-01T00:00:60Z",
                           "2024-01-01Z", "yesterday"],
     "Tags": ['{"a": NaN}', '{"a": 1,}', '{"a": Infinity}', '{"a": 1e999}', "[1]", '"text"',
-             "{a: 1}", '{"a": 1} x', '{"a": -inf}', "not json"],
+             "{a: 1}", '{"a": 1} x', '{"a": -inf}', "not json", ' {"a": 1}', '{"a": "x\ty"}',
+             '{"a": 1', '{"a": "\\ud800"}', '{"a": 1}}'],
     "ChargeCategory": ["usage", "Usage ", "Refund"],
 }
 

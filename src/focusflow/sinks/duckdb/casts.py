@@ -53,8 +53,8 @@ def _expression(column: LayoutColumn, text: str) -> str:
                                     f"CAST({value} AS TIMESTAMPTZ)"),
         DataType.JSON: _guarded(
             value,
-            f"json_valid({value}) AND json_type({value}) = 'OBJECT' "
-            f"AND NOT regexp_matches({value}, '{_LENIENT_JSON}')",
+            # The cast refuses what is not JSON at all; a leading brace makes it an object.
+            f"left({value}, 1) = '{{' AND NOT regexp_matches({value}, '{_LENIENT_JSON}')",
             f"CAST({value} AS JSON)",
         ),
     }[spec.data_type]
