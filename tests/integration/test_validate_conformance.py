@@ -112,6 +112,19 @@ def test_negative_list_unit_price(tmp_path: Path, focus_model: RequirementsModel
     assert (result.status, result.column, result.rows) == (Status.FAILED, "ListUnitPrice", (2,))
 
 
+def test_distinct_count_rules_sharing_a_scope_count_apart(
+    tmp_path: Path, focus_model: RequirementsModel
+) -> None:
+    # ServiceName -> ServiceCategory and ServiceName -> ServiceSubcategory are checked over the
+    # same rows; one ServiceName with two subcategories (same category) breaks only the second.
+    report = validate(str(write(tmp_path, {(3, "ServiceSubcategory"): "Containers"})),
+                      ValidateOptions(model=focus_model))
+    category, subcategory = (verdict(report, r) for r in ("ServiceName-C-005-C",
+                                                          "ServiceName-C-008-C"))
+    assert (category.status, category.count) == (Status.PASSED, 0)
+    assert (subcategory.status, subcategory.count) == (Status.FAILED, 1)
+
+
 def test_unparseable_date_is_a_row_finding(tmp_path: Path, focus_model: RequirementsModel) -> None:
     report = validate(str(write(tmp_path, {(5, "ChargePeriodStart"): "2026-13-45T99:00:00Z"})),
                       ValidateOptions(model=focus_model))

@@ -190,10 +190,13 @@ def _outcomes(groups: list[Any], checks: Sequence[RowCheck]) -> ScanResult:
     found = {int(k): (int(count), tuple(rows or ()), extra) for k, count, rows, extra in groups}
     slots = _slots(checks)
     outcomes: dict[str, CheckOutcome] = {}
+    distinct = 0
     for check in checks:
         count, rows, extra = found.get(slots[check.violation], (0, (), None))
         if check.distinct:
-            outcomes[check.key] = CheckOutcome(int(extra or 0), ())
+            # Each distinct-count check its own count (checks sharing a scope share a group).
+            outcomes[check.key] = CheckOutcome(int((extra or [0] * (distinct + 1))[distinct]), ())
+            distinct += 1
         else:
             outcomes[check.key] = CheckOutcome(count, rows)
     return ScanResult(found.get(-1, (0, (), None))[0], outcomes)
@@ -262,7 +265,7 @@ def _scan_sql(
     level1, level2 = fact_columns([q(c.name) for c in layout.columns], everything)
     carried = "".join(f", __a{i}, __b{i}" for i, c in enumerate(checks) if c.distinct)
     exploded = f"SELECT {ROW}, unnest({hits}) AS __k{carried} FROM flagged"
-    extra = " + ".join(extras) if extras else "NULL"
+    extra = f"[{', '.join(extras)}]"
     facts = (f"facts1 AS (SELECT *{''.join(', ' + f for f in level1)} FROM src), "
              f"facts2 AS (SELECT *{''.join(', ' + f for f in level2)} FROM facts1)")
     ctes = (f"WITH src AS (SELECT {projection} FROM {source} AS raw), {facts}, "
