@@ -2,8 +2,9 @@
 
 Layer: ``exporter`` (above ``sources``/``sinks``, below ``operator``/``cli``). ``config`` parses
 Krateo's ``exporterConfig``; ``decode`` turns responses into rows; ``exposition`` renders
-``/metrics`` with vectorised Arrow kernels; ``snapshot`` publishes atomically; ``service`` polls
-and serves; ``build_source`` picks the source a config names.
+``/metrics`` with vectorised Arrow kernels (``duplicates`` finds repeated label sets);
+``snapshot`` holds the rows once and publishes atomically; ``service`` polls and serves;
+``build_source`` picks the source a config names.
 """
 
 from focusflow.exporter.config import (

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from focusflow.errors import FocusflowError, is_transient
 from focusflow.exporter.config import ExporterConfig
 from focusflow.exporter.decode import Decoded, decode
-from focusflow.exporter.exposition import Rendered, render
+from focusflow.exporter.exposition import Exposition, render_parts
 from focusflow.exporter.snapshot import (
     ARROW_STREAM,
     Snapshot,
     SnapshotHolder,
-    arrow_ipc,
+    arrow_ipc_buffer,
+    make_snapshot,
     snapshot_id,
 )
 from focusflow.runtime.backoff import Backoff
@@ -96,19 +97,18 @@ class Exporter:
             logger.debug("%s unchanged; keeping snapshot %s", fetched.name, current.id)
             return
         decoded = decode(fetched, self.config)
-        snapshot = Snapshot(
-            id=snapshot_id(digest, self._settings), decoded=decoded,
-            arrow=arrow_ipc(decoded.rows), render=lambda: self._render(decoded, fetched.name),
-        )
+        snapshot = make_snapshot(snapshot_id(digest, self._settings), decoded,
+                                 lambda held: self._render(held, fetched.name))
+        del decoded  # the snapshot holds the rows once, as its IPC stream
         if self.eager_metrics:
-            snapshot.exposition()
+            snapshot.compress_metrics()
         self.holder.swap(snapshot)
         self._body_digest = digest
         logger.info("%s: published snapshot %s (%d rows)", fetched.name, snapshot.id,
                     snapshot.rows)
 
-    def _render(self, decoded: Decoded, name: str) -> Rendered:
-        rendered = render(decoded, self.config)
+    def _render(self, decoded: Decoded, name: str) -> Exposition:
+        rendered = render_parts(decoded, self.config)
         if rendered.skipped:
             logger.warning("%s: %d row(s) have no numeric value and get no sample", name,
                            rendered.skipped)
@@ -153,7 +153,7 @@ class Exporter:
         own = self.self_metrics(snapshot)
         try:
             if gzipped:
-                body = snapshot.exposition_gzip(own) if snapshot else gzip.compress(own, 1)
+                body = snapshot.exposition_gzip(own) if snapshot else [gzip.compress(own, 1)]
                 return Response(200, body, METRICS_TYPE,
                                 {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
             parts = list(snapshot.exposition().parts) if snapshot else []
@@ -177,8 +177,9 @@ class Exporter:
             "text/csv" in request.headers.get("accept", "")
             and ARROW_STREAM not in request.headers.get("accept", ""))
         if as_csv:
-            return Response(200, snapshot.csv(), "text/csv; charset=utf-8", headers)
-        return Response(200, snapshot.arrow, ARROW_STREAM, headers)
+            return Response(200, [memoryview(snapshot.csv())], "text/csv; charset=utf-8",
+                            headers)
+        return Response(200, [memoryview(snapshot.arrow)], ARROW_STREAM, headers)
 
     def self_metrics(self, snapshot: Snapshot | None) -> bytes:
         stats = self.stats
@@ -207,7 +208,7 @@ class Exporter:
 def _digest(fetched: Fetched) -> str:
     digest = hashlib.sha256()
     if fetched.table is not None:
-        digest.update(arrow_ipc(fetched.table))
+        digest.update(memoryview(arrow_ipc_buffer(fetched.table)))
     else:
         digest.update(fetched.body or b"")
         digest.update((fetched.content_type or "").encode())

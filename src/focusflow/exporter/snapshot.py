@@ -1,18 +1,24 @@
-"""Immutable snapshots of a source's rows and their pre-rendered representations.
+"""Immutable snapshots of a source's rows, held once, with their served forms derived.
 
-Layer: ``exporter``. A ``Snapshot`` is built completely off to the side (rows and Arrow IPC
-bytes; the ``/metrics`` exposition too unless the exporter renders it on first request) and then
-published by replacing one reference (``SnapshotHolder.swap``), so a reader sees either the old
-or the new snapshot, never a half-built one (R15). A lazily rendered exposition is built once,
-under a lock, and belongs to its snapshot. Its id is a
-hash of the source bytes and the rendering settings: an unchanged source keeps its id, which is
-the ``ETag`` the scraper sends back in ``If-None-Match``.
+Layer: ``exporter``. A ``Snapshot`` is built completely off to the side and then published by
+replacing one reference (``SnapshotHolder.swap``), so a reader sees either the old or the new
+snapshot, never a half-built one (R15). Its id is a hash of the source bytes and the rendering
+settings: an unchanged source keeps its id, which is the ``ETag`` the scraper sends back in
+``If-None-Match``.
+
+Memory (a 200 MB report in a pod with a limit): the rows are held once. The Arrow IPC stream
+that ``/rows`` serves is the canonical copy; the typed rows are zero-copy views on it, and
+the text view (``/metrics`` labels, CSV) shares every column whose text is the typed value
+itself, so only re-typed columns (costs, dates) keep a text copy of their own. The
+``/metrics`` exposition (about twice the CSV) is kept only gzip-compressed (about a tenth):
+it is rendered a slice of rows at a time into one gzip stream, once per snapshot, which is
+what Prometheus asks for; a client without gzip gets it decompressed per request. CSV bodies
+are made per request.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
 import time
 import zlib
@@ -20,81 +26,152 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from focusflow.exporter.decode import Decoded
-from focusflow.exporter.exposition import Rendered
+from focusflow.exporter.exposition import Exposition, Rendered
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+_GZIP_LEVEL = 1  # a repetitive exposition compresses ~10x even at the fastest level
+_INFLATE_STEP = 2 << 20  # compressed bytes inflated per part for a client without gzip
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What the self-metrics report about a rendered exposition."""
+
+    series: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class _Compressed:
+    stream: bytes  # the exposition as gzip, sync-flushed (no trailer yet)
+    compressor: zlib._Compress  # its state after the flush: copied to finish each response
+    counts: Counts
 
 
 @dataclass(frozen=True)
 class Snapshot:
     id: str
     decoded: Decoded
-    arrow: bytes
-    render: Callable[[], Rendered] = field(repr=False, compare=False)
+    arrow: pa.Buffer
+    render: Callable[[], Exposition] = field(repr=False, compare=False)
     created_at: float = field(default_factory=time.time)
-    _rendered: list[Rendered] = field(default_factory=list, repr=False, compare=False)
-    _gzip: list[tuple[bytes, zlib._Compress]] = field(default_factory=list, repr=False,
-                                                        compare=False)
-    _csv: list[bytes] = field(default_factory=list, repr=False, compare=False)
+    _metrics: list[_Compressed] = field(default_factory=list, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def rows(self) -> int:
         return int(self.decoded.rows.num_rows)
 
-    def exposition(self) -> Rendered:
-        """The ``/metrics`` exposition of this snapshot, rendered on first use."""
-        with self._lock:
-            if not self._rendered:
-                self._rendered.append(self.render())
-            return self._rendered[0]
+    def compress_metrics(self) -> Counts:
+        """Render and compress the exposition now (the exporter's eager mode); its counts."""
+        return self._compressed().counts
 
-    def exposition_gzip(self, trailer: bytes) -> bytes:
-        """``exposition + trailer`` as one gzip stream; the exposition is compressed once.
-
-        The compressor is sync-flushed after the exposition and kept: each request copies it,
-        compresses only its small trailer (the self-metrics) and finishes the stream.
-        """
-        rendered = self.exposition()
+    def _compressed(self) -> _Compressed:
+        """The exposition as one gzip stream, rendered and compressed once, part by part."""
         with self._lock:
-            if not self._gzip:
-                compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-                chunks = [compressor.compress(part) for part in rendered.parts]
+            if not self._metrics:
+                exposition = self.render()
+                compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+                chunks = [compressor.compress(part) for part in exposition.parts]
                 chunks.append(compressor.flush(zlib.Z_SYNC_FLUSH))
-                self._gzip.append((b"".join(chunks), compressor))
-            prefix, compressor = self._gzip[0]
-            finisher = compressor.copy()
-        return prefix + finisher.compress(trailer) + finisher.flush()
+                self._metrics.append(_Compressed(b"".join(chunks), compressor,
+                                                 Counts(exposition.series, exposition.skipped)))
+            return self._metrics[0]
+
+    def exposition_gzip(self, trailer: bytes) -> list[bytes]:
+        """``exposition + trailer`` as one gzip stream, in parts (served back to back).
+
+        Each request copies the kept compressor state, compresses only its small trailer (the
+        self-metrics) and finishes the stream.
+        """
+        compressed = self._compressed()
+        finisher = compressed.compressor.copy()
+        return [compressed.stream, finisher.compress(trailer) + finisher.flush()]
+
+    def exposition(self) -> Rendered:
+        """The exposition as plain text (decompressed for this request, not kept)."""
+        compressed = self._compressed()
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        view = memoryview(compressed.stream)
+        parts: list[bytes | memoryview] = []
+        for start in range(0, len(view), _INFLATE_STEP):
+            parts.append(inflater.decompress(view[start:start + _INFLATE_STEP]))
+        return Rendered(parts, compressed.counts.series, compressed.counts.skipped)
 
     @property
-    def rendered(self) -> Rendered | None:
-        """The exposition if it was rendered already (self-metrics must not trigger it)."""
-        return self._rendered[0] if self._rendered else None
+    def rendered(self) -> Counts | None:
+        """The exposition's counts if it was rendered already (self-metrics must not render)."""
+        return self._metrics[0].counts if self._metrics else None
 
-    def csv(self) -> bytes:
-        """The rows as the source spelled them (text view), RFC 4180 quoting; built once."""
-        with self._lock:
-            if not self._csv:
-                sink = io.BytesIO()
-                pacsv.write_csv(self.decoded.text, sink,
-                                write_options=pacsv.WriteOptions(quoting_style="needed"))
-                self._csv.append(sink.getvalue())
-            return self._csv[0]
+    def csv(self) -> pa.Buffer:
+        """The rows as the source spelled them (text view), RFC 4180 quoting; per request."""
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(self.decoded.text, sink,
+                        write_options=pacsv.WriteOptions(quoting_style="needed"))
+        return sink.getvalue()
+
+
+def make_snapshot(snapshot_id: str, decoded: Decoded,
+                  render: Callable[[Decoded], Exposition]) -> Snapshot:
+    """A snapshot holding ``decoded`` once: as its IPC stream, with views for both tables."""
+    arrow = arrow_ipc_buffer(decoded.rows)
+    rows = pa.ipc.open_stream(arrow).read_all()  # zero-copy: buffers point into ``arrow``
+    text = rows if decoded.text is decoded.rows else _share(decoded.text, rows)
+    held = Decoded(text, rows, decoded.value_column)
+    return Snapshot(id=snapshot_id, decoded=held, arrow=arrow, render=lambda: render(held))
+
+
+def _share(text: pa.Table, rows: pa.Table) -> pa.Table:
+    """``text`` with each column that its typed twin can spell replaced by views on the twin.
+
+    A string column the reader kept as is shares the twin's offsets and bytes. Where the text
+    held ``""`` and the reader made it NULL, the twin's NULL slot is empty too: the same
+    buffers with the text's validity spell the text. Every candidate is checked for equality.
+    """
+    columns = []
+    for name in text.column_names:
+        column = text.column(name)
+        if name in rows.column_names and rows.column(name).type == column.type == pa.string():
+            column = _spelled_by(column, rows.column(name))
+        columns.append(column)
+    return pa.table(columns, schema=text.schema)
+
+
+def _spelled_by(column: pa.ChunkedArray, twin: pa.ChunkedArray) -> pa.ChunkedArray:
+    if twin.null_count == column.null_count and twin.equals(column):
+        return twin
+    chunks, start = [], 0
+    for chunk in twin.chunks:
+        if chunk.offset:
+            return column
+        valid = pc.is_valid(column.slice(start, len(chunk))).combine_chunks()
+        bitmap = None if pc.all(valid).as_py() else valid.buffers()[1]
+        chunks.append(pa.Array.from_buffers(pa.string(), len(chunk),
+                                            [bitmap, *chunk.buffers()[1:]]))
+        start += len(chunk)
+    candidate = pa.chunked_array(chunks, pa.string())
+    return candidate if candidate.equals(column) else column
 
 
 def snapshot_id(body_digest: str, settings: str) -> str:
     return hashlib.sha256(f"{body_digest}\n{settings}".encode()).hexdigest()[:32]
 
 
-def arrow_ipc(table: pa.Table) -> bytes:
+def arrow_ipc_buffer(table: pa.Table) -> pa.Buffer:
     """The table as one Arrow IPC stream (schema, batches, end-of-stream marker)."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=65_536)
-    return bytes(sink.getvalue().to_pybytes())
+    return sink.getvalue()
+
+
+def arrow_ipc(table: pa.Table) -> bytes:
+    """``arrow_ipc_buffer`` as ``bytes`` (a copy: for tests and digests of small tables)."""
+    return bytes(arrow_ipc_buffer(table).to_pybytes())
 
 
 class SnapshotHolder:

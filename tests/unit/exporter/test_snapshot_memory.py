@@ -1,0 +1,79 @@
+"""A snapshot holds its rows once and derives what it serves, byte for byte as before.
+
+The IPC stream is the canonical copy; typed rows are views on it; text columns share the typed
+twin's buffers (also where a quoted ``""`` became NULL); the exposition is kept as gzip only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from focusflow.exporter import ExporterConfig
+from focusflow.exporter.decode import Decoded, decode
+from focusflow.exporter.exposition import render, render_parts
+from focusflow.exporter.snapshot import arrow_ipc, make_snapshot
+from focusflow.sources import Fetched
+
+REPO = Path(__file__).resolve().parents[3]
+AZURE = REPO / "examples" / "data" / "focus_1_2_cost_and_usage_azure.csv"
+COST = ExporterConfig.parse({"source": "x", "pollingInterval": "1m"}, where="t")
+# Every field quoted, as many exporters write: quoted "" cells stay "" in the text view.
+QUOTED = (b'"BilledCost","ServiceName","SkuId","ChargeClass","Tags"\n'
+          b'"1.5","EC2","","","{""a"": ""b""}"\n'
+          b'"2","S3","sku-1",,""\n')
+
+
+def decoded_of(body: bytes, config: ExporterConfig = COST) -> Decoded:
+    return decode(Fetched(name="r", body=body, content_type="text/csv"), config)
+
+
+def csv_of(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    return sink.getvalue()
+
+
+def buffer_addresses(table: pa.Table) -> set[int]:
+    return {b.address for column in table.columns for chunk in column.chunks
+            for b in chunk.buffers() if b is not None and b.size}
+
+
+def test_rows_are_views_on_the_ipc_stream_and_text_shares_them() -> None:
+    for body in (QUOTED, AZURE.read_bytes()):
+        original = decoded_of(body)
+        snapshot = make_snapshot("s", original, lambda d: render_parts(d, COST))
+        held = snapshot.decoded
+        assert held.rows.equals(original.rows) and held.text.equals(original.text)
+        assert bytes(snapshot.arrow) == arrow_ipc(original.rows)
+        start, end = snapshot.arrow.address, snapshot.arrow.address + snapshot.arrow.size
+        assert all(start <= a < end for a in buffer_addresses(held.rows))
+        # Every text column that stays a string in the typed rows reads the stream's bytes.
+        for name in held.text.column_names:
+            if held.rows.schema.field(name).type == pa.string():
+                data = {chunk.buffers()[2].address for chunk in held.text.column(name).chunks
+                        if chunk.buffers()[2] is not None and chunk.buffers()[2].size}
+                assert all(start <= a < end for a in data), name
+        assert csv_of(held.text) == csv_of(original.text)  # quoted "" and NULL kept apart
+        assert bytes(snapshot.csv()) == csv_of(original.text)
+
+
+def test_exposition_is_kept_compressed_and_served_unchanged() -> None:
+    original = decoded_of(AZURE.read_bytes())
+    expected = render(original, COST)
+    snapshot = make_snapshot("s", original, lambda d: render_parts(d, COST))
+    assert snapshot.rendered is None  # nothing rendered before it is asked for
+    plain = snapshot.exposition()
+    assert plain.text == expected.text
+    assert (plain.series, plain.skipped) == (expected.series, expected.skipped) == (2000, 0)
+    trailer = b"# HELP x y\n# TYPE x gauge\nx 1\n"
+    for _ in range(2):  # the kept compressor state serves request after request
+        assert gzip.decompress(b"".join(snapshot.exposition_gzip(trailer))) == \
+            expected.text + trailer
+    kept = len(snapshot._metrics[0].stream)
+    assert kept * 5 < expected.size  # the kept form is a fraction of the text
+    assert snapshot.rendered is not None and snapshot.rendered.series == 2000
