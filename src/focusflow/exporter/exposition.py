@@ -191,12 +191,21 @@ def _escape(column: pa.ChunkedArray) -> pa.ChunkedArray:
     A memchr-speed scan of the raw string bytes tells which of backslash, quote and newline
     occur at all: most FOCUS columns hold none, and skipping an absent one changes nothing.
     """
-    data = [c.buffers()[2] for c in column.chunks]
-    raw = [b.to_pybytes() for b in data if b is not None]
-    for needle, old, new in _ESCAPES:
-        if any(needle in chunk for chunk in raw):
-            column = pc.replace_substring(column, old, new)
-    return column
+    raw = [b.to_pybytes() for b in (c.buffers()[2] for c in column.chunks) if b is not None]
+    present = [(old, new) for needle, old, new in _ESCAPES if any(needle in r for r in raw)]
+    return _replace(column, present) if present else column
+
+
+def _replace(column: pa.ChunkedArray, pairs: Sequence[tuple[str, str]]) -> pa.ChunkedArray:
+    """``replace_substring`` for each (old, new) pair in turn, on the distinct values if they
+    repeat (JSON details and tag sets do, across a report), gathered back to the rows."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    distinct = encoded.dictionary
+    direct = 2 * len(distinct) > len(column)
+    target = column if direct else distinct
+    for old, new in pairs:
+        target = pc.replace_substring(target, old, new)
+    return target if direct else pa.chunked_array([pc.take(target, encoded.indices)])
 
 
 def _escape_text(value: str) -> str:
@@ -206,15 +215,8 @@ def _escape_text(value: str) -> str:
 
 
 def _krateo_tags(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Krateo's Tags label rewrite: drop ``{}"``, ``=``→``:``, ``,``→``;``.
-
-    Done on the column's distinct values and gathered back: tag sets repeat across rows.
-    """
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    values = encoded.dictionary
-    for old, new in _TAG_REWRITE:
-        values = pc.replace_substring(values, old, new)
-    return pa.chunked_array([pc.take(values, encoded.indices)])
+    """Krateo's Tags label rewrite: drop ``{}"``, ``=``→``:``, ``,``→``;``."""
+    return _replace(column, _TAG_REWRITE)
 
 
 _TAG_REWRITE = (("{", ""), ("}", ""), ('"', ""), ("=", ":"), (",", ";"))
@@ -240,6 +242,8 @@ def _only_value(column: pa.ChunkedArray) -> str | None:
         return None
     first = column[0].as_py()
     assert isinstance(first, str)  # noqa: S101 - a string column
+    if column[rows - 1].as_py() != first:  # most varying columns stop here
+        return None
     width = len(first.encode())
     if pc.sum(pc.binary_length(column)).as_py() != width * rows:
         return None
