@@ -36,6 +36,7 @@ def make_focus_csv(rows: int, out: Path, sample: Path = SAMPLE) -> Path:
 class Run:
     seconds: float
     peak_rss_mb: float
+    cpu_seconds: float = 0.0  # user + system of the child: steadier than wall on a busy machine
 
 
 def run_measured(command: list[str], env: dict[str, str] | None = None) -> Run:
@@ -48,7 +49,7 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> Run:
     if os.waitstatus_to_exitcode(status) != 0:
         assert process.stderr is not None
         sys.exit(f"{command[0]} failed: {process.stderr.read().decode()[-2000:]}")
-    return Run(elapsed, usage.ru_maxrss / 1024)
+    return Run(elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
@@ -56,8 +57,13 @@ FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
 
 def focusflow_ingest(csv: Path, db_url: str) -> tuple[float, float]:
     """``focusflow ingest CSV --db URL`` in a child process: (seconds, peak RSS in MB)."""
-    run = run_measured([FOCUSFLOW, "ingest", str(csv), "--db", db_url], env={"COLUMNS": "120"})
+    run = focusflow_ingest_run(csv, db_url)
     return run.seconds, run.peak_rss_mb
+
+
+def focusflow_ingest_run(csv: Path, db_url: str) -> Run:
+    """``focusflow ingest CSV --db URL`` in a child process, measured."""
+    return run_measured([FOCUSFLOW, "ingest", str(csv), "--db", db_url], env={"COLUMNS": "120"})
 
 
 def python_snippet(code: str) -> list[str]:

@@ -3,7 +3,8 @@
 Prints, measured in the same run on the same generated FOCUS file:
 - time of DuckDB ``CREATE TABLE AS SELECT * FROM read_csv(...)`` (the reference),
 - time of ``focusflow ingest`` into a fresh DuckDB file (typed, validated, lineage-tracked),
-- their ratio (target <= 1.5),
+- their ratio (target <= 1.5), and the ratio of their CPU time (user + system), which a busy
+  machine disturbs less than wall time,
 - peak RSS of the ingest at 1x and 2x the file size, and their ratio (target < 1.2).
 
 Usage: ``python bench/ingest.py [--rows 200000]``.
@@ -18,15 +19,23 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from _common import WORK, focusflow_ingest, make_focus_csv, python_snippet, run_measured
+from _common import (
+    WORK,
+    Run,
+    focusflow_ingest,
+    focusflow_ingest_run,
+    make_focus_csv,
+    python_snippet,
+    run_measured,
+)
 
 
-def duckdb_reference(csv: Path, db: Path) -> float:
+def duckdb_reference(csv: Path, db: Path) -> Run:
     code = (
         "import duckdb,sys; c=duckdb.connect(sys.argv[1]); "
         "c.execute(\"CREATE TABLE t AS SELECT * FROM read_csv(?, header=true)\", [sys.argv[2]])"
     )
-    return run_measured([*python_snippet(code), str(db), str(csv)]).seconds
+    return run_measured([*python_snippet(code), str(db), str(csv)])
 
 
 def main() -> None:
@@ -38,19 +47,22 @@ def main() -> None:
     one = make_focus_csv(args.rows, WORK / f"focus_{args.rows}.csv")
     two = make_focus_csv(args.rows * 2, WORK / f"focus_{args.rows * 2}.csv")
     db_dir = WORK / "db"
-    reference, ours, rss = [], [], {}
+    reference: list[Run] = []
+    ours: list[Run] = []
+    rss: dict[str, float] = {}
     for attempt in range(args.repeat):
         shutil.rmtree(db_dir, ignore_errors=True)
         db_dir.mkdir()
         reference.append(duckdb_reference(one, db_dir / "ref.duckdb"))
-        seconds, peak = focusflow_ingest(one, f"duckdb:///{db_dir / f'ff{attempt}.duckdb'}")
-        ours.append(seconds)
-        rss["1x"] = min(rss.get("1x", peak), peak)
+        run = focusflow_ingest_run(one, f"duckdb:///{db_dir / f'ff{attempt}.duckdb'}")
+        ours.append(run)
+        rss["1x"] = min(rss.get("1x", run.peak_rss_mb), run.peak_rss_mb)
     seconds2, peak2 = focusflow_ingest(two, f"duckdb:///{db_dir / 'ff2x.duckdb'}")
     rss["2x"] = peak2
     shutil.rmtree(db_dir, ignore_errors=True)
 
-    ref, mine = min(reference), min(ours)
+    ref, mine = min(r.seconds for r in reference), min(r.seconds for r in ours)
+    ref_cpu, mine_cpu = min(r.cpu_seconds for r in reference), min(r.cpu_seconds for r in ours)
     table = Table(title=f"Ingest {args.rows:,} rows ({one.stat().st_size / 1e6:.0f} MB FOCUS CSV)")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -58,6 +70,8 @@ def main() -> None:
     table.add_row("DuckDB read_csv into a table (reference)", f"{ref:.2f} s", "")
     table.add_row("focusflow ingest into DuckDB", f"{mine:.2f} s", "")
     table.add_row("ratio focusflow / DuckDB", f"{mine / ref:.2f}x", "<= 1.5x")
+    table.add_row("CPU time: DuckDB / focusflow", f"{ref_cpu:.2f} s / {mine_cpu:.2f} s", "")
+    table.add_row("CPU ratio focusflow / DuckDB", f"{mine_cpu / ref_cpu:.2f}x", "")
     table.add_row(f"focusflow ingest 2x file ({args.rows * 2:,} rows)", f"{seconds2:.2f} s", "")
     table.add_row("peak RSS at 1x", f"{rss['1x']:.0f} MB", "")
     table.add_row("peak RSS at 2x", f"{rss['2x']:.0f} MB", "")

@@ -61,9 +61,15 @@ def load(path: Path, db: Path, *, fast: bool) -> pa.Table:
     sink = open_sink(f"duckdb:///{db}")
     try:
         _ingest_file(str(path), sink, IngestOptions(source_id="s"), None, offer_text=fast)
-        return sink.read_table("focus")
+        return in_order(sink.read_table("focus"))
     finally:
         sink.close()
+
+
+def in_order(table: pa.Table) -> pa.Table:
+    # A table's rows have no order (the sink appends row groups as threads finish).
+    return table.sort_by([(name, "ascending") for name in table.column_names
+                          if not pa.types.is_nested(table.schema.field(name).type)])
 
 
 def outcome(path: Path, db: Path, *, fast: bool) -> pa.Table | str:
@@ -108,7 +114,7 @@ def test_tricky_values_are_never_loaded_differently(
         assert exc.row == 1 and exc.column == column
     else:
         assert isinstance(typed, pa.Table)
-        assert sink.read_table("focus").equals(typed)
+        assert in_order(sink.read_table("focus")).equals(typed)
     finally:
         sink.close()
 
