@@ -21,13 +21,14 @@ from focusflow.focus.validation.model_rules import (
     resolve_model_results,
 )
 from focusflow.focus.validation.scan import (
+    CheckOutcome,
     OpenedFile,
     RowCheck,
     ScanResult,
-    count_natively,
     locate_ragged_row,
     open_for_validation,
     run_checks,
+    screen_natively,
 )
 from focusflow.focus.validation.scan import offending_rows as scan_offending
 
@@ -91,21 +92,23 @@ def _scan(uri: str, opened: OpenedFile, checks: list[RowCheck],
     Otherwise (remote, Parquet, JSON, or a file DuckDB refuses) one streaming pass does all.
     """
     path = opened.native_csv
-    counted = count_natively(path, opened.layout, checks) if path is not None else None
-    if counted is None:
+    screened = screen_natively(path, opened.layout, checks) if path is not None else None
+    if screened is None:
         return run_checks(opened.text, opened.layout, checks, file=opened.name,
                           first_n=options.first_rows)
-    failing = [c for c in checks if counted.outcomes[c.key].count and c.distinct is None]
+    passed = {c.key: CheckOutcome(0, ()) for c in checks if not c.distinct}
+    found = ScanResult(screened.rows, {**passed, **screened.distinct})
+    failing = [c for c in checks if c.key in screened.failing]
     if not failing:
-        return counted
-    # A second, streaming pass names the first offending rows of the failing checks only.
+        return found
+    # A second, streaming pass counts and names the offending rows of the failing checks only.
     again = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
     try:
         located = run_checks(again.text, again.layout, failing, file=again.name,
                              first_n=options.first_rows)
     finally:
         again.close()
-    return ScanResult(counted.rows, {**counted.outcomes, **located.outcomes})
+    return ScanResult(screened.rows, {**found.outcomes, **located.outcomes})
 
 
 def probe_version(uri: str, options: ValidateOptions | None = None) -> str:

@@ -6,9 +6,9 @@ and a bad value cannot crash the reader) through the project's streaming readers
 Each Arrow batch gets a ``__row`` column (data rows from 1) and is fed to DuckDB as a stream, so
 memory stays bounded by a batch whatever the file's size. Each check is a SQL predicate that is
 true on an offending row; the query computes, per check, the number of offending rows and the
-first row numbers with ``min(__row, N)`` — one scan for all rules (see ``_scan_sql``). Local
-CSV files are first counted by DuckDB's own parallel ``read_csv`` (``count_natively``); the
-streaming pass then runs only if some rule failed, to name its rows.
+first row numbers with ``min(__row, N)`` — one scan for all rules (see ``_Plan``). Local
+CSV files are first screened by DuckDB's own parallel ``read_csv`` (``screen_natively``); the
+streaming pass then runs only if some rule failed, to count and name its rows.
 """
 
 from __future__ import annotations
@@ -132,39 +132,75 @@ def locate_ragged_row(
     return error
 
 
-def count_natively(
+@dataclass
+class NativeScreen:
+    """What DuckDB's own CSV reader tells in one pass: rows, failing row checks, set checks."""
+
+    rows: int
+    failing: frozenset[str]
+    distinct: dict[str, CheckOutcome]
+
+
+def screen_natively(
     path: Path, layout: Layout, checks: Sequence[RowCheck]
-) -> ScanResult | None:
-    """Counts per check from DuckDB's own parallel ``read_csv`` (no row numbers), or None.
+) -> NativeScreen | None:
+    """Which checks fail, from DuckDB's own parallel ``read_csv`` (no row numbers), or None.
 
     The fast path for local CSV files: DuckDB parses on every core. Row numbers are not known
-    there, so the caller finds the first offending rows in a second, streaming pass over the
-    failing checks only (clean files, the common case, need no second pass). Any DuckDB read
-    error (ragged row, bad UTF-8, odd quoting) returns None: the streaming reader then reports
-    it with the exact row.
+    there, so the caller counts and names the offending rows in a second, streaming pass over
+    the failing checks only (clean files, the common case, need no second pass). Any DuckDB
+    read error (ragged row, bad UTF-8, odd quoting) returns None: the streaming reader then
+    reports it with the exact row.
     """
     source = (f"read_csv({lit(str(path))}, header = true, all_varchar = true, delim = ',', "
               "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
               "auto_detect = false, columns = {"
               + ", ".join(f"{lit(c.source_name)}: 'VARCHAR'" for c in layout.columns) + "})")
-    sql = _scan_sql(layout, checks, 1, source=f"(SELECT *, 0::BIGINT AS {ROW} FROM {source})")
+    plan = _Plan(checks)
+    # One row, no GROUP BY: which bits any row set (bit_or keeps no per-row state; a
+    # histogram of mask values would), and the distinct counts.
+    bits = ", ".join(f"bit_or(__m{m})" for m in range(plan.masks))
+    sql = (plan.flagged(layout, f"(SELECT *, 0::BIGINT AS {ROW} FROM {source})")
+           + f"SELECT count(*), [{bits}], [{', '.join(plan.extras())}] FROM flagged")
     con = _connect()
     try:
-        groups = con.execute(sql).fetchall()
+        total, masks, extras = con.execute(sql).fetchall()[0]
     except duckdb.Error as exc:
         log.debug("native CSV scan of %s failed, streaming instead: %s", path, exc)
         return None
     finally:
         con.close()
-    return _outcomes(groups, checks)
+    outcomes = plan.outcomes(int(total), [(masks, 1, ())], extras, first_n=0).outcomes
+    return NativeScreen(
+        int(total),
+        frozenset(c.key for c in checks if not c.distinct and outcomes[c.key].count),
+        {c.key: outcomes[c.key] for c in checks if c.distinct},
+    )
 
 
 def run_checks(
     text: TextBatches, layout: Layout, checks: Sequence[RowCheck], *, file: str, first_n: int = 10
 ) -> ScanResult:
     """Run every check over the file in one scan; raises ``InputError`` for unreadable input."""
-    groups = _scan_stream(text, _scan_sql(layout, checks, first_n), file=file)
-    return _outcomes(groups, checks)
+    plan = _Plan(checks)
+    masks = ", ".join(f"__m{m}" for m in range(plan.masks))
+    extras = plan.extras()
+    # Rows grouped by which checks they break (one group on a clean file); with set-level
+    # checks, the grand total () also carries their distinct counts.
+    grouping = f"GROUPING SETS (({masks}), ())" if extras else masks
+    sql = (plan.flagged(layout, "raw_input")
+           + f"SELECT grouping({masks}) <> 0, [{masks}], count(*), min({ROW}, {int(first_n)}), "
+           f"[{', '.join(extras)}] FROM flagged GROUP BY {grouping}")
+    found = _scan_stream(text, sql, file=file)
+    total, groups, distinct = 0, [], []
+    for grand, values, count, rows, extra in found:
+        if grand:
+            distinct = extra
+            continue
+        total += int(count)
+        if any(values):
+            groups.append((values, int(count), tuple(rows or ())))
+    return plan.outcomes(total, groups, distinct, first_n=first_n)
 
 
 def _scan_stream(text: TextBatches, sql: str, *, file: str) -> list[Any]:
@@ -186,22 +222,6 @@ def _scan_stream(text: TextBatches, sql: str, *, file: str) -> list[Any]:
     return rows
 
 
-def _outcomes(groups: list[Any], checks: Sequence[RowCheck]) -> ScanResult:
-    found = {int(k): (int(count), tuple(rows or ()), extra) for k, count, rows, extra in groups}
-    slots = _slots(checks)
-    outcomes: dict[str, CheckOutcome] = {}
-    distinct = 0
-    for check in checks:
-        count, rows, extra = found.get(slots[check.violation], (0, (), None))
-        if check.distinct:
-            # Each distinct-count check its own count (checks sharing a scope share a group).
-            outcomes[check.key] = CheckOutcome(int((extra or [0] * (distinct + 1))[distinct]), ())
-            distinct += 1
-        else:
-            outcomes[check.key] = CheckOutcome(count, rows)
-    return ScanResult(found.get(-1, (0, (), None))[0], outcomes)
-
-
 _BITS = 62  # checks per BIGINT mask (bit 63 would make the mask negative)
 
 
@@ -213,76 +233,102 @@ def offending_rows(
     Same single scan as ``run_checks``; the result holds offending rows only (what a
     quarantine needs), so memory grows with bad rows, not with the file.
     """
-    row_checks = [c for c in checks if c.distinct is None]
-    slots = _slots(row_checks)
-    key_of = {slots[c.violation]: c.key for c in reversed(row_checks)}
-    found = _scan_stream(text, _scan_sql(layout, row_checks, 1, per_row=True), file=file)
-    return {int(row): key_of[int(k)] for row, k in found}
+    plan = _Plan([c for c in checks if c.distinct is None])
+    masks = [f"__m{m}" for m in range(plan.masks)]
+    sql = (plan.flagged(layout, "raw_input") + f"SELECT {ROW}, [{', '.join(masks)}] FROM flagged "
+           f"WHERE {' OR '.join(f'{m} <> 0' for m in masks)}")
+    found = {}
+    for row, values in _scan_stream(text, sql, file=file):
+        slot = next(m * _BITS + (v & -v).bit_length() - 1 for m, v in enumerate(values) if v)
+        found[int(row)] = plan.first_key[slot]
+    return found
 
 
-def _scan_sql(
-    layout: Layout, checks: Sequence[RowCheck], first_n: int, *, per_row: bool = False,
-    source: str = "raw_input",
-) -> str:
-    """The one query: per row, which checks it breaks; unnested and grouped by check index.
+class _Plan:
+    """How ``checks`` map onto the scan: predicate slots, bit masks and distinct counts.
 
-    One aggregate per check (``count(*) FILTER``...) makes DuckDB's planning cost grow steeply
-    with hundreds of rules, so each row instead folds its verdicts into a few BIGINT bit masks
-    (integer adds, cheap), a row with all masks zero emits only index -1 (which counts rows),
-    and only offending rows expand their set bits into check indices. The final GROUP BY has
-    three aggregates whatever the number of rules. Identical predicates are computed once. A
-    distinct-count check emits its index for every row in scope and gets its own
-    ``count(DISTINCT (A, B)) - count(DISTINCT A)`` in that group.
+    Each row folds its row-level verdicts into a few BIGINT bit masks (one bit per distinct
+    predicate: rules that compile to the same SQL share one), so the aggregation needs no
+    per-rule aggregate (hundreds of aggregates make DuckDB's planning slow) and no per-row
+    expansion: rows are counted per mask value (one value on a clean file) and the bits are
+    expanded here, in Python, over those few groups. A distinct-count check keeps its scope
+    as a boolean and gets ``count(DISTINCT (A, B)) - count(DISTINCT A)`` over that scope.
     """
-    projection = ", ".join(
-        [f"nullif({q(c.source_name)}, '') AS {q(c.name)}" for c in layout.columns] + [ROW]
-    )
-    slots = _slots(checks)
-    predicates = sorted(slots, key=lambda p: slots[p])
-    masks = []
-    for start in range(0, len(predicates), _BITS):
-        terms = [f"CASE WHEN coalesce(({p}), false) THEN {1 << (i - start)} ELSE 0 END"
-                 for i, p in enumerate(predicates[start:start + _BITS], start=start)]
-        masks.append(f"({' + '.join(terms) or '0'})::BIGINT AS __m{start // _BITS}")
-    expand = [
-        f"list_transform(list_filter(range({_BITS}), lambda b: (__m{m} >> b) & 1 = 1), "
-        f"lambda b: b + {m * _BITS})" for m in range(len(masks))
-    ]
-    clean = " AND ".join(f"__m{m} = 0" for m in range(len(masks))) or "true"
-    hits = f"CASE WHEN {clean} THEN [-1] ELSE list_concat([-1], {', '.join(expand)}) END" \
-        if expand else "[-1]"
-    extra_columns, extras = [], []
-    for index, check in enumerate(checks):
-        if check.distinct:
-            a, b, slot = *check.distinct, slots[check.violation]
-            extra_columns += [f"{a} AS __a{index}", f"{b} AS __b{index}"]
-            scope = f"FILTER (WHERE __k = {slot})"
-            extras.append(f"coalesce(count(DISTINCT (__a{index}, __b{index})) {scope} "
-                          f"- count(DISTINCT __a{index}) {scope}, 0)")
-    flagged = (f"SELECT {ROW}, " + ", ".join([*masks, *extra_columns, "true AS __t"])
-               + " FROM facts2")
-    everything = " ".join([*predicates, *extra_columns])
-    level1, level2 = fact_columns([q(c.name) for c in layout.columns], everything)
-    carried = "".join(f", __a{i}, __b{i}" for i, c in enumerate(checks) if c.distinct)
-    exploded = f"SELECT {ROW}, unnest({hits}) AS __k{carried} FROM flagged"
-    extra = f"[{', '.join(extras)}]"
-    facts = (f"facts1 AS (SELECT *{''.join(', ' + f for f in level1)} FROM src), "
-             f"facts2 AS (SELECT *{''.join(', ' + f for f in level2)} FROM facts1)")
-    ctes = (f"WITH src AS (SELECT {projection} FROM {source} AS raw), {facts}, "
-            f"flagged AS ({flagged}), "
-            f"exploded AS ({exploded}) ")
-    if per_row:
-        return ctes + f"SELECT {ROW}, min(__k) FROM exploded WHERE __k >= 0 GROUP BY {ROW}"
-    return ctes + (f"SELECT __k, count(*), min({ROW}, {int(first_n)}), {extra} "
-                   f"FROM exploded GROUP BY __k")
 
+    def __init__(self, checks: Sequence[RowCheck]) -> None:
+        self.checks = list(checks)
+        self.slots: dict[str, int] = {}
+        self.scopes: dict[str, int] = {}
+        for check in self.checks:
+            table = self.scopes if check.distinct else self.slots
+            table.setdefault(check.violation, len(table))
+        self.first_key = {}
+        for check in reversed(self.checks):
+            if not check.distinct:
+                self.first_key[self.slots[check.violation]] = check.key
+        self.masks = max(1, -(-len(self.slots) // _BITS))
 
-def _slots(checks: Sequence[RowCheck]) -> dict[str, int]:
-    """Each distinct predicate's index (rules that compile to the same SQL share one)."""
-    slots: dict[str, int] = {}
-    for check in checks:
-        slots.setdefault(check.violation, len(slots))
-    return slots
+    def extras(self) -> list[str]:
+        """Per distinct-count check, its count over its scope (one SQL expression each)."""
+        out = []
+        for index, check in enumerate(self.checks):
+            if check.distinct:
+                scope = f"FILTER (WHERE __s{self.scopes[check.violation]})"
+                out.append(f"count(DISTINCT (__a{index}, __b{index})) {scope} "
+                           f"- count(DISTINCT __a{index}) {scope}")
+        return out
+
+    def flagged(self, layout: Layout, source: str) -> str:
+        """``WITH ... flagged AS (...)``: per row its masks, scopes and distinct operands."""
+        projection = ", ".join(
+            [f"nullif({q(c.source_name)}, '') AS {q(c.name)}" for c in layout.columns] + [ROW]
+        )
+        predicates = sorted(self.slots, key=lambda p: self.slots[p])
+        columns = []
+        for m in range(self.masks):
+            terms = [f"CASE WHEN coalesce(({p}), false) THEN {1 << (i - m * _BITS)} ELSE 0 END"
+                     for i, p in enumerate(predicates[m * _BITS:(m + 1) * _BITS],
+                                           start=m * _BITS)]
+            columns.append(f"({' + '.join(terms) or '0'})::BIGINT AS __m{m}")
+        scopes = sorted(self.scopes, key=lambda p: self.scopes[p])
+        columns += [f"coalesce(({p}), false) AS __s{i}" for i, p in enumerate(scopes)]
+        for index, check in enumerate(self.checks):
+            if check.distinct:
+                a, b = check.distinct
+                columns += [f"{a} AS __a{index}", f"{b} AS __b{index}"]
+        everything = " ".join([*predicates, *scopes, *columns])
+        level1, level2 = fact_columns([q(c.name) for c in layout.columns], everything)
+        facts = (f"facts1 AS (SELECT *{''.join(', ' + f for f in level1)} FROM src), "
+                 f"facts2 AS (SELECT *{''.join(', ' + f for f in level2)} FROM facts1)")
+        return (f"WITH src AS (SELECT {projection} FROM {source} AS raw), {facts}, "
+                f"flagged AS (SELECT {ROW}, {', '.join(columns)} FROM facts2) ")
+
+    def outcomes(
+        self, total: int, groups: Sequence[tuple[list[int], int, tuple[int, ...]]],
+        extras: Sequence[int | None], *, first_n: int,
+    ) -> ScanResult:
+        """Per check its count and first rows, from the rows counted per mask value."""
+        counts = [0] * len(self.slots)
+        rows: list[list[int]] = [[] for _ in self.slots]
+        for values, count, first in groups:
+            for m, mask in enumerate(values):
+                left = int(mask)
+                while left:  # each set bit: one predicate these rows break
+                    bit = left & -left
+                    slot = m * _BITS + bit.bit_length() - 1
+                    counts[slot] += count
+                    rows[slot].extend(first)
+                    left ^= bit
+        result: dict[str, CheckOutcome] = {}
+        distinct = iter(extras)
+        for check in self.checks:
+            if check.distinct:
+                result[check.key] = CheckOutcome(int(next(distinct) or 0), ())
+            else:
+                slot = self.slots[check.violation]
+                result[check.key] = CheckOutcome(
+                    counts[slot], tuple(sorted(rows[slot])[:first_n]))
+        return ScanResult(total, result)
 
 
 def _row_numbered(text: TextBatches, failure: list[BaseException]) -> pa.RecordBatchReader:
