@@ -81,13 +81,20 @@ def outcome(path: Path, db: Path, *, fast: bool) -> pa.Table | str:
         return f"error: {exc}"
 
 
+def both_paths(
+    tmp_path: Path, column: str, value: str
+) -> tuple[Path, pa.Table | str, pa.Table | str]:
+    """A one-row file with ``value`` in ``column``, loaded by the fast path and by Arrow."""
+    path = one_row_file(tmp_path, column, value)
+    return (path, outcome(path, tmp_path / "fast.duckdb", fast=True),
+            outcome(path, tmp_path / "typed.duckdb", fast=False))
+
+
 @pytest.mark.parametrize(("column", "value"), [(c, v) for c, vs in PLAIN.items() for v in vs])
 def test_plain_values_take_the_fast_path_and_load_as_typed(
     tmp_path: Path, column: str, value: str
 ) -> None:
-    path = one_row_file(tmp_path, column, value)
-    fast = outcome(path, tmp_path / "fast.duckdb", fast=True)
-    typed = outcome(path, tmp_path / "typed.duckdb", fast=False)
+    _, fast, typed = both_paths(tmp_path, column, value)
     assert isinstance(typed, pa.Table), typed
     assert isinstance(fast, pa.Table), fast
     assert fast.equals(typed)
@@ -97,9 +104,7 @@ def test_plain_values_take_the_fast_path_and_load_as_typed(
 def test_tricky_values_are_never_loaded_differently(
     tmp_path: Path, column: str, value: str
 ) -> None:
-    path = one_row_file(tmp_path, column, value)
-    fast = outcome(path, tmp_path / "fast.duckdb", fast=True)
-    typed = outcome(path, tmp_path / "typed.duckdb", fast=False)
+    path, fast, typed = both_paths(tmp_path, column, value)
     if isinstance(fast, pa.Table):
         assert isinstance(typed, pa.Table), f"fast path loaded what Arrow rejects: {typed}"
         assert fast.equals(typed)
