@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from rich.console import Console
 from rich.table import Table
 
-from _common import SAMPLE, WORK, python_snippet, run_measured
+from _common import SAMPLE, WORK, python_snippet
 from focusflow.exporter import Exporter, ExporterConfig
 from focusflow.exporter.decode import decode
 from focusflow.exporter.exposition import render
@@ -100,21 +101,27 @@ def retained(report: Path, config: ExporterConfig) -> tuple[float, float]:
     return pa.total_allocated_bytes() - base + kept, poll_cpu
 
 
+# VmHWM, not ru_maxrss: a forked child's ru_maxrss includes this big parent's pages.
 EXPORTER_ONCE = """
 import sys
+from pathlib import Path
 from focusflow.exporter import Exporter, ExporterConfig
 from focusflow.sources import LocationSource
 config = ExporterConfig.parse({"source": sys.argv[1], "pollingInterval": "1h"}, where="bench")
 if sys.argv[2] == "poll":
     assert Exporter(config, LocationSource(sys.argv[1])).poll_once()
+status = Path("/proc/self/status").read_text().splitlines()
+print(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
 """
 
 
 def peak_rss(report: Path) -> tuple[float, float]:
     """Peak RSS (MB) of a process polling once, and of one that only imports the exporter."""
-    polled = run_measured([*python_snippet(EXPORTER_ONCE), str(report), "poll"])
-    idle = run_measured([*python_snippet(EXPORTER_ONCE), str(report), "import"])
-    return polled.peak_rss_mb, idle.peak_rss_mb
+    def run(mode: str) -> float:
+        done = subprocess.run([*python_snippet(EXPORTER_ONCE), str(report), mode],
+                              capture_output=True, check=True, text=True)
+        return int(done.stdout.split()[-1]) / 1024
+    return run("poll"), run("import")
 
 
 def main() -> None:

@@ -73,8 +73,8 @@ class Exporter:
         started = time.monotonic()
         self.stats.fetches += 1
         try:
-            fetched = self.source.fetch()
-            self._publish(fetched)
+            # No local keeps the fetched body: _publish drops it once decoded (peak memory).
+            self._publish(self.source.fetch())
         except FocusflowError as exc:
             self.stats.fetch_errors += 1
             self.stats.last_error = str(exc)
@@ -96,15 +96,17 @@ class Exporter:
         if current is not None and digest == self._body_digest:
             logger.debug("%s unchanged; keeping snapshot %s", fetched.name, current.id)
             return
+        name = fetched.name
         decoded = decode(fetched, self.config)
+        del fetched  # the body is not needed once decoded: free it before the IPC copy
         snapshot = make_snapshot(snapshot_id(digest, self._settings), decoded,
-                                 lambda held: self._render(held, fetched.name))
+                                 lambda held: self._render(held, name))
         del decoded  # the snapshot holds the rows once, as its IPC stream
         if self.eager_metrics:
             snapshot.compress_metrics()
         self.holder.swap(snapshot)
         self._body_digest = digest
-        logger.info("%s: published snapshot %s (%d rows)", fetched.name, snapshot.id,
+        logger.info("%s: published snapshot %s (%d rows)", name, snapshot.id,
                     snapshot.rows)
 
     def _render(self, decoded: Decoded, name: str) -> Exposition:

@@ -162,11 +162,22 @@ def snapshot_id(body_digest: str, settings: str) -> str:
 
 
 def arrow_ipc_buffer(table: pa.Table) -> pa.Buffer:
-    """The table as one Arrow IPC stream (schema, batches, end-of-stream marker)."""
-    sink = pa.BufferOutputStream()
+    """The table as one Arrow IPC stream (schema, batches, end-of-stream marker).
+
+    Sized first (a counting pass that copies nothing), then written into one allocation of
+    exactly that size: a growing buffer would reallocate its way up and leave the allocator
+    holding the discarded smaller copies, as much again as the stream at the peak.
+    """
+    counter = pa.MockOutputStream()
+    _write_ipc(counter, table)
+    buffer = pa.allocate_buffer(counter.size())
+    _write_ipc(pa.FixedSizeBufferWriter(buffer), table)
+    return buffer
+
+
+def _write_ipc(sink: pa.NativeFile, table: pa.Table) -> None:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=65_536)
-    return sink.getvalue()
 
 
 def arrow_ipc(table: pa.Table) -> bytes:
