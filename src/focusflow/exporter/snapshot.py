@@ -21,19 +21,21 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from zlib_ng import zlib_ng as zlib
 
 from focusflow.exporter.decode import Decoded
 from focusflow.exporter.exposition import Exposition, Rendered
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-_GZIP_LEVEL = 1  # a repetitive exposition compresses ~10x even at the fastest level
+# zlib-ng (a drop-in zlib) level 2: 1.1 s CPU for a 451 MB exposition where zlib level 1
+# takes 2.1 s, and a smaller stream (37 MB vs 39 MB); inflating is 2x faster too.
+_GZIP_LEVEL = 2
 _INFLATE_STEP = 2 << 20  # compressed bytes inflated per part for a client without gzip
 
 
@@ -89,7 +91,7 @@ class Snapshot:
         self-metrics) and finishes the stream.
         """
         compressed = self._compressed()
-        finisher = compressed.compressor.copy()
+        finisher = compressed.compressor.copy()  # type: ignore[attr-defined] # stub lacks it
         return [compressed.stream, finisher.compress(trailer) + finisher.flush()]
 
     def exposition(self) -> Rendered:
