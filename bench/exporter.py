@@ -127,7 +127,7 @@ def peak_rss(report: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     report = make_unique_report(args.rows, WORK / f"exporter_{args.rows}.csv")
     config = ExporterConfig.parse({"source": str(report), "pollingInterval": "1h"}, where="b")

@@ -12,11 +12,12 @@ endpoints: ``/metrics`` (exposition + self-metrics), ``/rows`` (Arrow IPC stream
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
+
+import xxhash
 
 from focusflow.errors import FocusflowError, is_transient
 from focusflow.exporter.config import ExporterConfig
@@ -208,7 +209,9 @@ class Exporter:
 
 
 def _digest(fetched: Fetched) -> str:
-    digest = hashlib.sha256()
+    """What the source returned, to tell an unchanged poll (every poll hashes the whole body:
+    xxh3 runs at memory speed where SHA-256 took 0.4 s CPU for a 222 MB report)."""
+    digest = xxhash.xxh3_128()
     if fetched.table is not None:
         digest.update(memoryview(arrow_ipc_buffer(fetched.table)))
     else:

@@ -91,7 +91,8 @@ class Snapshot:
         self-metrics) and finishes the stream.
         """
         compressed = self._compressed()
-        finisher = compressed.compressor.copy()  # type: ignore[attr-defined] # stub lacks it
+        with self._lock:  # one copy at a time from the shared compressor state
+            finisher = compressed.compressor.copy()  # type: ignore[attr-defined] # not stubbed
         return [compressed.stream, finisher.compress(trailer) + finisher.flush()]
 
     def exposition(self) -> Rendered:
