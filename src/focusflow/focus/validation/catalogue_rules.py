@@ -23,7 +23,7 @@ from focusflow.focus.schema import Layout
 from focusflow.focus.validation import sql
 from focusflow.focus.validation.findings import RuleResult, Severity, Status
 from focusflow.focus.validation.scan import RowCheck
-from focusflow.focus.validation.sql import lit, q
+from focusflow.focus.validation.sql import q
 
 MANDATORY = "columns.mandatory-present"
 CUSTOM_PREFIX = "columns.custom-prefix"
@@ -149,12 +149,12 @@ def _column_rules(column: Column) -> list[RowRule]:
 
 
 def _subcategory_rule() -> RowRule:
-    pairs = [f"{category}\x1f{sub}" for category, subs in SERVICE_SUBCATEGORIES.items()
-             for sub in subs]
-    known_sub = sql.in_list(q("ServiceSubcategory"),
-                            {s for subs in SERVICE_SUBCATEGORIES.values() for s in subs})
-    pair = f"{q('ServiceCategory')} || {lit(chr(31))} || {q('ServiceSubcategory')}"
-    violation = (f"{q('ServiceCategory')} IS NOT NULL AND {q('ServiceSubcategory')} IS NOT NULL "
-                 f"AND {known_sub} AND NOT {sql.in_list(pair, pairs)}")
+    # Every subcategory belongs to exactly one category: a known subcategory whose category
+    # differs from the row's breaks the rule (an unknown one is the allowed-values rule's).
+    category_of = {sub: category for category, subs in SERVICE_SUBCATEGORIES.items()
+                   for sub in subs}
+    violation = (f"{q('ServiceCategory')} IS NOT NULL AND coalesce("
+                 f"{sql.lookup(q('ServiceSubcategory'), category_of)} <> {q('ServiceCategory')}, "
+                 "false)")
     return _rule(SUBCATEGORY, "ServiceSubcategory", Severity.ERROR,
                  "ServiceSubcategory must belong to the row's ServiceCategory", violation)

@@ -253,6 +253,10 @@ def _sql(check: Check, present: set[str]) -> str:  # noqa: C901, PLR0911, PLR091
         if listed is not None:  # "one of the allowed values": one IN, not N comparisons
             column, values = listed
             return f"coalesce({sql.in_list(q(column), values)}, false)"
+        paired = _pair_list(check)
+        if paired is not None:  # "one of the allowed (A, B) pairs": one lookup of B by A
+            key, value, mapping = paired
+            return f"coalesce({sql.lookup(q(key), mapping)} = {q(value)}, false)"
         return "(" + f" {fn} ".join(_sql(item, present) for item in check.items) + ")"
     if fn == "ColumnPresent":
         return "true" if check.column in present else "false"
@@ -304,6 +308,26 @@ def _value_list(check: Check) -> tuple[str, list[str]] | None:
             or not all(isinstance(item.value, str) for item in items)):
         return None
     return str(items[0].column), [str(item.value) for item in items]
+
+
+def _pair_list(check: Check) -> tuple[str, str, dict[str, str]] | None:
+    """(A, B, {a: b}) when ``check`` is an OR of (A = a AND B = b) with each a listed once."""
+    if check.function != "OR" or len(check.items) < 2:
+        return None
+    pairs = []
+    for item in check.items:
+        parts = item.items
+        if (item.function != "AND" or len(parts) != 2
+                or any(p.function != "CheckValue" or not isinstance(p.value, str) for p in parts)):
+            return None
+        first, second = parts
+        pairs.append(((first.column, str(first.value)), (second.column, str(second.value))))
+    key, value = pairs[0][0][0], pairs[0][1][0]
+    mapping = {a: b for (_, a), (_, b) in pairs}
+    if (key is None or value is None or key == value or len(mapping) != len(pairs)
+            or any((k, v) != (key, value) for (k, _), (v, _) in pairs)):
+        return None
+    return key, value, mapping
 
 
 def _equals(col: str, value: object) -> str:

@@ -40,6 +40,16 @@ def in_list(expr: str, values: Iterable[str]) -> str:
     return f"{expr} IN ({', '.join(lit(v) for v in sorted(values))})"
 
 
+def lookup(key: str, mapping: dict[str, str]) -> str:
+    """The value ``mapping`` gives the column ``key``, NULL for other keys (or a NULL key).
+
+    One hash lookup per row: an OR of (key = k AND value = v) pairs costs a comparison per
+    pair, and a concatenated-pair IN list builds a string per row.
+    """
+    entries = ", ".join(f"{lit(k)}: {lit(v)}" for k, v in sorted(mapping.items()))
+    return f"map_extract_value(MAP {{{entries}}}, {key})"
+
+
 @cache
 def currency_codes() -> frozenset[str]:
     """ISO 4217 alphabetic codes, from the table shipped in the package (``data/iso4217.csv``)."""
