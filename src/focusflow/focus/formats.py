@@ -22,7 +22,6 @@ from typing import IO, Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from focusflow.errors import InputError
 from focusflow.focus.streams import PrefixedStream, read_prefix
@@ -180,6 +179,8 @@ def _parse_error(exc: Exception, ragged: list[RaggedRowError], file: str) -> Inp
 
 
 def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
+    import pyarrow.parquet as pq  # noqa: PLC0415 - only Parquet reads pay for its import
+
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the batch iterator
     shutil.copyfileobj(body, spool, 1 << 20)
     spool.seek(0)
