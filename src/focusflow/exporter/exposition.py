@@ -191,7 +191,7 @@ def _escape(column: pa.ChunkedArray) -> pa.ChunkedArray:
     A memchr-speed scan of the raw string bytes tells which of backslash, quote and newline
     occur at all: most FOCUS columns hold none, and skipping an absent one changes nothing.
     """
-    raw = [b.to_pybytes() for b in (c.buffers()[2] for c in column.chunks) if b is not None]
+    raw = [_used_bytes(chunk).to_pybytes() for chunk in column.chunks]
     present = [(old, new) for needle, old, new in _ESCAPES if any(needle in r for r in raw)]
     return _replace(column, present) if present else column
 
@@ -333,13 +333,16 @@ def _duplicate_fragment(rank: pa.Array) -> pa.Array:
 def _buffer_views(lines: pa.Array | pa.ChunkedArray) -> list[memoryview]:
     """Every line's bytes back to back: views on the string data buffers, nothing copied."""
     chunks = lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]
-    out = []
-    for chunk in chunks:
-        if len(chunk) == 0 or chunk.buffers()[2] is None:
-            continue
-        width = pa.int64() if pa.types.is_large_string(chunk.type) else pa.int32()
-        bounds = pa.Array.from_buffers(width, len(chunk) + 1, [None, chunk.buffers()[1]],
-                                       offset=chunk.offset)
-        start, end = bounds[0].as_py(), bounds[-1].as_py()
-        out.append(memoryview(chunk.buffers()[2])[start:end])
-    return out
+    return [memoryview(used) for used in map(_used_bytes, chunks) if used.size]
+
+
+def _used_bytes(chunk: pa.Array) -> pa.Buffer:
+    """The part of a string array's data buffer its rows use (a slice may use a fraction)."""
+    data = chunk.buffers()[2]
+    if len(chunk) == 0 or data is None:
+        return pa.py_buffer(b"")
+    width = pa.int64() if pa.types.is_large_string(chunk.type) else pa.int32()
+    bounds = pa.Array.from_buffers(width, len(chunk) + 1, [None, chunk.buffers()[1]],
+                                   offset=chunk.offset)
+    start, end = bounds[0].as_py(), bounds[-1].as_py()
+    return data.slice(start, end - start)
