@@ -19,7 +19,7 @@ from focusflow.focus.validation import sql
 from focusflow.focus.validation.findings import RuleResult, Severity, Status
 from focusflow.focus.validation.model import Check, ModelRule, RequirementsModel
 from focusflow.focus.validation.overrides import NORMALISED_REASON, OVERRIDES, Action
-from focusflow.focus.validation.scan import CheckOutcome, RowCheck
+from focusflow.focus.validation.scan import NEVER, CheckOutcome, RowCheck
 from focusflow.focus.validation.sql import lit, q
 
 ALL = "ALL"
@@ -223,7 +223,11 @@ def _row_check(key: str, requirement: Check, condition: Check | None,
         # Every A has exactly one B iff the distinct (A, B) pairs are as many as distinct A:
         # computed in the same scan; the difference counts the A values with extra Bs.
         return RowCheck(key, f"{a} IS NOT NULL AND ({when})", distinct=(a, b))
-    return RowCheck(key, f"({when}) AND NOT ({_sql(requirement, present)})")
+    required = _sql(requirement, present)
+    if required == "true" or when == "false":  # e.g. TypeString: no row can break it
+        return RowCheck(key, NEVER)
+    return RowCheck(key, f"NOT ({required})" if when == "true" else
+                    f"({when}) AND NOT ({required})")
 
 
 def _static(check: Check, present: set[str]) -> bool | None:
