@@ -6,12 +6,14 @@ twin's buffers (also where a quoted ``""`` became NULL); the exposition is kept 
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pytest
 
 from focusflow.exporter import ExporterConfig
 from focusflow.exporter.decode import Decoded, decode
@@ -77,3 +79,20 @@ def test_exposition_is_kept_compressed_and_served_unchanged() -> None:
     kept = len(snapshot._metrics[0].stream)
     assert kept * 5 < expected.size  # the kept form is a fraction of the text
     assert snapshot.rendered is not None and snapshot.rendered.series == 2000
+
+
+@pytest.mark.parametrize("path", sorted(REPO.glob("examples/data/*.csv")), ids=lambda p: p.name)
+def test_a_served_snapshot_retains_at_most_twice_the_file(path: Path) -> None:
+    """Arrow memory held after the exposition was rendered and gzipped, plus the gzip stream."""
+    body = path.read_bytes()
+    gc.collect()
+    base = pa.total_allocated_bytes()
+    decoded = decoded_of(body)
+    snapshot = make_snapshot("s", decoded, lambda d: render_parts(d, COST))
+    del decoded
+    assert snapshot.compress_metrics().series == 2000
+    assert bytes(snapshot.csv())  # served per request, not kept
+    gc.collect()
+    kept = sum(len(part) for part in snapshot.exposition_gzip(b""))
+    held = pa.total_allocated_bytes() - base + kept
+    assert held <= 2 * len(body), f"{held / len(body):.2f}x the file"
