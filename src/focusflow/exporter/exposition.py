@@ -1,11 +1,13 @@
 """Render rows as Prometheus text exposition (format 0.0.4) with vectorised Arrow string kernels.
 
-Layer: ``exporter``. One Arrow kernel call (``binary_join_element_wise``) builds every line
-at once from the label columns; the exposition is served as views on the resulting string
-array's data buffer, so no Python object is made per row and nothing is joined or copied
-afterwards. Escaping is applied only to columns whose bytes hold a quote, backslash or newline,
-and duplicate label sets are found with DuckDB's vectorised row ``hash``. ``bench/exporter.py``
-compares this with the one-gauge-per-row ``prometheus_client`` exporter.
+Layer: ``exporter``. Rows are rendered a slice at a time (``render_parts``; ``render`` keeps
+every part). Per slice, one Arrow kernel call (``binary_join_element_wise``) builds every line
+from the literal text and the varying label columns; columns constant within the slice are
+folded into the literal. The parts are views on the resulting string array's data buffer, so no
+Python object is made per row and nothing is joined. Escaping runs only for the characters a
+column holds, on its distinct values when they repeat; duplicate label sets are found by
+``duplicates``. The output is pinned byte for byte by ``test_exposition_golden.py``;
+``bench/exporter.py`` compares the speed with a one-gauge-per-row ``prometheus_client`` exporter.
 
 Krateo's series shapes (reference §5.3): ``cost`` → ``billed_cost`` with one label per non-``x_``
 column (``Tags`` rewritten to Krateo's ``k: v;k2: v2``); ``resource`` → one family per
