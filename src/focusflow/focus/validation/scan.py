@@ -161,19 +161,21 @@ def screen_natively(
               "auto_detect = false, columns = {"
               + ", ".join(f"{lit(c.source_name)}: 'VARCHAR'" for c in layout.columns) + "})")
     plan = _Plan(checks)
-    # One row, no GROUP BY: which bits any row set (bit_or keeps no per-row state; a
-    # histogram of mask values would), and the distinct counts.
+    # No per-mask grouping here: which bits any row set (bit_or keeps no per-row state; a
+    # histogram of mask values would grow with the file).
     bits = ", ".join(f"bit_or(__m{m})" for m in range(plan.masks))
     sql = (plan.flagged(layout, f"(SELECT *, 0::BIGINT AS {ROW} FROM {source})")
-           + f"SELECT count(*), [{bits}], [{', '.join(plan.extras())}] FROM flagged")
+           + plan.summary([], ["count(*)", f"[{bits}]"]))
     con = _connect()
     try:
-        total, masks, extras = con.execute(sql).fetchall()[0]
+        found = con.execute(sql).fetchall()
     except duckdb.Error as exc:
         log.debug("native CSV scan of %s failed, streaming instead: %s", path, exc)
         return None
     finally:
         con.close()
+    groups, extras = _split(found)
+    total, masks = groups[0]
     outcomes = plan.outcomes(int(total), [(masks, 1, ())], extras, first_n=0).outcomes
     return NativeScreen(
         int(total),
@@ -187,24 +189,24 @@ def run_checks(
 ) -> ScanResult:
     """Run every check over the file in one scan; raises ``InputError`` for unreadable input."""
     plan = _Plan(checks)
-    masks = ", ".join(f"__m{m}" for m in range(plan.masks))
-    extras = plan.extras()
-    # Rows grouped by which checks they break (one group on a clean file); with set-level
-    # checks, the grand total () also carries their distinct counts.
-    grouping = f"GROUPING SETS (({masks}), ())" if extras else masks
+    masks = [f"__m{m}" for m in range(plan.masks)]
+    # Rows grouped by which checks they break (one group on a clean file).
     sql = (plan.flagged(layout, "raw_input")
-           + f"SELECT grouping({masks}) <> 0, [{masks}], count(*), min({ROW}, {int(first_n)}), "
-           f"[{', '.join(extras)}] FROM flagged GROUP BY {grouping}")
-    found = _scan_stream(text, sql, file=file)
-    total, groups, distinct = 0, [], []
-    for grand, values, count, rows, extra in found:
-        if grand:
-            distinct = extra
-            continue
-        total += int(count)
-        if any(values):
-            groups.append((values, int(count), tuple(rows or ())))
-    return plan.outcomes(total, groups, distinct, first_n=first_n)
+           + plan.summary(masks, [f"[{', '.join(masks)}]", "count(*)",
+                                  f"min({ROW}, {int(first_n)})"]))
+    groups, distinct = _split(_scan_stream(text, sql, file=file))
+    total = sum(int(count) for _, count, _ in groups)
+    found = [(values, int(count), tuple(rows or ())) for values, count, rows in groups
+             if any(values)]
+    return plan.outcomes(total, found, distinct, first_n=first_n)
+
+
+def _split(found: list[Any]) -> tuple[list[Any], list[int | None]]:
+    """``_Plan.summary`` rows: the grouped rows (without their last column), and the
+    distinct counts (the last column of its one row whose last column is not NULL)."""
+    groups = [row[:-1] for row in found if row[-1] is None]
+    distinct: list[int | None] = next((row[-1] for row in found if row[-1] is not None), [])
+    return groups, list(distinct)
 
 
 def _scan_stream(text: TextBatches, sql: str, *, file: str) -> list[Any]:
@@ -239,7 +241,7 @@ def offending_rows(
     """
     plan = _Plan([c for c in checks if c.distinct is None])
     masks = [f"__m{m}" for m in range(plan.masks)]
-    sql = (plan.flagged(layout, "raw_input") + f"SELECT {ROW}, [{', '.join(masks)}] FROM flagged "
+    sql = (plan.flagged(layout, "raw_input") + f" SELECT {ROW}, [{', '.join(masks)}] FROM flagged "
            f"WHERE {' OR '.join(f'{m} <> 0' for m in masks)}")
     found = {}
     for row, values in _scan_stream(text, sql, file=file):
@@ -273,15 +275,36 @@ class _Plan:
                 self.first_key[self.slots[check.violation]] = check.key
         self.masks = max(1, -(-len(self.slots) // _BITS))
 
-    def extras(self) -> list[str]:
-        """Per distinct-count check, its count over its scope (one SQL expression each)."""
-        out = []
-        for index, check in enumerate(self.checks):
-            if check.distinct:
-                scope = f"FILTER (WHERE __s{self.scopes[check.violation]})"
-                out.append(f"count(DISTINCT (__a{index}, __b{index})) {scope} "
-                           f"- count(DISTINCT __a{index}) {scope}")
-        return out
+    def summary(self, keys: list[str], aggregates: list[str]) -> str:
+        """``SELECT`` over ``flagged``: ``aggregates`` per group of ``keys``, and the distinct
+        counts, in a last column that is NULL except on one row of its own.
+
+        One pass, one hash aggregate: the pairs (A, B) of each distinct-count check are
+        grouping sets of the same GROUP BY (so its memory grows with distinct pairs, not with
+        rows), counted afterwards from that small result. DuckDB would otherwise plan
+        ``count(DISTINCT ...)`` by storing every row in a temporary table.
+        """
+        named = [f"{a} AS __x{i}" for i, a in enumerate(aggregates)]
+        results = ", ".join(f"__x{i}" for i in range(len(aggregates)))
+        distinct = [(i, self.scopes[c.violation]) for i, c in enumerate(self.checks)
+                    if c.distinct]
+        if not distinct:
+            group = f"GROUP BY {', '.join(keys)} " if keys else ""
+            return (f", g AS (SELECT {', '.join([*keys, *named])} FROM flagged {group}) "
+                    f"SELECT {results}, NULL FROM g")
+        sets = [f"({', '.join(keys)})"] + [f"(__s{s}, __a{i}, __b{i})" for i, s in distinct]
+        carried = sorted({f"__s{s}" for _, s in distinct}) + [f"__a{i}" for i, _ in distinct]
+        flags = [f"grouping(__a{i}) AS __g{i}" for i, _ in distinct]
+        own = " AND ".join(f"__g{i} = 1" for i, _ in distinct)
+        counts = []
+        for i, s in distinct:
+            scope = f"FILTER (WHERE __g{i} = 0 AND __s{s})"
+            counts.append(f"count(*) {scope} - count(DISTINCT __a{i}) {scope}")
+        nulls = ", ".join("NULL" for _ in aggregates)
+        return (f", g AS (SELECT {', '.join([*carried, *named, *flags])} FROM flagged "
+                f"GROUP BY GROUPING SETS ({', '.join(sets)})) "
+                f"SELECT {results}, NULL FROM g WHERE {own} "
+                f"UNION ALL SELECT {nulls}, [{', '.join(counts)}] FROM g")
 
     def flagged(self, layout: Layout, source: str) -> str:
         """``WITH ... flagged AS (...)``: per row its masks, scopes and distinct operands."""
@@ -306,7 +329,7 @@ class _Plan:
         facts = (f"facts1 AS (SELECT *{''.join(', ' + f for f in level1)} FROM src), "
                  f"facts2 AS (SELECT *{''.join(', ' + f for f in level2)} FROM facts1)")
         return (f"WITH src AS (SELECT {projection} FROM {source} AS raw), {facts}, "
-                f"flagged AS (SELECT {ROW}, {', '.join(columns)} FROM facts2) ")
+                f"flagged AS (SELECT {ROW}, {', '.join(columns)} FROM facts2)")
 
     def outcomes(
         self, total: int, groups: Sequence[tuple[list[int], int, tuple[int, ...]]],
@@ -317,7 +340,7 @@ class _Plan:
         rows: list[list[int]] = [[] for _ in self.slots]
         for values, count, first in groups:
             for m, mask in enumerate(values):
-                left = int(mask)
+                left = int(mask or 0)
                 while left:  # each set bit: one predicate these rows break
                     bit = left & -left
                     slot = m * _BITS + bit.bit_length() - 1
