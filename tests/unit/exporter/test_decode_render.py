@@ -169,3 +169,20 @@ def test_sample_file_renders_one_series_per_row() -> None:
     total = sum(v for _, _, v in samples(rendered.text))
     expected = sum(float(x) for x in decoded.text.column("BilledCost").to_pylist())
     assert total == pytest.approx(expected)
+
+
+def test_ragged_row_deep_in_a_large_report_is_numbered() -> None:
+    # Parsed in parallel, blocks cannot count rows: the decoder re-reads serially to name it.
+    header, *rows = AWS.read_bytes().splitlines(keepends=True)
+    body = header + b"".join(rows) * 3  # several parser blocks
+    lines = body.splitlines(keepends=True)
+    lines[4321] = b"only,three,fields\n"
+    with pytest.raises(InputError, match=r"row 4321: expected \d+ fields, found 3"):
+        decode(fetched(b"".join(lines)), COST)
+
+
+def test_large_reports_are_typed_in_few_large_batches() -> None:
+    header, *rows = AWS.read_bytes().splitlines(keepends=True)
+    decoded = decode(fetched(header + b"".join(rows) * 40), COST)  # 80,000 rows, ~80 MB
+    assert decoded.rows.num_rows == 80_000
+    assert decoded.rows.column("BilledCost").num_chunks <= 2
