@@ -60,3 +60,11 @@ def test_a_ragged_file_falls_back_to_streaming(tmp_path: Path) -> None:
         finally:
             opened.close()
         lines = clean.read_text().splitlines()
+
+
+def test_a_file_without_rows_passes_both_ways(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text(write_csv(tmp_path / "f.csv").read_text().splitlines()[0] + "\n")
+    native, streamed = both(empty)
+    assert native == set()
+    assert sum(streamed.values()) == 0

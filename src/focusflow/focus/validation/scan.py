@@ -163,9 +163,9 @@ def screen_natively(
     plan = _Plan(checks)
     # No per-mask grouping here: which bits any row set (bit_or keeps no per-row state; a
     # histogram of mask values would grow with the file).
-    bits = ", ".join(f"bit_or(__m{m})" for m in range(plan.masks))
+    bits = [(f"bit_or(__m{m})", "bit_or({})") for m in range(plan.masks)]
     sql = (plan.flagged(layout, f"(SELECT *, 0::BIGINT AS {ROW} FROM {source})")
-           + plan.summary([], ["count(*)", f"[{bits}]"]))
+           + plan.summary([], [("count(*)", "sum({})"), *bits]))
     con = _connect()
     try:
         found = con.execute(sql).fetchall()
@@ -175,10 +175,10 @@ def screen_natively(
     finally:
         con.close()
     groups, extras = _split(found)
-    total, masks = groups[0]
-    outcomes = plan.outcomes(int(total), [(masks, 1, ())], extras, first_n=0).outcomes
+    total, *masks = groups[0]
+    outcomes = plan.outcomes(int(total or 0), [(masks, 1, ())], extras, first_n=0).outcomes
     return NativeScreen(
-        int(total),
+        int(total or 0),
         frozenset(c.key for c in checks if not c.distinct and outcomes[c.key].count),
         {c.key: outcomes[c.key] for c in checks if c.distinct},
     )
@@ -192,8 +192,10 @@ def run_checks(
     masks = [f"__m{m}" for m in range(plan.masks)]
     # Rows grouped by which checks they break (one group on a clean file).
     sql = (plan.flagged(layout, "raw_input")
-           + plan.summary(masks, [f"[{', '.join(masks)}]", "count(*)",
-                                  f"min({ROW}, {int(first_n)})"]))
+           + plan.summary(masks, [(f"[{', '.join(masks)}]", "any_value({})"),
+                                  ("count(*)", "sum({})"),
+                                  (f"min({ROW}, {int(first_n)})",
+                                   f"list_sort(flatten(list({{}})))[:{int(first_n)}]")]))
     groups, distinct = _split(_scan_stream(text, sql, file=file))
     total = sum(int(count) for _, count, _ in groups)
     found = [(values, int(count), tuple(rows or ())) for values, count, rows in groups
@@ -275,35 +277,33 @@ class _Plan:
                 self.first_key[self.slots[check.violation]] = check.key
         self.masks = max(1, -(-len(self.slots) // _BITS))
 
-    def summary(self, keys: list[str], aggregates: list[str]) -> str:
-        """``SELECT`` over ``flagged``: ``aggregates`` per group of ``keys``, and the distinct
+    def summary(self, keys: list[str], aggregates: list[tuple[str, str]]) -> str:
+        """``SELECT`` over ``flagged``: per group of ``keys`` each aggregate, and the distinct
         counts, in a last column that is NULL except on one row of its own.
 
-        One pass, one hash aggregate: the pairs (A, B) of each distinct-count check are
-        grouping sets of the same GROUP BY (so its memory grows with distinct pairs, not with
-        rows), counted afterwards from that small result. DuckDB would otherwise plan
-        ``count(DISTINCT ...)`` by storing every row in a temporary table.
+        ``aggregates`` are (per-row aggregate, how to combine its partial results) pairs, the
+        latter with ``{}`` for the partial column. One pass, one hash aggregate grouped by the
+        keys and every distinct-count operand (its groups grow with distinct values, not
+        with rows); the partials are then combined, and the distinct counts taken, over that
+        small result. (``count(DISTINCT ...)`` over ``flagged`` itself makes DuckDB store
+        every row in a temporary table.)
         """
-        named = [f"{a} AS __x{i}" for i, a in enumerate(aggregates)]
-        results = ", ".join(f"__x{i}" for i in range(len(aggregates)))
         distinct = [(i, self.scopes[c.violation]) for i, c in enumerate(self.checks)
                     if c.distinct]
-        if not distinct:
-            group = f"GROUP BY {', '.join(keys)} " if keys else ""
-            return (f", g AS (SELECT {', '.join([*keys, *named])} FROM flagged {group}) "
-                    f"SELECT {results}, NULL FROM g")
-        sets = [f"({', '.join(keys)})"] + [f"(__s{s}, __a{i}, __b{i})" for i, s in distinct]
-        carried = sorted({f"__s{s}" for _, s in distinct}) + [f"__a{i}" for i, _ in distinct]
-        flags = [f"grouping(__a{i}) AS __g{i}" for i, _ in distinct]
-        own = " AND ".join(f"__g{i} = 1" for i, _ in distinct)
+        operands = sorted({f"__s{s}" for _, s in distinct}) + [
+            f"__{side}{i}" for i, _ in distinct for side in "ab"]
+        partial = [f"{a} AS __x{n}" for n, (a, _) in enumerate(aggregates)]
+        combined = [c.format(f"__x{n}") for n, (_, c) in enumerate(aggregates)]
+        group = f"GROUP BY {', '.join([*keys, *operands])} " if keys or operands else ""
         counts = []
         for i, s in distinct:
-            scope = f"FILTER (WHERE __g{i} = 0 AND __s{s})"
-            counts.append(f"count(*) {scope} - count(DISTINCT __a{i}) {scope}")
+            scope = f"FILTER (WHERE __s{s})"
+            counts.append(f"count(DISTINCT (__a{i}, __b{i})) {scope} "
+                          f"- count(DISTINCT __a{i}) {scope}")
+        regroup = f" GROUP BY {', '.join(keys)}" if keys else ""
         nulls = ", ".join("NULL" for _ in aggregates)
-        return (f", g AS (SELECT {', '.join([*carried, *named, *flags])} FROM flagged "
-                f"GROUP BY GROUPING SETS ({', '.join(sets)})) "
-                f"SELECT {results}, NULL FROM g WHERE {own} "
+        return (f", g AS (SELECT {', '.join([*keys, *operands, *partial])} FROM flagged {group}) "
+                f"SELECT {', '.join(combined)}, NULL FROM g{regroup} "
                 f"UNION ALL SELECT {nulls}, [{', '.join(counts)}] FROM g")
 
     def flagged(self, layout: Layout, source: str) -> str:
