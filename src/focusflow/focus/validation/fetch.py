@@ -18,15 +18,17 @@ import re
 import tarfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from platformdirs import user_cache_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from focusflow.errors import ConfigError, SourceError, TransientSourceError
 from focusflow.focus.validation.model import RequirementsModel, parse_model
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,8 @@ def find_cached_model(
 def fetch_model(focus_version: str | None = None,
                 settings: RulesSettings | None = None) -> tuple[Path, RequirementsModel]:
     """Download the model for ``focus_version`` (default: the newest published) into the cache."""
+    import httpx  # noqa: PLC0415 - only 'rules fetch' goes online: 'validate' starts faster
+
     settings = settings or RulesSettings()
     with httpx.Client(timeout=settings.timeout_seconds, follow_redirects=True) as client:
         index = _get(client, settings.pypi_url).json()
@@ -102,6 +106,8 @@ def fetch_model(focus_version: str | None = None,
 
 
 def _get(client: httpx.Client, url: str) -> httpx.Response:
+    import httpx  # noqa: PLC0415 - see fetch_model
+
     try:
         response = client.get(url)
     except httpx.HTTPError as exc:
