@@ -42,9 +42,6 @@ log = logging.getLogger(__name__)
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"threads": max(1, os.cpu_count() or 1)})
     con.execute("SET enable_progress_bar = false")  # DuckDB draws one for long queries
-    # Hundreds of rule predicates make common-subexpression search a third of the planning
-    # time, for no measurable gain in execution (the costly shared tests are fact columns).
-    con.execute("SET disabled_optimizers = 'common_subexpressions'")
     return con
 
 
