@@ -1,70 +1,74 @@
-"""The scan: DuckDB's parallel CSV reader and the streaming reader agree; odd files fall back."""
+"""The scan: one streaming pass counts and names offending rows, whatever the container.
+
+The rows come from the project's Arrow reader, as a load reads them. DuckDB's own ``read_csv``
+used to screen local files first; it read ``1, "Usage"`` as ``Usage`` and accepted an extra
+trailing field, so the validator passed rows a load refuses. The last tests pin that.
+"""
 
 from __future__ import annotations
 
 import gzip
 from pathlib import Path
 
+import pytest
+
 from fixtures.focus_samples import write_csv
-from focusflow.focus.validation import catalogue_rules
-from focusflow.focus.validation.scan import open_for_validation, run_checks, screen_natively
+from focusflow.errors import InputError
+from focusflow.focus.validation import catalogue_rules, validate
+from focusflow.focus.validation.findings import Status
+from focusflow.focus.validation.scan import open_for_validation, run_checks
 
 EDITS = {(2, "ChargeCategory"): "Refund", (3, "BilledCost"): "1,5", (5, "Tags"): "[1]",
          (4, "ChargePeriodStart"): "2026-05-01", (1, "BillingCurrency"): ""}
 
 
-def both(path: Path) -> tuple[set[str] | None, dict[str, int]]:
-    """The checks the native screen finds failing, and the streaming pass's counts."""
+def counts(path: Path) -> tuple[int, dict[str, int]]:
     opened = open_for_validation(str(path))
     try:
         checks = [r.check for r in catalogue_rules.row_rules(opened.layout)]
-        assert opened.native_csv is not None
-        native = screen_natively(opened.native_csv, opened.layout, checks)
-        streamed = run_checks(opened.text, opened.layout, checks, file=opened.name)
+        found = run_checks(opened.text, opened.layout, checks, file=opened.name)
     finally:
         opened.close()
-    counts = {k: o.count for k, o in streamed.outcomes.items()}
-    if native is not None:
-        assert native.rows == streamed.rows
-    return (None if native is None else set(native.failing)), counts
+    return found.rows, {k: o.count for k, o in found.outcomes.items() if o.count}
 
 
-def test_native_and_streaming_passes_agree(tmp_path: Path) -> None:
-    native, streamed = both(write_csv(tmp_path / "f.csv", EDITS, rows=8))
-    assert native == {k for k, count in streamed.items() if count}
-    assert sum(streamed.values()) == 5
-    assert len(native) == 5
+def test_each_broken_cell_is_one_finding(tmp_path: Path) -> None:
+    rows, found = counts(write_csv(tmp_path / "f.csv", EDITS, rows=8))
+    assert rows == 8
+    assert len(found) == 5 and sum(found.values()) == 5
 
 
-def test_gzip_is_read_natively_too(tmp_path: Path) -> None:
+def test_gzip_gives_the_same_findings(tmp_path: Path) -> None:
     plain = write_csv(tmp_path / "f.csv", EDITS, rows=8)
     packed = tmp_path / "f.csv.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
-    native, streamed = both(packed)
-    assert native == {k for k, count in streamed.items() if count}
-    assert len(native) == 5
+    assert counts(packed) == counts(plain)
 
 
-def test_a_ragged_file_falls_back_to_streaming(tmp_path: Path) -> None:
-    clean = write_csv(tmp_path / "clean.csv", rows=8)
-    ragged = tmp_path / "ragged.csv"
-    lines = clean.read_text().splitlines()
-    for index in (3, 6):  # one row too long after a quoted field, one too short
-        lines[index] = lines[index] + ",extra" if index == 6 else lines[index].rsplit(",", 9)[0]
-        ragged.write_text("\n".join(lines) + "\n")
-        opened = open_for_validation(str(clean))
-        try:
-            checks = [r.check for r in catalogue_rules.row_rules(opened.layout)]
-            # DuckDB refuses the file, so the exact streaming reader reports it.
-            assert screen_natively(ragged, opened.layout, checks) is None
-        finally:
-            opened.close()
-        lines = clean.read_text().splitlines()
-
-
-def test_a_file_without_rows_passes_both_ways(tmp_path: Path) -> None:
+def test_a_file_without_rows_passes(tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text(write_csv(tmp_path / "f.csv").read_text().splitlines()[0] + "\n")
-    native, streamed = both(empty)
-    assert native == set()
-    assert sum(streamed.values()) == 0
+    assert counts(empty) == (0, {})
+
+
+def with_raw_cell(tmp_path: Path, column: str, raw: str, row: int = 3) -> Path:
+    """A clean sample whose ``column`` in data row ``row`` is the raw CSV text ``raw``."""
+    path = write_csv(tmp_path / "f.csv", {(row, column): "\x00"}, rows=5)
+    path.write_text(path.read_text().replace("\x00", raw))
+    return path
+
+
+def test_spaces_around_a_quoted_value_are_part_of_the_value(tmp_path: Path) -> None:
+    path = with_raw_cell(tmp_path, "ChargeCategory", ' "Usage" ')
+    report = validate(str(path))
+    failed = [r for r in report.failures if r.column == "ChargeCategory"]
+    assert failed and failed[0].status is Status.FAILED and failed[0].rows[:1] == (3,)
+
+
+def test_an_extra_trailing_field_is_a_ragged_row(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "f.csv", rows=5)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].rstrip("\n") + ",\n"
+    path.write_text("".join(lines))
+    with pytest.raises(InputError, match=r"row 2: expected \d+ fields"):
+        validate(str(path))

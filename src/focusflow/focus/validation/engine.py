@@ -21,14 +21,12 @@ from focusflow.focus.validation.model_rules import (
     resolve_model_results,
 )
 from focusflow.focus.validation.scan import (
-    CheckOutcome,
     OpenedFile,
     RowCheck,
     ScanResult,
     locate_ragged_row,
     open_for_validation,
     run_checks,
-    screen_natively,
 )
 from focusflow.focus.validation.scan import offending_rows as scan_offending
 
@@ -85,30 +83,10 @@ def offending_rows(uri: str, options: ValidateOptions | None = None) -> dict[int
     return {row: rules[key] for row, key in sorted(found.items())}
 
 
-def _scan(uri: str, opened: OpenedFile, checks: list[RowCheck],
-          options: ValidateOptions) -> ScanResult:
-    """Counts from DuckDB's parallel CSV reader when it can, then rows for failing checks.
-
-    Otherwise (remote, Parquet, JSON, or a file DuckDB refuses) one streaming pass does all.
-    """
-    path = opened.native_csv
-    screened = screen_natively(path, opened.layout, checks) if path is not None else None
-    if screened is None:
-        return run_checks(opened.text, opened.layout, checks, file=opened.name,
-                          first_n=options.first_rows)
-    passed = {c.key: CheckOutcome(0, ()) for c in checks if not c.distinct}
-    found = ScanResult(screened.rows, {**passed, **screened.distinct})
-    failing = [c for c in checks if c.key in screened.failing]
-    if not failing:
-        return found
-    # A second, streaming pass counts and names the offending rows of the failing checks only.
-    again = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
-    try:
-        located = run_checks(again.text, again.layout, failing, file=again.name,
-                             first_n=options.first_rows)
-    finally:
-        again.close()
-    return ScanResult(screened.rows, {**found.outcomes, **located.outcomes})
+def _scan(opened: OpenedFile, checks: list[RowCheck], options: ValidateOptions) -> ScanResult:
+    """Every check over the file's rows in one streaming pass."""
+    return run_checks(opened.text, opened.layout, checks, file=opened.name,
+                      first_n=options.first_rows)
 
 
 def probe_version(uri: str, options: ValidateOptions | None = None) -> str:
@@ -145,7 +123,7 @@ def _validate(uri: str, options: ValidateOptions) -> Report:
             covered = covered_catalogue_rules(compiled)
             rules = [r for r in rules if (r.rule_id, r.column) not in covered]
         checks = [rule.check for rule in rules] + (compiled.checks if compiled else [])
-        scan = _scan(uri, opened, checks, options)
+        scan = _scan(opened, checks, options)
     finally:
         opened.close()
     for rule in rules:

@@ -6,9 +6,11 @@ and a bad value cannot crash the reader) through the project's streaming readers
 Each Arrow batch gets a ``__row`` column (data rows from 1) and is fed to DuckDB as a stream, so
 memory stays bounded by a batch whatever the file's size. Each check is a SQL predicate that is
 true on an offending row; the query computes, per check, the number of offending rows and the
-first row numbers with ``min(__row, N)`` — one scan for all rules (see ``_Plan``). Local
-CSV files are first screened by DuckDB's own parallel ``read_csv`` (``screen_natively``); the
-streaming pass then runs only if some rule failed, to count and name its rows.
+first row numbers with ``min(__row, N)`` — one scan for all rules (see ``_Plan``).
+
+The rows always come from the project's Arrow reader, never from DuckDB's ``read_csv``: that
+parser silently trims spaces around a quoted field (``1, "Usage"`` reads as ``Usage``) and
+accepts an extra trailing empty field, so its verdicts could differ from what a load accepts.
 """
 
 from __future__ import annotations
@@ -21,18 +23,17 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from focusflow.errors import FocusflowError, InputError
-from focusflow.focus.formats import Format, TextBatches, open_text_batches
+from focusflow.focus.formats import TextBatches, open_text_batches
 from focusflow.focus.locations import HttpOptions, open_location
 from focusflow.focus.schema import Layout, resolve_header
 from focusflow.focus.streams import PrefixedStream
-from focusflow.focus.validation.sql import fact_columns, lit, q
+from focusflow.focus.validation.sql import fact_columns, q
 
 ROW = "__row"
 NEVER = "false"  # the violation of a check no row can break: left out of the query
@@ -78,14 +79,6 @@ class OpenedFile:
     layout: Layout
     text: TextBatches
     close: Callable[[], None]
-    local_path: Path | None = None
-
-    @property
-    def native_csv(self) -> Path | None:
-        """The local CSV (or CSV.gz) DuckDB can read itself, in parallel; else None."""
-        if self.local_path is None or self.text.format is not Format.CSV:
-            return None
-        return self.local_path
 
 
 def open_for_validation(
@@ -101,7 +94,7 @@ def open_for_validation(
     except BaseException:
         opened.close()
         raise
-    return OpenedFile(opened.display, layout, text, opened.close, opened.local_path)
+    return OpenedFile(opened.display, layout, text, opened.close)
 
 
 def locate_ragged_row(
@@ -131,54 +124,6 @@ def locate_ragged_row(
     finally:
         opened.close()
     return error
-
-
-@dataclass
-class NativeScreen:
-    """What DuckDB's own CSV reader tells in one pass: rows, failing row checks, set checks."""
-
-    rows: int
-    failing: frozenset[str]
-    distinct: dict[str, CheckOutcome]
-
-
-def screen_natively(
-    path: Path, layout: Layout, checks: Sequence[RowCheck]
-) -> NativeScreen | None:
-    """Which checks fail, from DuckDB's own parallel ``read_csv`` (no row numbers), or None.
-
-    The fast path for local CSV files: DuckDB parses on every core. Row numbers are not known
-    there, so the caller counts and names the offending rows in a second, streaming pass over
-    the failing checks only (clean files, the common case, need no second pass). Any DuckDB
-    read error (ragged row, bad UTF-8, odd quoting) returns None: the streaming reader then
-    reports it with the exact row.
-    """
-    source = (f"read_csv({lit(str(path))}, header = true, all_varchar = true, delim = ',', "
-              "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
-              "auto_detect = false, columns = {"
-              + ", ".join(f"{lit(c.source_name)}: 'VARCHAR'" for c in layout.columns) + "})")
-    plan = _Plan(checks)
-    # No per-mask grouping here: which bits any row set (bit_or keeps no per-row state; a
-    # histogram of mask values would grow with the file).
-    bits = [(f"bit_or(__m{m})", "bit_or({})") for m in range(plan.masks)]
-    sql = (plan.flagged(layout, f"(SELECT *, 0::BIGINT AS {ROW} FROM {source})")
-           + plan.summary([], [("count(*)", "sum({})"), *bits]))
-    con = _connect()
-    try:
-        found = con.execute(sql).fetchall()
-    except duckdb.Error as exc:
-        log.debug("native CSV scan of %s failed, streaming instead: %s", path, exc)
-        return None
-    finally:
-        con.close()
-    groups, extras = _split(found)
-    total, *masks = groups[0]
-    outcomes = plan.outcomes(int(total or 0), [(masks, 1, ())], extras, first_n=0).outcomes
-    return NativeScreen(
-        int(total or 0),
-        frozenset(c.key for c in checks if not c.distinct and outcomes[c.key].count),
-        {c.key: outcomes[c.key] for c in checks if c.distinct},
-    )
 
 
 def run_checks(
