@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from fixtures.paths import EXAMPLES
 from focusflow.errors import InputError
 from focusflow.exporter import ExporterConfig
 from focusflow.exporter.decode import decode
 from focusflow.exporter.exposition import render
 from focusflow.sources import Fetched
 
-REPO = Path(__file__).resolve().parents[3]
-AWS = REPO / "examples" / "data" / "focus_1_2_cost_and_usage_aws.csv"
+AWS = EXAMPLES / "focus_1_2_cost_and_usage_aws.csv"
 
 COST = ExporterConfig.parse({"source": "x", "pollingInterval": "1m"}, where="t")
 

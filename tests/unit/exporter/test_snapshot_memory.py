@@ -14,16 +14,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+from test_decode_render import COST
 
+from fixtures.paths import EXAMPLES
 from focusflow.exporter import ExporterConfig
 from focusflow.exporter.decode import Decoded, decode
 from focusflow.exporter.exposition import render, render_parts
 from focusflow.exporter.snapshot import arrow_ipc, make_snapshot
 from focusflow.sources import Fetched
 
-REPO = Path(__file__).resolve().parents[3]
-AZURE = REPO / "examples" / "data" / "focus_1_2_cost_and_usage_azure.csv"
-COST = ExporterConfig.parse({"source": "x", "pollingInterval": "1m"}, where="t")
+AZURE = EXAMPLES / "focus_1_2_cost_and_usage_azure.csv"
 # Every field quoted, as many exporters write: quoted "" cells stay "" in the text view.
 QUOTED = (b'"BilledCost","ServiceName","SkuId","ChargeClass","Tags"\n'
           b'"1.5","EC2","","","{""a"": ""b""}"\n'
@@ -81,7 +81,7 @@ def test_exposition_is_kept_compressed_and_served_unchanged() -> None:
     assert snapshot.rendered is not None and snapshot.rendered.series == 2000
 
 
-@pytest.mark.parametrize("path", sorted(REPO.glob("examples/data/*.csv")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.csv")), ids=lambda p: p.name)
 def test_a_served_snapshot_retains_at_most_twice_the_file(path: Path) -> None:
     """Arrow memory held after the exposition was rendered and gzipped, plus the gzip stream."""
     body = path.read_bytes()
