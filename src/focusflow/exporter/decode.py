@@ -26,7 +26,12 @@ from focusflow.errors import InputError
 from focusflow.exporter.config import ExporterConfig, MetricType
 from focusflow.focus import resolve_header
 from focusflow.focus.conversion import convert_batch
-from focusflow.focus.formats import RaggedRowError, TextBatches, open_text_batches
+from focusflow.focus.formats import (
+    RaggedRowError,
+    TextBatches,
+    number_ragged_row,
+    open_text_batches,
+)
 from focusflow.sources import Fetched
 
 _BOM = b"\xef\xbb\xbf"
@@ -119,7 +124,7 @@ def _text_batches(body: bytes, name: str) -> tuple[list[str], list[pa.RecordBatc
     except RaggedRowError as exc:
         if exc.row is not None:
             raise
-        raise _numbered_ragged_row(body, name) or exc from None
+        raise number_ragged_row(io.BytesIO(body), file=name) or exc from None
 
 
 def _coalesced(text: TextBatches) -> Iterator[pa.RecordBatch]:
@@ -133,16 +138,6 @@ def _coalesced(text: TextBatches) -> Iterator[pa.RecordBatch]:
             pending, rows = [], 0
     if pending:
         yield pa.concat_batches(pending)
-
-
-def _numbered_ragged_row(body: bytes, name: str) -> RaggedRowError | None:
-    """The parallel parser cannot number a ragged row; a serial pass over the bytes can."""
-    try:
-        for _ in open_text_batches(io.BytesIO(body), file=name).batches:
-            pass
-    except RaggedRowError as exc:
-        return exc
-    return None
 
 
 def _text_table(body: bytes, name: str) -> pa.Table:

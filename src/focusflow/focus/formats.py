@@ -97,6 +97,17 @@ def open_text_batches(
     return _csv(body, prefix, file, skip_invalid, parallel and not skip_invalid)
 
 
+def number_ragged_row(stream: BinaryIO, *, file: str) -> RaggedRowError | None:
+    """The ragged row a parallel parse could not number, found by a serial pass over ``stream``
+    (the error path only: the parallel parser knows a block was ragged, not which row)."""
+    try:
+        for _ in open_text_batches(stream, file=file, parallel=False).batches:
+            pass
+    except RaggedRowError as exc:
+        return exc
+    return None
+
+
 def _csv(
     body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool, parallel: bool
 ) -> TextBatches:

@@ -19,7 +19,13 @@ import pyarrow as pa
 
 from focusflow.errors import InputError
 from focusflow.focus.conversion import Reject, convert_batch, split_valid
-from focusflow.focus.formats import Format, RaggedRowError, TextBatches, open_text_batches
+from focusflow.focus.formats import (
+    Format,
+    RaggedRowError,
+    TextBatches,
+    number_ragged_row,
+    open_text_batches,
+)
 from focusflow.focus.locations import HttpOptions, Opened, open_location
 from focusflow.focus.schema import Layout, resolve_header
 from focusflow.focus.streams import MeteredStream
@@ -132,14 +138,9 @@ class FocusReader:
         """Re-read serially to number a ragged row found by the parallel parser (error path)."""
         opened = open_location(self.uri, self._http)
         try:
-            text = open_text_batches(opened.stream, file=self.name, parallel=False)
-            for _ in text.batches:
-                pass
-        except RaggedRowError as exc:
-            return exc
+            return number_ragged_row(opened.stream, file=self.name)
         finally:
             opened.close()
-        return None
 
     def _collect_invalid_rows(self) -> None:
         for number, text in self._text.invalid_rows:

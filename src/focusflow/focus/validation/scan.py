@@ -15,9 +15,6 @@ accepts an extra trailing empty field, so its verdicts could differ from what a 
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import itertools
 import logging
 import os
@@ -29,10 +26,9 @@ import duckdb
 import pyarrow as pa
 
 from focusflow.errors import FocusflowError, InputError
-from focusflow.focus.formats import TextBatches, open_text_batches
+from focusflow.focus.formats import TextBatches, number_ragged_row, open_text_batches
 from focusflow.focus.locations import HttpOptions, open_location
 from focusflow.focus.schema import Layout, resolve_header
-from focusflow.focus.streams import PrefixedStream
 from focusflow.focus.validation.sql import fact_columns, q
 
 ROW = "__row"
@@ -103,27 +99,18 @@ def locate_ragged_row(
     """``error`` with its row number, found by re-reading the file serially when unknown.
 
     A parallel CSV parser cannot tell which row had the wrong number of fields; on this error
-    path only, a streaming ``csv`` pass (constant memory) finds the first such row.
+    path only, the loader's serial pass (``number_ragged_row``) finds the first such row.
     """
     if error.row is not None or "fields" not in error.reason:
         return error
     opened = open_location(uri, http)
     try:
-        stream = opened.stream
-        head = stream.read(2)
-        body: Any = gzip.GzipFile(fileobj=PrefixedStream(head, stream)) if head == b"\x1f\x8b" \
-            else PrefixedStream(head, stream)
-        text = io.TextIOWrapper(io.BufferedReader(body), encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
-        width = len(next(reader, []))
-        for number, row in enumerate(reader, start=1):
-            if len(row) != width:
-                return InputError(error.reason, file=error.file, row=number, column=error.column)
-    except (OSError, UnicodeDecodeError, csv.Error):
+        found = number_ragged_row(opened.stream, file=error.file or opened.display)
+    except (InputError, OSError, EOFError):  # unreadable in some other way: keep the original
         return error
     finally:
         opened.close()
-    return error
+    return found or error
 
 
 def run_checks(
