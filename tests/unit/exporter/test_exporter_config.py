@@ -5,31 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from fixtures.krateo_examples import AZURE_FOCUS, load
 from focusflow.errors import ConfigError
 from focusflow.exporter import ExporterConfig, MetricType, load_exporter_config
 
-WHOLE_CR = """
-apiVersion: finops.krateo.io/v1
-kind: ExporterScraperConfig
-metadata: {name: azure-focus, namespace: krateo-system}
-spec:
-  exporterConfig:
-    api:
-      path: /<container>/<directory>/<file_name>
-      verb: GET
-      headers: ["x-ms-version: 2017-11-09"]
-      endpointRef: {name: azure-storage-account, namespace: krateo-system}
-    metricType: Cost
-    pollingInterval: "1h"
-    additionalVariables: {container: focus, directory: exports, file_name: static-export.csv,
-                          port: 8080}
-  scraperConfig:
-    tableName: finops
-    pollingInterval: "1h"
-    scraperDatabaseConfigRef: {name: finops-database-handler, namespace: krateo-system}
-status: {active: {kind: Deployment, name: x}}
-"""
+
+def whole_cr() -> str:
+    """Krateo's example CR, its enum in another casing and one variable not a string."""
+    doc = load(AZURE_FOCUS)
+    exporter = doc["spec"]["exporterConfig"]
+    exporter["metricType"] = "Cost"
+    exporter["additionalVariables"]["port"] = 8080
+    return yaml.safe_dump(doc)
+
 
 # Go yaml.v3's rendering (reference §6.3): json-only keys lower-cased, durations as mappings.
 GO_RENDERED = """
@@ -41,10 +31,14 @@ exporterConfig:
 """
 
 
+def loaded(tmp_path: Path, text: str) -> ExporterConfig:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return load_exporter_config(path)
+
+
 def test_whole_cr(tmp_path: Path) -> None:
-    path = tmp_path / "cr.yaml"
-    path.write_text(WHOLE_CR)
-    config = load_exporter_config(path)
+    config = loaded(tmp_path, whole_cr())
     assert config.metric_type is MetricType.COST
     assert config.polling_interval == 3600
     assert config.api is not None and config.api.endpoint_ref is not None
@@ -53,9 +47,7 @@ def test_whole_cr(tmp_path: Path) -> None:
 
 
 def test_go_rendered_casing_and_duration(tmp_path: Path) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text(GO_RENDERED)
-    config = load_exporter_config(path)
+    config = loaded(tmp_path, GO_RENDERED)
     assert config.metric_type is MetricType.RESOURCE
     assert config.polling_interval == 5400
     assert config.api is not None and config.api.endpoint_ref is not None

@@ -6,21 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.krateo_examples import SCRAPER
 from focusflow.errors import ConfigError
 from focusflow.scraper import DatabaseConfig, database_url, load_scraper_file
 from focusflow.sources import DirectorySecretStore
 
-OPERATOR_FILE = """
-apiVersion: finops.krateo.io/v1
-kind: ScraperConfig
-metadata: {name: azure-focus-scraper, namespace: krateo-system}
-spec:
-  tableName: finops
-  pollingInterval: "1h"
-  metricType: cost
-  api: {path: /metrics, verb: GET, endpointRef: {name: azure-focus, namespace: krateo-system}}
-  scraperDatabaseConfigRef: {name: finops-database-handler, namespace: krateo-system}
----
+# What the operator mounts: Krateo's example ScraperConfig, then a DatabaseConfig with a target.
+OPERATOR_FILE = SCRAPER + """---
 apiVersion: finops.krateo.io/v1
 kind: DatabaseConfig
 metadata: {name: finops-database-handler, namespace: krateo-system}
