@@ -57,7 +57,7 @@ def ingest(
     threads); if it refuses a value, the file is read again through the typed path, which
     loads what FOCUS allows and names the row and column of anything it does not.
     """
-    load_source_plugins(uri)
+    _load_source_plugins(uri)
     try:
         return _ingest_file(uri, sink, options, progress, offer_text=not options.skip_invalid)
     except TextRowsRefused:
@@ -73,10 +73,10 @@ def _ingest_file(
         skip_invalid=options.skip_invalid,
     ) as reader:
         source_id = options.source_id or _default_source_id(reader.name)
-        text = _metered(reader.text_batches(), reader, progress) if offer_text else None
+        text = (TextRows(reader.layout, _metered(reader.text_batches(), reader, progress))
+                if offer_text else None)
         return _load(uri, reader, sink, options, version=reader.layout.version,
-                     source_id=source_id, known_fingerprint=None, progress=progress,
-                     text=TextRows(reader.layout, text) if text is not None else None)
+                     source_id=source_id, known_fingerprint=None, progress=progress, text=text)
 
 
 def ingest_location(
@@ -84,7 +84,7 @@ def ingest_location(
 ) -> list[IngestOutcome]:
     """Load what ``uri`` stands for: the loads a source expands it into (e.g. one per billing
     period of a manifest-driven export), or the single file ``ingest`` loads."""
-    load_source_plugins(uri)
+    _load_source_plugins(uri)
     planned = expand_location(uri, options.http)
     if planned is None:
         return [ingest(uri, sink, options, progress)]
@@ -127,7 +127,7 @@ def _load(
 _SOURCE_PLUGINS = ("focusflow.sources.azure",)  # az://, azcost://, Blob https URLs
 
 
-def load_source_plugins(uri: str) -> None:
+def _load_source_plugins(uri: str) -> None:
     """Import the sources that may claim ``uri``; local paths and s3:// need none, and a plain
     file load starts a quarter second faster without them."""
     scheme = urlsplit(uri).scheme.lower()
