@@ -52,6 +52,8 @@ BREAKS = (
     '{"a": {"b": 1}}', '{"a": 1, "a": 2}', "[1, 2]", '{"k": "v"}', "{bad json", "null",
     "XYZ", "USD", "usd", "Usage", "Tax", "Purchase", "Compute", "Correction", "Used",
     "Hours", "1 Hour/Day", "GB-Hours", "Hours ", "Other (Other)",
+    "\u00a0", "\t", " x", "\u3000", "\u00e9", "~", "{}", '{"a": 1, "b": [1]}',
+    '{"a": 1, "b": 2, "a": 3}', "2024-02-30T00:00:00Z", "2024-01-01T24:00:00Z",
 )
 def broken_rows() -> tuple[list[str], list[list[str]]]:
     """Header and rows: the providers' first rows in turn, one cell broken per row."""
