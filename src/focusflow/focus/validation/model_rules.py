@@ -281,7 +281,7 @@ def _sql(check: Check, present: set[str]) -> str:  # noqa: C901, PLR0911, PLR091
     if fn in {"TypeDateTime", "FormatDateTime"}:
         return f"({col} IS NULL OR {sql.is_datetime(col)})"
     if fn == "FormatString":
-        return f"({col} IS NULL OR trim({col}) <> '')"
+        return f"({col} IS NULL OR {sql.not_blank(col)})"
     if fn == "FormatUnit":
         return f"({col} IS NULL OR {sql.is_unit(col)})"
     if fn == "FormatKeyValue":

@@ -37,7 +37,24 @@ def lit(value: str) -> str:
 
 
 def in_list(expr: str, values: Iterable[str]) -> str:
-    return f"{expr} IN ({', '.join(lit(v) for v in sorted(values))})"
+    """True when ``expr`` is one of ``values`` (NULL for NULL), like ``IN``.
+
+    From four values on, a hash lookup in a constant MAP: ``IN`` compares one by one, and the
+    FOCUS lists run to a hundred values (ServiceSubcategory) or two hundred (currencies).
+    """
+    listed = sorted(set(values))
+    if len(listed) < 4:
+        return f"{expr} IN ({', '.join(lit(v) for v in listed)})"
+    return f"map_contains(MAP {{{', '.join(f'{lit(v)}: true' for v in listed)}}}, {expr})"
+
+
+def not_blank(col: str) -> str:
+    """True unless the value is only spaces (``trim`` gives ''); NULL for NULL.
+
+    ``trim`` builds a new string per row; a value starting with a visible ASCII character
+    cannot trim to '' (the common case), so only the others pay for it.
+    """
+    return f"CASE WHEN unicode({col}) BETWEEN 33 AND 126 THEN true ELSE trim({col}) <> '' END"
 
 
 def lookup(key: str, mapping: dict[str, str]) -> str:
