@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fixtures.paths import EXAMPLES, REPO
+from focusflow.focus import formats
 from focusflow.focus.validation import (
     Report,
     RequirementsModel,
@@ -34,6 +35,7 @@ from focusflow.focus.validation import (
     ValidateOptions,
     offending_rows,
     validate,
+    windowed,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ~22 validations: seconds
@@ -44,6 +46,7 @@ SAMPLES = sorted({p.name: p for p in [*SHARED.rglob("*focus_1_*.csv"),
                                        *EXAMPLES.glob("*focus_1_*.csv"),
                                        *(REPO / "tests" / "data").rglob("*focus_1_*.csv")]
                   }.values())
+ENCODE = windowed.WindowedFacts._encode
 MODES = {"default": frozenset(), "all": frozenset({"all"})}
 # One way to break a cell per entry; each column gets each of them in its own row.
 BREAKS = (
@@ -173,6 +176,23 @@ def test_every_case_is_pinned(verdicts: dict[str, Any]) -> None:
 @pytest.mark.parametrize("key", sorted(golden()))
 def test_verdicts_unchanged(verdicts: dict[str, Any], key: str) -> None:
     assert verdicts[key] == golden()[key]
+
+
+def test_windows_cutting_the_file_anywhere_give_the_same_verdicts(
+    focus_model: RequirementsModel, broken_parquet: Path, verdicts: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Dates and JSON are judged once per distinct value of a window of rows (windowed.py):
+    # batches of 37 rows, windows of about two batches, must change no verdict.
+    monkeypatch.setattr(formats, "PARQUET_BATCH_ROWS", 37)
+    monkeypatch.setattr(windowed, "WINDOW_BYTES", 50_000)
+    cut = []
+    monkeypatch.setattr(windowed.WindowedFacts, "_encode", staticmethod(
+        lambda window, position: cut.append(len(window)) or ENCODE(window, position)))
+    options = ValidateOptions(model=focus_model, applicable=MODES["all"])
+    found = json.loads(json.dumps(summary(validate(str(broken_parquet), options))))
+    assert found == verdicts["broken.parquet [all]"]
+    assert len(cut) > 20 and max(cut) < 5  # many windows, each of a few batches
 
 
 def test_streaming_and_native_passes_agree(verdicts: dict[str, Any]) -> None:

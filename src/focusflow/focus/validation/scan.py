@@ -29,7 +29,14 @@ from focusflow.errors import FocusflowError, InputError
 from focusflow.focus.formats import TextBatches, number_ragged_row, open_text_batches
 from focusflow.focus.locations import HttpOptions, open_location
 from focusflow.focus.schema import Layout, resolve_header
-from focusflow.focus.validation.sql import fact_columns, q
+from focusflow.focus.validation.sql import (
+    WINDOWED_FACTS,
+    fact,
+    fact_columns,
+    q,
+    windowed_facts,
+)
+from focusflow.focus.validation.windowed import WindowedFact, WindowedFacts
 
 ROW = "__row"
 NEVER = "false"  # the violation of a check no row can break: left out of the query
@@ -125,7 +132,7 @@ def run_checks(
                                   ("count(*)", "sum({})"),
                                   (f"min({ROW}, {int(first_n)})",
                                    f"list_sort(flatten(list({{}})))[:{int(first_n)}]")]))
-    groups, distinct = _split(_scan_stream(text, sql, file=file))
+    groups, distinct = _split(_scan_stream(text, sql, plan.windowed(layout), file=file))
     total = sum(int(count) for _, count, _ in groups)
     found = [(values, int(count), tuple(rows or ())) for values, count, rows in groups
              if any(values)]
@@ -140,10 +147,13 @@ def _split(found: list[Any]) -> tuple[list[Any], list[int | None]]:
     return groups, list(distinct)
 
 
-def _scan_stream(text: TextBatches, sql: str, *, file: str) -> list[Any]:
-    """Run ``sql`` over the row-numbered text stream; a read error is raised as itself."""
+def _scan_stream(
+    text: TextBatches, sql: str, facts: Sequence[WindowedFact], *, file: str
+) -> list[Any]:
+    """Run ``sql`` over the row-numbered text stream with ``facts`` attached; a read error is
+    raised as itself."""
     failure: list[BaseException] = []
-    reader = _row_numbered(text, failure)
+    reader = _row_numbered(text, failure, facts)
     con = _connect()
     try:
         con.register("raw_input", reader)
@@ -175,7 +185,7 @@ def offending_rows(
     sql = (plan.flagged(layout, "raw_input") + f" SELECT {ROW}, [{', '.join(masks)}] FROM flagged "
            f"WHERE {' OR '.join(f'{m} <> 0' for m in masks)}")
     found = {}
-    for row, values in _scan_stream(text, sql, file=file):
+    for row, values in _scan_stream(text, sql, plan.windowed(layout), file=file):
         slot = next(m * _BITS + (v & -v).bit_length() - 1 for m, v in enumerate(values) if v)
         found[int(row)] = plan.first_key[slot]
     return found
@@ -237,9 +247,28 @@ class _Plan:
 
     def flagged(self, layout: Layout, source: str) -> str:
         """``WITH ... flagged AS (...)``: per row its masks, scopes and distinct operands."""
+        windowed = [f"raw.{q(f.name)} AS {q(f.name[2:])}" for f in self.windowed(layout)]
         projection = ", ".join(
-            [f"nullif({q(c.source_name)}, '') AS {q(c.name)}" for c in layout.columns] + [ROW]
+            [f"nullif({q(c.source_name)}, '') AS {q(c.name)}" for c in layout.columns]
+            + [ROW, *windowed]
         )
+        columns = self._columns()
+        level1, level2 = fact_columns([q(c.name) for c in layout.columns], " ".join(columns))
+        facts = (f"facts1 AS (SELECT *{''.join(', ' + f for f in level1)} FROM src), "
+                 f"facts2 AS (SELECT *{''.join(', ' + f for f in level2)} FROM facts1)")
+        return (f"WITH src AS (SELECT {projection} FROM {source} AS raw), {facts}, "
+                f"flagged AS (SELECT {ROW}, {', '.join(columns)} FROM facts2)")
+
+    def windowed(self, layout: Layout) -> list[WindowedFact]:
+        """The facts the checks read that are computed before the scan (``windowed.py``),
+        each arriving as an input column ``__<Column>#<fact>``."""
+        text = " ".join(self._columns())
+        sources = {q(c.name): c.source_name for c in layout.columns}
+        return [WindowedFact(sources[col], "__" + fact(col, kind)[1:-1], WINDOWED_FACTS[kind])
+                for col, kind in windowed_facts(sources, text)]
+
+    def _columns(self) -> list[str]:
+        """The ``flagged`` columns: the masks, the distinct-count scopes and operands."""
         predicates = sorted(self.slots, key=lambda p: self.slots[p])
         columns = []
         for m in range(self.masks):
@@ -253,12 +282,7 @@ class _Plan:
             if check.distinct:
                 a, b = check.distinct
                 columns += [f"{a} AS __a{index}", f"{b} AS __b{index}"]
-        everything = " ".join([*predicates, *scopes, *columns])
-        level1, level2 = fact_columns([q(c.name) for c in layout.columns], everything)
-        facts = (f"facts1 AS (SELECT *{''.join(', ' + f for f in level1)} FROM src), "
-                 f"facts2 AS (SELECT *{''.join(', ' + f for f in level2)} FROM facts1)")
-        return (f"WITH src AS (SELECT {projection} FROM {source} AS raw), {facts}, "
-                f"flagged AS (SELECT {ROW}, {', '.join(columns)} FROM facts2)")
+        return columns
 
     def outcomes(
         self, total: int, groups: Sequence[tuple[list[int], int, tuple[int, ...]]],
@@ -290,8 +314,11 @@ class _Plan:
         return ScanResult(total, result)
 
 
-def _row_numbered(text: TextBatches, failure: list[BaseException]) -> pa.RecordBatchReader:
-    """The text batches with a ``__row`` column; read errors are kept for the caller to raise.
+def _row_numbered(
+    text: TextBatches, failure: list[BaseException], facts: Sequence[WindowedFact]
+) -> pa.RecordBatchReader:
+    """The text batches with a ``__row`` column and the windowed facts; read errors are kept
+    for the caller to raise.
 
     DuckDB pulls the stream; an exception inside it would surface as an opaque DuckDB error, so
     we store it, end the stream, and raise the original after the query.
@@ -303,15 +330,20 @@ def _row_numbered(text: TextBatches, failure: list[BaseException]) -> pa.RecordB
 
     def numbered() -> Iterator[pa.RecordBatch]:
         offset = 0
+        for batch in itertools.chain([first] if first is not None else [], batches):
+            rows = pa.array(range(offset + 1, offset + 1 + batch.num_rows), pa.int64())
+            offset += batch.num_rows
+            columns = [c if c.type == pa.string() else c.cast(pa.string())
+                       for c in batch.columns]
+            yield pa.RecordBatch.from_arrays([*columns, rows], schema=schema)
+
+    windowed = WindowedFacts(facts, schema) if facts else None
+
+    def guarded() -> Iterator[pa.RecordBatch]:
         try:
-            for batch in itertools.chain([first] if first is not None else [], batches):
-                rows = pa.array(range(offset + 1, offset + 1 + batch.num_rows), pa.int64())
-                offset += batch.num_rows
-                columns = [c if c.type == pa.string() else c.cast(pa.string())
-                           for c in batch.columns]
-                yield pa.RecordBatch.from_arrays([*columns, rows], schema=schema)
+            yield from windowed.attach(numbered()) if windowed else numbered()
         except (FocusflowError, UnicodeDecodeError) as exc:
             failure.append(exc if isinstance(exc, FocusflowError)
                            else InputError("not UTF-8 text"))
 
-    return pa.RecordBatchReader.from_batches(schema, numbered())
+    return pa.RecordBatchReader.from_batches(windowed.schema if windowed else schema, guarded())

@@ -83,15 +83,20 @@ def currency_codes() -> frozenset[str]:
 # refers to a fact as the column ``"<Column>#<fact>"``; ``fact_columns`` builds the needed ones.
 _FACTS_1: dict[str, Callable[[str], str]] = {
     "num_ok": lambda c: f"regexp_full_match({c}, {lit(NUMERIC_RE)})",
-    "dt": lambda c: (f"CASE WHEN regexp_full_match({c}, {lit(DATETIME_RE)}) "
-                     f"THEN try_strptime({c}, {lit(DATETIME_FORMAT)}) END"),
-    "kv": lambda c: _key_value(c),  # noqa: PLW0108 - defined below
-    "obj": lambda c: f"CASE WHEN json_valid({c}) THEN json_type({c}) = 'OBJECT' ELSE false END",
     "cur": lambda c: in_list(c, currency_codes()),
     "unit": lambda c: f"regexp_full_match({c}, {lit(UNIT_RE)})",
 }
 _FACTS_2: dict[str, Callable[[str], str]] = {
     "num": lambda c: f"CASE WHEN {fact(c, 'num_ok')} THEN TRY_CAST({c} AS DOUBLE) END",
+}
+# Facts that cost microseconds per row (a JSON parse, a date parse) on values that repeat from
+# row to row (a resource's tags, the hour): computed once per distinct value of a window of rows
+# before the scan (``windowed.py``), and read by the scan as input columns.
+WINDOWED_FACTS: dict[str, Callable[[str], str]] = {
+    "dt": lambda c: (f"CASE WHEN regexp_full_match({c}, {lit(DATETIME_RE)}) "
+                     f"THEN try_strptime({c}, {lit(DATETIME_FORMAT)}) END"),
+    "kv": lambda c: _key_value(c),  # noqa: PLW0108 - defined below
+    "obj": lambda c: f"CASE WHEN json_valid({c}) THEN json_type({c}) = 'OBJECT' ELSE false END",
 }
 
 
@@ -101,7 +106,7 @@ def fact(col: str, kind: str) -> str:
 
 
 def fact_columns(columns: Iterable[str], sql_text: str) -> tuple[list[str], list[str]]:
-    """``expr AS "<col>#<fact>"`` for the facts ``sql_text`` refers to, in two levels."""
+    """``expr AS "<col>#<fact>"`` for the per-row facts ``sql_text`` refers to, in two levels."""
     levels: tuple[list[str], list[str]] = ([], [])
     for col in columns:
         for level, facts in enumerate((_FACTS_1, _FACTS_2)):
@@ -112,6 +117,12 @@ def fact_columns(columns: Iterable[str], sql_text: str) -> tuple[list[str], list
                     if kind == "num" and fact(col, "num_ok") not in sql_text:
                         levels[0].append(f"{_FACTS_1['num_ok'](col)} AS {fact(col, 'num_ok')}")
     return levels
+
+
+def windowed_facts(columns: Iterable[str], sql_text: str) -> list[tuple[str, str]]:
+    """(quoted column, kind) of each windowed fact ``sql_text`` refers to."""
+    return [(col, kind) for col in columns for kind in WINDOWED_FACTS
+            if fact(col, kind) in sql_text]
 
 
 def is_numeric(col: str) -> str:

@@ -1,0 +1,96 @@
+"""Costly per-value facts computed once per distinct value of a window of rows, before the scan.
+
+Model layer. A JSON object check or a date parse costs microseconds per row inside the scan,
+yet the values repeat: a resource's tags on every hour of the month, a few hundred charge
+periods in a million rows. So the row stream is cut into windows of about ``WINDOW_BYTES``;
+in each window every such column is dictionary-encoded (each distinct text once), the facts
+are computed by DuckDB over the distinct texts only (one small query per window, the same SQL
+the scan would run), and each batch gets them back per row by the dictionary indices. Memory
+stays bounded by the window, whatever the file's size; a column whose values never repeat
+costs about what it did in the scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from focusflow.focus.validation.sql import q
+
+WINDOW_BYTES = 16 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class WindowedFact:
+    """A fact of one text column: ``build`` makes its SQL from a quoted column reference (the
+    text, NULL for the empty field) and ``name`` is the column the scan reads it from."""
+
+    source: str
+    name: str
+    build: Callable[[str], str]
+
+
+class WindowedFacts:
+    """Adds each fact's column to the batches of a stream of text rows."""
+
+    def __init__(self, facts: Sequence[WindowedFact], schema: pa.Schema) -> None:
+        self.facts = list(facts)
+        self._positions = [schema.get_field_index(fact.source) for fact in self.facts]
+        self._con = duckdb.connect(config={"threads": 1})  # a small query per window
+        empty = self._evaluate([pa.array([None], pa.string()) for _ in self.facts])
+        self.schema = pa.schema([*schema, *(pa.field(fact.name, values.type)
+                                             for fact, values in zip(self.facts, empty,
+                                                                     strict=True))])
+
+    def attach(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """``batches`` with the fact columns appended, a window at a time."""
+        try:
+            window: list[pa.RecordBatch] = []
+            size = 0
+            for batch in batches:
+                window.append(batch)
+                size += batch.nbytes
+                if size >= WINDOW_BYTES:
+                    yield from self._window(window)
+                    window, size = [], 0
+            if window:
+                yield from self._window(window)
+        finally:
+            self._con.close()
+
+    def _window(self, window: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        encoded = [self._encode(window, p) for p in self._positions]
+        values = self._evaluate([dictionary for dictionary, _ in encoded])
+        offset = 0
+        for batch in window:
+            facts = [v.take(indices.slice(offset, batch.num_rows))
+                     for v, (_, indices) in zip(values, encoded, strict=True)]
+            offset += batch.num_rows
+            yield pa.RecordBatch.from_arrays([*batch.columns, *facts], schema=self.schema)
+
+    @staticmethod
+    def _encode(window: list[pa.RecordBatch], position: int) -> tuple[pa.Array, pa.Array]:
+        """The column's distinct texts (NULL among them) and each row's index into them."""
+        column = pa.chunked_array([b.column(position) for b in window], pa.string())
+        # Every chunk of the encoded column shares one dictionary.
+        chunks = pc.dictionary_encode(column, null_encoding="encode").chunks
+        if not chunks:
+            return pa.array([], pa.string()), pa.array([], pa.int32())
+        return chunks[0].dictionary, pa.concat_arrays([c.indices for c in chunks])
+
+    def _evaluate(self, dictionaries: list[pa.Array]) -> list[pa.Array]:
+        """Each fact over its column's distinct texts, in order (one query for all facts)."""
+        longest = max(len(d) for d in dictionaries)
+        padded = {f"v{i}": pa.concat_arrays([d, pa.nulls(longest - len(d), pa.string())])
+                  for i, d in enumerate(dictionaries)}
+        self._con.register("window_values", pa.table(padded))
+        texts = ", ".join(f"nullif({q(name)}, '') AS {q(name)}" for name in padded)
+        facts = ", ".join(f"{fact.build(q(f'v{i}'))} AS {q(f'f{i}')}"
+                          for i, fact in enumerate(self.facts))
+        result = self._con.sql(f"SELECT {facts} FROM (SELECT {texts} FROM window_values)")
+        table = result.to_arrow_table()
+        return [table.column(i).combine_chunks()[:len(d)] for i, d in enumerate(dictionaries)]
