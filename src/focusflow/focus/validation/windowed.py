@@ -13,6 +13,7 @@ costs about what it did in the scan.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -47,20 +48,32 @@ class WindowedFacts:
                                                                      strict=True))])
 
     def attach(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """``batches`` with the fact columns appended, a window at a time."""
+        """``batches`` with the fact columns appended, a window at a time.
+
+        The next window is read and judged on a worker thread while the scan consumes this one
+        (Arrow's parser, the dictionary encoding and DuckDB all release the GIL): without it the
+        scan's threads would wait at every window.
+        """
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focusflow-window")
         try:
-            window: list[pa.RecordBatch] = []
-            size = 0
-            for batch in batches:
-                window.append(batch)
-                size += batch.nbytes
-                if size >= WINDOW_BYTES:
-                    yield from self._window(window)
-                    window, size = [], 0
-            if window:
-                yield from self._window(window)
+            pending = pool.submit(self._next_window, batches)
+            while window := pending.result():
+                pending = pool.submit(self._next_window, batches)
+                yield from window
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # the reader is never left mid-batch
             self._con.close()
+
+    def _next_window(self, batches: Iterator[pa.RecordBatch]) -> list[pa.RecordBatch]:
+        """The next batches (about ``WINDOW_BYTES``) with their facts; [] at the end."""
+        window: list[pa.RecordBatch] = []
+        size = 0
+        for batch in batches:
+            window.append(batch)
+            size += batch.nbytes
+            if size >= WINDOW_BYTES:
+                break
+        return list(self._window(window)) if window else []
 
     def _window(self, window: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         encoded = [self._encode(window, p) for p in self._positions]
