@@ -331,7 +331,7 @@ def _row_numbered(
     def numbered() -> Iterator[pa.RecordBatch]:
         offset = 0
         for batch in itertools.chain([first] if first is not None else [], batches):
-            rows = pa.array(range(offset + 1, offset + 1 + batch.num_rows), pa.int64())
+            rows = pa.arange(offset + 1, offset + 1 + batch.num_rows)  # pa.array() imports pandas
             offset += batch.num_rows
             columns = [c if c.type == pa.string() else c.cast(pa.string())
                        for c in batch.columns]

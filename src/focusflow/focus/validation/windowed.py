@@ -42,7 +42,7 @@ class WindowedFacts:
         self.facts = list(facts)
         self._positions = [schema.get_field_index(fact.source) for fact in self.facts]
         self._con = duckdb.connect(config={"threads": 1})  # a small query per window
-        empty = self._evaluate([pa.array([None], pa.string()) for _ in self.facts])
+        empty = self._evaluate([pa.nulls(1, pa.string()) for _ in self.facts])
         self.schema = pa.schema([*schema, *(pa.field(fact.name, values.type)
                                              for fact, values in zip(self.facts, empty,
                                                                      strict=True))])
@@ -92,7 +92,7 @@ class WindowedFacts:
         # Every chunk of the encoded column shares one dictionary.
         chunks = pc.dictionary_encode(column, null_encoding="encode").chunks
         if not chunks:
-            return pa.array([], pa.string()), pa.array([], pa.int32())
+            return pa.nulls(0, pa.string()), pa.nulls(0, pa.int32())
         return chunks[0].dictionary, pa.concat_arrays([c.indices for c in chunks])
 
     def _evaluate(self, dictionaries: list[pa.Array]) -> list[pa.Array]:
