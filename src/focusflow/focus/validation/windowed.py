@@ -41,8 +41,8 @@ class WindowedFacts:
     def __init__(self, facts: Sequence[WindowedFact], schema: pa.Schema) -> None:
         self.facts = list(facts)
         self._positions = [schema.get_field_index(fact.source) for fact in self.facts]
-        self._con = duckdb.connect(config={"threads": 1})  # a small query per window
-        empty = self._evaluate([pa.nulls(1, pa.string()) for _ in self.facts])
+        with _connect() as con:  # the facts' types, from their value for the empty field
+            empty = self._evaluate(con, [pa.nulls(1, pa.string()) for _ in self.facts])
         self.schema = pa.schema([*schema, *(pa.field(fact.name, values.type)
                                              for fact, values in zip(self.facts, empty,
                                                                      strict=True))])
@@ -55,16 +55,19 @@ class WindowedFacts:
         scan's threads would wait at every window.
         """
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focusflow-window")
+        con = _connect()
         try:
-            pending = pool.submit(self._next_window, batches)
+            pending = pool.submit(self._next_window, con, batches)
             while window := pending.result():
-                pending = pool.submit(self._next_window, batches)
+                pending = pool.submit(self._next_window, con, batches)
                 yield from window
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # the reader is never left mid-batch
-            self._con.close()
+            con.close()
 
-    def _next_window(self, batches: Iterator[pa.RecordBatch]) -> list[pa.RecordBatch]:
+    def _next_window(
+        self, con: duckdb.DuckDBPyConnection, batches: Iterator[pa.RecordBatch]
+    ) -> list[pa.RecordBatch]:
         """The next batches (about ``WINDOW_BYTES``) with their facts; [] at the end."""
         window: list[pa.RecordBatch] = []
         size = 0
@@ -73,11 +76,13 @@ class WindowedFacts:
             size += batch.nbytes
             if size >= WINDOW_BYTES:
                 break
-        return list(self._window(window)) if window else []
+        return list(self._window(con, window)) if window else []
 
-    def _window(self, window: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def _window(
+        self, con: duckdb.DuckDBPyConnection, window: list[pa.RecordBatch]
+    ) -> Iterator[pa.RecordBatch]:
         encoded = [self._encode(window, p) for p in self._positions]
-        values = self._evaluate([dictionary for dictionary, _ in encoded])
+        values = self._evaluate(con, [dictionary for dictionary, _ in encoded])
         offset = 0
         for batch in window:
             facts = [v.take(indices.slice(offset, batch.num_rows))
@@ -95,15 +100,21 @@ class WindowedFacts:
             return pa.nulls(0, pa.string()), pa.nulls(0, pa.int32())
         return chunks[0].dictionary, pa.concat_arrays([c.indices for c in chunks])
 
-    def _evaluate(self, dictionaries: list[pa.Array]) -> list[pa.Array]:
+    def _evaluate(
+        self, con: duckdb.DuckDBPyConnection, dictionaries: list[pa.Array]
+    ) -> list[pa.Array]:
         """Each fact over its column's distinct texts, in order (one query for all facts)."""
         longest = max(len(d) for d in dictionaries)
         padded = {f"v{i}": pa.concat_arrays([d, pa.nulls(longest - len(d), pa.string())])
                   for i, d in enumerate(dictionaries)}
-        self._con.register("window_values", pa.table(padded))
+        con.register("window_values", pa.table(padded))
         texts = ", ".join(f"nullif({q(name)}, '') AS {q(name)}" for name in padded)
         facts = ", ".join(f"{fact.build(q(f'v{i}'))} AS {q(f'f{i}')}"
                           for i, fact in enumerate(self.facts))
-        result = self._con.sql(f"SELECT {facts} FROM (SELECT {texts} FROM window_values)")
+        result = con.sql(f"SELECT {facts} FROM (SELECT {texts} FROM window_values)")
         table = result.to_arrow_table()
         return [table.column(i).combine_chunks()[:len(d)] for i, d in enumerate(dictionaries)]
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(config={"threads": 1})  # one small query per window
