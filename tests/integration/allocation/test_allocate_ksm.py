@@ -276,3 +276,26 @@ def test_cli_prometheus_down(env: None, tmp_path: Path, capsys: pytest.CaptureFi
                             "--db", f"duckdb:///{tmp_path / 'a.duckdb'}")
     assert code == 1
     assert "cannot reach Prometheus at" in err
+
+
+@pytest.mark.slow
+def test_postgres_billing_table_and_postgres_sink(
+        *, env: None, ksm_prometheus: PrometheusServer, postgres_url: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Billing rows read from PostgreSQL (bound parameters), allocation loaded into it: same
+    totals as from the file, and a re-run replaces rather than duplicates."""
+    load_billing_table(postgres_url)
+    args = ("--prometheus", ksm_prometheus.url, "--start", START, "--end", END,
+            "--billing-db", postgres_url, "--db", postgres_url, "--by", "pod")
+    for _ in range(2):
+        code, _, err = run_main(monkeypatch, capsys, *args)
+        assert code == 0, err
+    sink = open_sink(postgres_url)
+    try:
+        got = sink.query("k8s_allocation", 'SELECT COUNT(*) AS n, SUM("EffectiveCost") AS t, '
+                         'COUNT(DISTINCT "_focusflow_load_id") AS loads FROM {table}'
+                         ).to_pylist()[0]
+    finally:
+        sink.close()
+    assert got["loads"] == 1
+    assert abs(Decimal(got["t"]) / expected_total() - 1) < Decimal("1e-9")
