@@ -1,1 +1,42 @@
-"""focusflow.allocation (see DESIGN.md section 2)."""
+"""Kubernetes cost allocation, OpenCost-style, producing FOCUS-shaped rows (allocation layer).
+
+Node prices come from FOCUS billing rows (``billing``, matched by ``matching``) or a price sheet
+(``prices``); hourly metrics from a Prometheus-compatible API (``metrics``, through the export
+job's client); ``model`` splits each node-hour's cost over its containers (max(request, usage),
+over-allocation scaled down, the rest ``__idle__``); ``rows`` shapes FOCUS rows and ``job``
+loads them with the ingest load semantics. ``focusflow allocate`` runs ``run_allocation``.
+"""
+
+from focusflow.allocation.billing import BillingIndex, read_billing_file, read_billing_table
+from focusflow.allocation.job import AllocationReport, default_source_id, run_allocation
+from focusflow.allocation.metrics import ClusterMetrics
+from focusflow.allocation.model import IDLE, Allocation, NodeHour, Workload, allocate
+from focusflow.allocation.prices import DefaultPrices, load_default_prices, unit_prices
+from focusflow.allocation.rows import SCHEMA
+from focusflow.allocation.settings import (
+    AllocationSettings,
+    allocation_settings,
+    prometheus_settings,
+)
+
+__all__ = [
+    "IDLE",
+    "SCHEMA",
+    "Allocation",
+    "AllocationReport",
+    "AllocationSettings",
+    "BillingIndex",
+    "ClusterMetrics",
+    "DefaultPrices",
+    "NodeHour",
+    "Workload",
+    "allocate",
+    "allocation_settings",
+    "default_source_id",
+    "load_default_prices",
+    "prometheus_settings",
+    "read_billing_file",
+    "read_billing_table",
+    "run_allocation",
+    "unit_prices",
+]

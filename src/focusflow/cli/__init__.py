@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "k8s-export": "k8s_export",
     "operator": "operator",
     "azure": "azure",
+    "allocate": "allocate",
 }
 
 

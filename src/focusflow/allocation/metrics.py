@@ -1,0 +1,173 @@
+"""Kubernetes metrics per hour from a Prometheus-compatible API (allocation layer).
+
+Every query is a ``query_range`` at a one-hour step evaluated one second before each hour's
+end, so a ``[1h]`` range covers exactly the samples of ``[hour, hour + 1h)``. Running time comes
+from subqueries at the configured resolution (``[1h:1m]`` counts the minutes a series existed);
+CPU usage is ``rate(container_cpu_usage_seconds_total[1h])`` (core-hours used in the hour),
+memory usage is the average ``container_memory_working_set_bytes``, requests are the average
+``kube_pod_container_resource_requests``; capacity is ``kube_node_status_capacity`` (KSM v2
+``resource`` label). The client is the export job's (same auth modes, retries and splitting).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from focusflow.allocation.model import ONE, ZERO, NodeHour, Workload
+from focusflow.errors import SourceError
+from focusflow.k8s_export import PrometheusClient
+
+log = logging.getLogger(__name__)
+
+HOUR = 3600
+_GPU = ("nvidia_com_gpu", "nvidia.com/gpu")
+_CONTAINER = 'container!="", container!="POD"'
+
+NODE_Q = "count_over_time((max by ({c}, node, provider_id) (kube_node_info))[1h:{r}s])"
+CAPACITY_Q = ("max by ({c}, node, resource) (max_over_time(kube_node_status_capacity"
+              '{{resource=~"cpu|memory|nvidia_com_gpu|nvidia.com/gpu"}}[1h]))')
+RUNNING_Q = ("count_over_time((max by ({c}, namespace, pod, container) "
+             "(kube_pod_container_status_running == 1))[1h:{r}s])")
+REQUEST_Q = ("max by ({c}, namespace, pod, container, resource) (avg_over_time("
+             'kube_pod_container_resource_requests{{resource=~"cpu|memory|nvidia_com_gpu|'
+             'nvidia.com/gpu"}}[1h]))')
+CPU_Q = ("sum by ({c}, namespace, pod, container) (rate(container_cpu_usage_seconds_total"
+         "{{" + _CONTAINER + "}}[1h]))")
+MEMORY_Q = ("sum by ({c}, namespace, pod, container) (avg_over_time("
+            "container_memory_working_set_bytes{{" + _CONTAINER + "}}[1h]))")
+POD_NODE_Q = ('max by ({c}, namespace, pod, node) (max_over_time(kube_pod_info{{node!=""}}'
+              "[1h]))")
+OWNER_Q = ("max by ({c}, namespace, pod, owner_kind, owner_name) (max_over_time("
+           'kube_pod_owner{{owner_is_controller="true"}}[1h]))')
+REPLICASET_Q = ("max by ({c}, namespace, replicaset, owner_kind, owner_name) "
+                "(max_over_time(kube_replicaset_owner[1h]))")
+
+Series = dict[int, dict[tuple[str, ...], Decimal]]  # hour -> label values -> value
+
+
+@dataclass
+class HourData:
+    """What one hour needs: the nodes that ran and the containers on each."""
+
+    nodes: dict[tuple[str, str], NodeHour] = field(default_factory=dict)
+    workloads: dict[tuple[str, str], list[Workload]] = field(default_factory=dict)
+    unplaced: int = 0  # running containers whose node is unknown (no kube_pod_info / node)
+
+
+class ClusterMetrics:
+    """Hourly queries against one endpoint; ``cluster_label`` tells clusters apart."""
+
+    def __init__(self, client: PrometheusClient, *, resolution: int, cluster_label: str,
+                 default_cluster: str) -> None:
+        self.client = client
+        self.resolution = resolution
+        self.points = Decimal(HOUR // resolution)
+        self.label = cluster_label
+        self.default_cluster = default_cluster
+        self.queries = 0
+
+    def _range(self, template: str, start: int, end: int, labels: tuple[str, ...]) -> Series:
+        """``template`` per hour of [start, end) keyed by hour start and ``labels``."""
+        query = template.format(c=self.label, r=self.resolution)
+        self.queries += 1
+        result = self.client.query_range(query, start + HOUR - 1, end - 1, HOUR).result
+        out: Series = defaultdict(dict)
+        for series in result:
+            metric: dict[str, str] = series.get("metric", {})
+            key = tuple(self._label(metric, name) for name in labels)
+            for stamp, value in series.get("values", []):
+                number = Decimal(value)
+                if number.is_finite():
+                    out[int(float(stamp)) - HOUR + 1][key] = number
+        return out
+
+    def _label(self, metric: dict[str, str], name: str) -> str:
+        if name == "cluster":
+            return metric.get(self.label) or self.default_cluster
+        return metric.get(name, "")
+
+    def node_presence(self, start: int, end: int) -> Series:
+        """Share of each hour each (cluster, node, provider_id) existed, from kube_node_info."""
+        counts = self._range(NODE_Q, start, end, ("cluster", "node", "provider_id"))
+        return {hour: {key: min(ONE, value / self.points) for key, value in nodes.items()}
+                for hour, nodes in counts.items()}
+
+    def hours(self, start: int, end: int, presence: Series,
+              on_query: Callable[[], None] | None = None) -> dict[int, HourData]:
+        """Nodes and containers of every hour in [start, end)."""
+        def fetch(template: str, labels: tuple[str, ...]) -> Series:
+            data = self._range(template, start, end, labels)
+            if on_query:
+                on_query()
+            return data
+
+        ctr = ("cluster", "namespace", "pod", "container")
+        raw = {
+            "capacity": fetch(CAPACITY_Q, ("cluster", "node", "resource")),
+            "running": fetch(RUNNING_Q, ctr),
+            "requests": fetch(REQUEST_Q, (*ctr, "resource")),
+            "cpu": fetch(CPU_Q, ctr),
+            "memory": fetch(MEMORY_Q, ctr),
+            "pod_node": fetch(POD_NODE_Q, ("cluster", "namespace", "pod", "node")),
+            "owner": fetch(OWNER_Q, ("cluster", "namespace", "pod", "owner_kind",
+                                     "owner_name")),
+            "replicaset": fetch(REPLICASET_Q, ("cluster", "namespace", "replicaset",
+                                               "owner_kind", "owner_name")),
+        }
+        return {hour: self._hour(hour, presence.get(hour, {}), raw)
+                for hour in range(start, end, HOUR)}
+
+    def _hour(self, hour: int, present: dict[tuple[str, ...], Decimal],
+              raw: dict[str, Series]) -> HourData:
+        data = HourData()
+        capacity: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
+        for (cluster, node, resource), value in raw["capacity"].get(hour, {}).items():
+            capacity[(cluster, node)]["gpu" if resource in _GPU else resource] = value
+        for (cluster, node, provider_id), running in present.items():
+            if running <= 0:
+                continue
+            cap = capacity.get((cluster, node), {})
+            if not cap.get("cpu") and not cap.get("memory"):
+                raise SourceError(
+                    f"node {cluster}/{node}: no kube_node_status_capacity{{resource=\"cpu\"|"
+                    f"\"memory\"}} in the hour starting {hour}; expected kube-state-metrics "
+                    "v2 node capacity series to price the node")
+            data.nodes[(cluster, node)] = NodeHour(
+                cluster, node, provider_id, hour, running, cap.get("cpu", ZERO),
+                cap.get("memory", ZERO), cap.get("gpu", ZERO))
+        self._place_workloads(hour, data, raw)
+        return data
+
+    def _place_workloads(self, hour: int, data: HourData, raw: dict[str, Series]) -> None:
+        at = {name: series.get(hour, {}) for name, series in raw.items()}
+        nodes = {(c, ns, pod): node for (c, ns, pod, node) in sorted(at["pod_node"])}
+        owners = {(c, ns, pod): (kind, name) for (c, ns, pod, kind, name) in at["owner"]}
+        rs_owner = {(c, ns, rs): (kind, name) for (c, ns, rs, kind, name) in at["replicaset"]}
+        requests: dict[tuple[str, ...], dict[str, Decimal]] = defaultdict(dict)
+        for (*ctr, resource), value in at["requests"].items():
+            requests[tuple(ctr)]["gpu" if resource in _GPU else resource] = value
+        for key, count in sorted(at["running"].items()):
+            cluster, namespace, pod, container = key
+            node = nodes.get((cluster, namespace, pod))
+            if node is None or (cluster, node) not in data.nodes:
+                data.unplaced += 1
+                log.warning("container %s/%s/%s/%s ran in hour %d on no known node; "
+                            "not allocated", cluster, namespace, pod, container, hour)
+                continue
+            kind, name = owners.get((cluster, namespace, pod), ("", ""))
+            if kind == "ReplicaSet":  # report the Deployment that owns it, as OpenCost does
+                kind, name = rs_owner.get((cluster, namespace, name), (kind, name))
+            req = requests.get(key, {})
+            data.workloads.setdefault((cluster, node), []).append(Workload(
+                namespace, pod, container, name, kind, min(ONE, count / self.points),
+                req.get("cpu", ZERO), at["cpu"].get(key, ZERO), req.get("memory", ZERO),
+                at["memory"].get(key, ZERO), req.get("gpu", ZERO)))
+
+
+def check(client: PrometheusClient) -> None:
+    """Fail early when the endpoint is down or not a Prometheus API."""
+    client.check()

@@ -1,0 +1,170 @@
+"""``focusflow allocate``: Kubernetes cost allocation into a table (CLI layer, wiring only).
+
+Flags become ``AllocationSettings`` and the export job's Prometheus settings (tokens and
+passwords come from the same environment variables as ``k8s-export``: PROMETHEUS_AUTH_TOKEN,
+PROMETHEUS_BEARER_AUTH_TOKEN, PROMETHEUS_USERNAME/PASSWORD), billing rows from a FOCUS file or
+an ingested table, and the run's progress and summary are printed with Rich.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from focusflow.allocation import (
+    IDLE,
+    AllocationReport,
+    BillingIndex,
+    ClusterMetrics,
+    allocation_settings,
+    load_default_prices,
+    prometheus_settings,
+    read_billing_file,
+    read_billing_table,
+    run_allocation,
+)
+from focusflow.cli.app import app, console
+from focusflow.errors import ConfigError
+from focusflow.k8s_export import PrometheusClient
+from focusflow.sinks import DEFAULT_DB_URL, open_sink
+
+By = Literal["container", "pod", "controller", "namespace"]
+
+
+def _moment(flag: str, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{flag} {value!r}: expected an ISO 8601 UTC hour such as "
+                          "2025-11-01T00:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command("allocate")
+def allocate_command(
+    prometheus: Annotated[str, typer.Option(
+        "--prometheus", envvar="PROMETHEUS_URL",
+        help="Prometheus-compatible API base URL (Prometheus, Thanos, Mimir, VictoriaMetrics).")],
+    start: Annotated[str, typer.Option(help="Window start, a whole UTC hour (ISO 8601).")],
+    end: Annotated[str, typer.Option(help="Window end (exclusive), a whole UTC hour.")],
+    billing: Annotated[str | None, typer.Option(
+        help="FOCUS billing report with the nodes' Usage rows (path, http(s)://, s3://...).")
+    ] = None,
+    billing_db: Annotated[str | None, typer.Option(
+        help="Database holding billing rows loaded by 'focusflow ingest'.")] = None,
+    billing_table: Annotated[str, typer.Option(help="Table of --billing-db.")] = "focus",
+    db: Annotated[str, typer.Option("--db", envvar="FOCUSFLOW_DB",
+                                    help="Database URL for the allocation rows.")
+                  ] = DEFAULT_DB_URL,
+    table: Annotated[str, typer.Option(help="Target table, [schema.]name.")] = "k8s_allocation",
+    by: Annotated[By, typer.Option(help="Row granularity per node-hour.")] = "container",
+    default_prices: Annotated[str | None, typer.Option(
+        help="JSON price sheet {CPU, RAM, GPU} for the CPU/RAM split and unmatched nodes "
+             "(default: OpenCost's defaults).")] = None,
+    require_billing: Annotated[bool, typer.Option(
+        help="Fail when a node has no billing row instead of pricing it from the sheet.")
+    ] = False,
+    cost_column: Annotated[Literal["EffectiveCost", "BilledCost"], typer.Option(
+        help="Billing column that prices nodes.")] = "EffectiveCost",
+    currency: Annotated[str, typer.Option(help="Currency when no billing rows say.")] = "USD",
+    cluster_label: Annotated[str, typer.Option(help="Label that names the cluster.")
+                             ] = "cluster",
+    cluster: Annotated[str, typer.Option(help="Cluster name for series without that label.")
+                       ] = "default",
+    resolution: Annotated[int, typer.Option(help="Seconds per running-time sample.")] = 60,
+    source_id: Annotated[str | None, typer.Option(
+        help="Load identity (default: endpoint + window).")] = None,
+    org_id: Annotated[str | None, typer.Option(help="X-Scope-OrgID tenant header.")] = None,
+    ca_file: Annotated[str | None, typer.Option(help="CA bundle for https.")] = None,
+    insecure: Annotated[bool | None, typer.Option(
+        "--insecure/--verify", help="Skip TLS verification (not advised).")] = None,
+) -> None:
+    """Allocate node costs to namespaces, controllers, pods and containers per hour."""
+    if billing and billing_db:
+        raise ConfigError("--billing and --billing-db both give billing rows; pass one")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = allocation_settings(
+        start=_moment("--start", start), end=_moment("--end", end), table=table, by=by,
+        resolution_seconds=resolution, cluster_label=cluster_label, default_cluster=cluster,
+        cost_column=cost_column, currency=currency, require_billing=require_billing,
+        source_id=source_id, prices=load_default_prices(default_prices))
+    endpoint = prometheus_settings(prometheus_url=prometheus, prometheus_x_scope_orgid=org_id,
+                                   prometheus_ca_file=ca_file, prometheus_insecure=insecure)
+    index = _billing(billing, billing_db, billing_table, settings.start_s, settings.end_s,
+                     settings.cost_column)
+    client = PrometheusClient(endpoint)
+    sink = open_sink(db)
+    try:
+        metrics = ClusterMetrics(client, resolution=settings.resolution_seconds,
+                                 cluster_label=settings.cluster_label,
+                                 default_cluster=settings.default_cluster)
+        columns = (TextColumn("[bold]allocating hours"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("hours", total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = run_allocation(settings, metrics, index, sink, base_url=endpoint.base_url,
+                                    progress=update)
+    finally:
+        sink.close()
+        client.close()
+    console.print(summary_table(report))
+    console.print(_footer(report), highlight=False, soft_wrap=True)
+
+
+def _billing(file: str | None, db: str | None, table: str, start: int, end: int,
+             cost_column: str) -> BillingIndex | None:
+    if file:
+        return read_billing_file(file, start, end, cost_column)
+    if db:
+        sink = open_sink(db)
+        try:
+            return read_billing_table(sink, table, start, end, cost_column)
+        finally:
+            sink.close()
+    return None
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.4f}"
+
+
+def summary_table(report: AllocationReport) -> Table:
+    """Cost per cluster and namespace, idle last, with the share of each."""
+    table = Table(title=f"Allocated ({report.currency})")
+    for name in ("cluster", "namespace", "cost", "%"):
+        table.add_column(name, justify="right" if name in {"cost", "%"} else "left")
+    total = report.total or Decimal(1)
+    for (cluster, namespace), cost in sorted(
+            report.by_namespace.items(), key=lambda kv: (kv[0][0], kv[0][1] == IDLE, kv[0][1])):
+        table.add_row(cluster, namespace, _money(cost), f"{100 * cost / total:.1f}")
+    table.add_row("", "total", _money(report.total), "100.0", style="bold")
+    return table
+
+
+def _footer(report: AllocationReport) -> str:
+    idle_pct = 100 * report.idle / report.total if report.total else Decimal(0)
+    lines = [f"idle {_money(report.idle)} {report.currency} ({idle_pct:.1f}% of node cost); "
+             f"{report.hours} hours, {report.queries} range queries"]
+    if report.load is not None:
+        lines.append(f"loaded {report.load.rows_written:,} rows into {report.load.table}"
+                     + (f", replacing {report.load.rows_replaced:,} earlier rows"
+                        if report.load.rows_replaced else ""))
+    if report.default_priced:
+        lines.append("[yellow]priced from the price sheet (no billing row), flagged "
+                     "x_PriceSource=default:[/]")
+        lines += [f"  {cluster}/{node} provider_id={pid or '-'} {hours:.2f} node-hours"
+                  for (cluster, node), (pid, hours) in sorted(report.default_priced.items())]
+    if report.unplaced:
+        lines.append(f"{report.unplaced} container-hours ran on no known node (not allocated)")
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""Node-to-billing matching, the price sheet file, settings validation and row shaping."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from focusflow.allocation import (
+    IDLE,
+    SCHEMA,
+    Allocation,
+    NodeHour,
+    allocation_settings,
+    load_default_prices,
+)
+from focusflow.allocation.billing import BillingIndex, ChargeGroup
+from focusflow.allocation.matching import billing_keys, node_keys
+from focusflow.allocation.rows import PricedNodeHour, aggregate, to_batch
+from focusflow.errors import ConfigError
+
+ARM = ("/subscriptions/S1/resourceGroups/MC_rg/providers/Microsoft.Compute/"
+       "virtualMachineScaleSets/aks-pool-1")
+
+
+@pytest.mark.parametrize(("provider_id", "resource_id"), [
+    ("aws:///us-east-1a/i-0abc123", "i-0abc123"),
+    ("aws:///us-east-1a/i-0abc123", "arn:aws:ec2:us-east-1:123456789012:instance/i-0ABC123"),
+    ("azure://" + ARM + "/virtualMachines/3", ARM.lower()),  # billed per scale set
+    ("azure://" + ARM + "/virtualMachines/3", ARM + "/virtualMachines/3"),
+    ("azure:///subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v",
+     "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/V"),
+    ("gce://proj/us-central1-a/gke-node-1",
+     "//compute.googleapis.com/projects/proj/zones/us-central1-a/instances/gke-node-1"),
+    ("gce://proj/us-central1-a/gke-node-1", "gke-node-1"),
+])
+def test_provider_ids_match_billing_resource_ids(provider_id: str, resource_id: str) -> None:
+    assert set(node_keys(provider_id, "n")) & set(billing_keys(resource_id))
+
+
+def test_different_instances_do_not_match() -> None:
+    assert not set(node_keys("aws:///z/i-1", "n")) & set(billing_keys("i-10"))
+    assert node_keys("", "Node-A") == ["node-a"]
+
+
+def test_vmss_instance_prefers_its_own_row_then_the_scale_set() -> None:
+    own = ChargeGroup(ARM + "/virtualMachines/3", 0, 86400, Decimal(1), "USD")
+    scale_set = ChargeGroup(ARM, 0, 86400, Decimal(5), "USD")
+    index = BillingIndex.build([own, scale_set])
+    assert index.match("azure://" + ARM + "/virtualMachines/3", "n") == [own]
+    assert index.match("azure://" + ARM + "/virtualMachines/4", "n") == [scale_set]
+
+
+def test_price_sheet_file(tmp_path: Path) -> None:
+    sheet = tmp_path / "prices.json"
+    sheet.write_text(json.dumps({"CPU": "0.04", "RAM": 0.005, "GPU": "2", "storage": "1"}))
+    prices = load_default_prices(str(sheet))
+    assert (prices.cpu, prices.ram, prices.gpu) == (Decimal("0.04"), Decimal("0.005"),
+                                                    Decimal("2"))
+    assert load_default_prices(None).cpu == Decimal("0.031611")
+    sheet.write_text(json.dumps({"CPU": "-1"}))
+    with pytest.raises(ConfigError, match=r"--default-prices .*CPU"):
+        load_default_prices(str(sheet))
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"end": datetime(2025, 10, 31, tzinfo=UTC)}, "must be after start"),
+    ({"start": datetime(2025, 11, 1, 0, 30, tzinfo=UTC)}, "start: expected a whole UTC hour"),
+    ({"resolution_seconds": 7}, "resolution_seconds: expected seconds that divide 3600"),
+    ({"cluster_label": "a-b"}, "cluster_label: expected a Prometheus label name"),
+    ({"end": datetime(2026, 6, 1, tzinfo=UTC)}, "expected at most 2232"),
+    ({"by": "team"}, "by: "),
+])
+def test_bad_settings_name_the_field(values: dict[str, object], message: str) -> None:
+    base: dict[str, object] = {"start": datetime(2025, 11, 1, tzinfo=UTC),
+                               "end": datetime(2025, 11, 2, tzinfo=UTC)}
+    with pytest.raises(ConfigError, match=message):
+        allocation_settings(**{**base, **values})
+
+
+def _alloc(ns: str, pod: str, container: str, cost: str) -> Allocation:
+    c = Decimal(cost)
+    return Allocation(ns, pod, container, "web", "Deployment", Decimal(1), Decimal(2),
+                      Decimal(0), c, c, Decimal(0))
+
+
+def test_aggregation_by_namespace_keeps_idle_apart() -> None:
+    rows = [_alloc("shop", "p1", "app", "1"), _alloc("shop", "p2", "app", "2"),
+            _alloc(IDLE, "", "", "4")]
+    by_ns = aggregate(rows, "namespace")
+    assert [(r.namespace, r.pod, r.cost, r.cpu_core_hours) for r in by_ns] == [
+        ("shop", "", Decimal(6), Decimal(2)), (IDLE, "", Decimal(8), Decimal(1))]
+    assert len(aggregate(rows, "container")) == 3
+
+
+def test_rows_are_focus_shaped() -> None:
+    hour = int(datetime(2025, 10, 31, 23, tzinfo=UTC).timestamp())
+    node = NodeHour("prod", "n1", "aws:///z/i-1", hour, Decimal(1), Decimal(4), Decimal(8))
+    batch = to_batch([PricedNodeHour(node, "i-1", Decimal(3), "EUR", "default",
+                                     [_alloc("shop", "p1", "app", "1"),
+                                      _alloc(IDLE, "", "", "0.5")])], "pod")
+    assert batch.schema == SCHEMA
+    row = batch.to_pylist()[0]
+    assert row["ChargePeriodStart"] == datetime(2025, 10, 31, 23, tzinfo=UTC)
+    assert row["ChargePeriodEnd"] == datetime(2025, 11, 1, tzinfo=UTC)
+    assert row["BillingPeriodStart"] == datetime(2025, 10, 1, tzinfo=UTC)
+    assert row["BillingPeriodEnd"] == datetime(2025, 11, 1, tzinfo=UTC)
+    assert (row["BilledCost"], row["EffectiveCost"], row["BillingCurrency"]) == (
+        Decimal(2), Decimal(2), "EUR")
+    assert (row["ServiceName"], row["ChargeCategory"], row["ResourceId"]) == (
+        "Kubernetes", "Usage", "i-1")
+    assert (row["x_Cluster"], row["x_Node"], row["x_Namespace"], row["x_Pod"],
+            row["x_Container"], row["x_PriceSource"]) == ("prod", "n1", "shop", "p1", None,
+                                                          "default")
