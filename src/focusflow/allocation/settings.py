@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from focusflow.allocation.prices import DefaultPrices
 from focusflow.errors import ConfigError
 from focusflow.k8s_export import ExportSettings, load_settings
-from focusflow.sinks import validate_table_name
+from focusflow.sinks import TableName
 
 MAX_WINDOW_HOURS = 93 * 24
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -29,7 +29,7 @@ class AllocationSettings(BaseModel):
 
     start: datetime
     end: datetime
-    table: str = "k8s_allocation"
+    table: TableName = "k8s_allocation"  # checked before querying, not when loading
     by: Literal["container", "pod", "controller", "namespace"] = "container"
     resolution_seconds: int = Field(60, ge=1, le=3600)
     cluster_label: str = "cluster"
@@ -48,15 +48,6 @@ class AllocationSettings(BaseModel):
         value = value.astimezone(UTC)
         if value.minute or value.second or value.microsecond:
             raise ValueError("expected a whole UTC hour such as 2025-11-01T00:00:00Z")
-        return value
-
-    @field_validator("table")
-    @classmethod
-    def _table_name(cls, value: str) -> str:
-        try:
-            validate_table_name(value)  # fail before querying, not when loading
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("resolution_seconds")

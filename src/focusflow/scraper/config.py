@@ -36,7 +36,7 @@ from focusflow.exporter.config import (
     MetricType,
     read_yaml,
 )
-from focusflow.sinks import validate_table_name
+from focusflow.sinks import TableName
 from focusflow.sources import ApiConfig, KrateoModel, ObjectRef, SecretStore
 
 
@@ -52,7 +52,7 @@ class Metadata(KrateoModel):
 class ScraperConfig(KrateoModel):
     """Spec of a ScraperConfig (Krateo-compatible, with focusflow extensions)."""
 
-    table_name: str
+    table_name: TableName
     polling_interval: Duration
     metric_type: Annotated[MetricType, BeforeValidator(_lower)] = MetricType.COST
     api: ApiConfig = Field(default_factory=lambda: ApiConfig(path="/metrics"))
@@ -60,15 +60,6 @@ class ScraperConfig(KrateoModel):
     generic: GenericConfig | None = None
     exporter_url: str | None = None
     source_id: str | None = None
-
-    @field_validator("table_name")
-    @classmethod
-    def _table(cls, value: str) -> str:
-        try:
-            validate_table_name(value)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return value
 
     @field_validator("polling_interval")
     @classmethod

@@ -30,7 +30,7 @@ from focusflow.sinks.base import (
     TextRows,
     TextRowsRefused,
 )
-from focusflow.sinks.identifiers import quote, quote_table, validate_table_name
+from focusflow.sinks.identifiers import TableName, quote, quote_table, validate_table_name
 
 DEFAULT_DB_URL = "duckdb:///focusflow.duckdb"
 
@@ -115,6 +115,7 @@ __all__ = [
     "LoadResult",
     "PeriodTotal",
     "Sink",
+    "TableName",
     "TextRows",
     "TextRowsRefused",
     "open_sink",

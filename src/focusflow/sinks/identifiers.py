@@ -8,6 +8,9 @@ refused when they hold control characters. Values are never formatted into SQL: 
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from focusflow.errors import ConfigError, InputError
 
@@ -24,6 +27,18 @@ def validate_table_name(name: str) -> tuple[str, ...]:
             "underscore followed by up to 62 letters, digits or underscores"
         )
     return parts
+
+
+def _checked_table_name(name: str) -> str:
+    try:
+        validate_table_name(name)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None  # what pydantic reports as a field error
+    return name
+
+
+TableName = Annotated[str, AfterValidator(_checked_table_name)]
+"""A ``[schema.]table`` config field, checked when the config is read, not at the first load."""
 
 
 def quote(identifier: str) -> str:
