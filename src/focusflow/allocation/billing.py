@@ -3,7 +3,7 @@
 Reads the ``Usage`` rows of a FOCUS report (any location ``FocusReader`` opens) or of a table
 ``focusflow ingest`` loaded, keeps those whose charge period overlaps the allocation window,
 and groups them per (ResourceId, charge period). A group's cost is later spread over the
-node-hours that matched it within its period (``BillingIndex.node_hour_cost``): a daily row of a
+node-hours that matched it within its period (the job's ``_Pricer``): a daily row of a
 node that ran 6 hours that day prices each of those hours at a sixth of it, and a scale set's
 row is shared by its nodes by node-hours.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -37,7 +37,6 @@ class ChargeGroup:
     cost: Decimal
     currency: str
     node_hours: Decimal = Decimal(0)
-    nodes: set[tuple[str, str]] = field(default_factory=set)
 
     def covers(self, hour: int) -> bool:
         return self.start <= hour < self.end
@@ -95,8 +94,11 @@ def _filter(table: pa.Table, start: int, end: int) -> pa.Table:
     return table.filter(mask)
 
 
-def _groups(rows: Iterable[dict[str, object]], cost_column: str) -> list[ChargeGroup]:
-    groups: dict[tuple[str, int, int], ChargeGroup] = {}
+_Groups = dict[tuple[str, int, int], ChargeGroup]  # (resource id lower-cased, start, end)
+
+
+def _add_groups(rows: Iterable[dict[str, object]], cost_column: str, groups: _Groups) -> None:
+    """Sum the rows' cost into ``groups`` per resource and charge period."""
     for row in rows:
         cost = row.get(cost_column)
         if cost is None:
@@ -107,7 +109,6 @@ def _groups(rows: Iterable[dict[str, object]], cost_column: str) -> list[ChargeG
         currency = str(row.get("BillingCurrency") or "")
         group = groups.setdefault(key, ChargeGroup(rid, start, end, Decimal(0), currency))
         group.cost += Decimal(str(cost))
-    return list(groups.values())
 
 
 def _columns(names: list[str], cost_column: str, where: str) -> list[str]:
@@ -122,13 +123,13 @@ def _columns(names: list[str], cost_column: str, where: str) -> list[str]:
 
 def read_billing_file(uri: str, start: int, end: int, cost_column: str) -> BillingIndex:
     """Charge groups from a FOCUS report at ``uri`` overlapping [start, end)."""
-    groups: list[ChargeGroup] = []
+    groups: _Groups = {}
     with FocusReader(uri, require_mandatory=False) as reader:
         columns = _columns(reader.layout.names, cost_column, reader.name)
         for batch in reader.batches():
             part = _filter(pa.Table.from_batches([batch]).select(columns), start, end)
-            groups.extend(_groups(part.to_pylist(), cost_column))
-    return BillingIndex.build(_merge(groups))
+            _add_groups(part.to_pylist(), cost_column, groups)
+    return BillingIndex.build(list(groups.values()))
 
 
 def read_billing_table(sink: Sink, table: str, start: int, end: int,
@@ -140,16 +141,7 @@ def read_billing_table(sink: Sink, table: str, start: int, end: int,
     lo, hi = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
     data = sink.query(table, f"SELECT {listing} FROM {{table}} WHERE {quote('ChargePeriodEnd')}"
                       f" > ? AND {quote('ChargePeriodStart')} < ?", [lo, hi])
-    return BillingIndex.build(_groups(_filter(data, start, end).to_pylist(), cost_column))
+    groups: _Groups = {}
+    _add_groups(_filter(data, start, end).to_pylist(), cost_column, groups)
+    return BillingIndex.build(list(groups.values()))
 
-
-def _merge(groups: list[ChargeGroup]) -> list[ChargeGroup]:
-    """Groups of the same resource and period read from different batches, summed."""
-    merged: dict[tuple[str, int, int], ChargeGroup] = {}
-    for group in groups:
-        key = (group.resource_id.lower(), group.start, group.end)
-        if key in merged:
-            merged[key].cost += group.cost
-        else:
-            merged[key] = group
-    return list(merged.values())

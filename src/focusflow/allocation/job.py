@@ -82,7 +82,6 @@ class _Pricer:
                 for group in self._groups((cluster, node, provider_id)):
                     if group.covers(hour):
                         group.node_hours += running
-                        group.nodes.add((cluster, node))
 
     def _groups(self, key: NodeKey) -> list[ChargeGroup]:
         if key not in self.matches:

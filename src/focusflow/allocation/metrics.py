@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -96,14 +95,10 @@ class ClusterMetrics:
         return {hour: {key: min(ONE, value / self.points) for key, value in nodes.items()}
                 for hour, nodes in counts.items()}
 
-    def hours(self, start: int, end: int, presence: Series,
-              on_query: Callable[[], None] | None = None) -> dict[int, HourData]:
+    def hours(self, start: int, end: int, presence: Series) -> dict[int, HourData]:
         """Nodes and containers of every hour in [start, end)."""
         def fetch(template: str, labels: tuple[str, ...]) -> Series:
-            data = self._range(template, start, end, labels)
-            if on_query:
-                on_query()
-            return data
+            return self._range(template, start, end, labels)
 
         ctr = ("cluster", "namespace", "pod", "container")
         raw = {
@@ -166,8 +161,3 @@ class ClusterMetrics:
                 namespace, pod, container, name, kind, min(ONE, count / self.points),
                 req.get("cpu", ZERO), at["cpu"].get(key, ZERO), req.get("memory", ZERO),
                 at["memory"].get(key, ZERO), req.get("gpu", ZERO)))
-
-
-def check(client: PrometheusClient) -> None:
-    """Fail early when the endpoint is down or not a Prometheus API."""
-    client.check()

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Context, Decimal, localcontext
 
-from focusflow.allocation.prices import GIB, DefaultPrices, split_node_cost
+from focusflow.allocation.prices import DefaultPrices, split_node_cost
 
 IDLE = "__idle__"
 QUANTUM = Decimal("1e-18")
@@ -144,9 +144,4 @@ def allocate(node: NodeHour, cost: Decimal, workloads: Sequence[Workload],
         return rows
 
 
-def ram_gib_hours(byte_hours: Decimal) -> Decimal:
-    """Byte-hours in GiB-hours (for reports)."""
-    return byte_hours / GIB
-
-
-__all__ = ["IDLE", "Allocation", "NodeHour", "Workload", "allocate", "q", "ram_gib_hours"]
+__all__ = ["IDLE", "Allocation", "NodeHour", "Workload", "allocate", "q"]
