@@ -130,12 +130,13 @@ def run_checks(
     plan = _Plan(checks)
     masks = [f"__m{m}" for m in range(plan.masks)]
     # Rows grouped by which checks they break (one group on a clean file).
-    sql = (plan.flagged(layout, "raw_input")
+    flagged, facts = plan.flagged(layout, "raw_input")
+    sql = (flagged
            + plan.summary(masks, [(f"[{', '.join(masks)}]", "any_value({})"),
                                   ("count(*)", "sum({})"),
                                   (f"min({ROW}, {int(first_n)})",
                                    f"list_sort(flatten(list({{}})))[:{int(first_n)}]")]))
-    groups, distinct = _split(_scan_stream(text, sql, plan.windowed(layout), file=file))
+    groups, distinct = _split(_scan_stream(text, sql, facts, file=file))
     total = sum(int(count) for _, count, _ in groups)
     found = [(values, int(count), tuple(rows or ())) for values, count, rows in groups
              if any(values)]
@@ -185,10 +186,11 @@ def offending_rows(
     """
     plan = _Plan([c for c in checks if c.distinct is None])
     masks = [f"__m{m}" for m in range(plan.masks)]
-    sql = (plan.flagged(layout, "raw_input") + f" SELECT {ROW}, [{', '.join(masks)}] FROM flagged "
+    flagged, facts = plan.flagged(layout, "raw_input")
+    sql = (flagged + f" SELECT {ROW}, [{', '.join(masks)}] FROM flagged "
            f"WHERE {' OR '.join(f'{m} <> 0' for m in masks)}")
     found = {}
-    for row, values in _scan_stream(text, sql, plan.windowed(layout), file=file):
+    for row, values in _scan_stream(text, sql, facts, file=file):
         slot = next(m * _BITS + (v & -v).bit_length() - 1 for m, v in enumerate(values) if v)
         found[int(row)] = plan.first_key[slot]
     return found
@@ -248,27 +250,24 @@ class _Plan:
                 f"SELECT {', '.join(combined)}, NULL FROM g{regroup} "
                 f"UNION ALL SELECT {nulls}, [{', '.join(counts)}] FROM g")
 
-    def flagged(self, layout: Layout, source: str) -> str:
-        """``WITH ... flagged AS (...)``: per row its masks, scopes and distinct operands."""
-        windowed = [f"raw.{q(f.name)} AS {q(f.name[2:])}" for f in self.windowed(layout)]
+    def flagged(self, layout: Layout, source: str) -> tuple[str, list[WindowedFact]]:
+        """``WITH ... flagged AS (...)``: per row its masks, scopes and distinct operands; and
+        the facts the checks read that are computed before the scan (``windowed.py``), each
+        arriving as an input column ``__<Column>#<fact>``."""
+        columns = self._columns()
+        text = " ".join(columns)
+        sources = {q(c.name): c.source_name for c in layout.columns}
+        windowed = [WindowedFact(sources[col], "__" + fact(col, kind)[1:-1], WINDOWED_FACTS[kind])
+                    for col, kind in windowed_facts(sources, text)]
         projection = ", ".join(
             [f"nullif({q(c.source_name)}, '') AS {q(c.name)}" for c in layout.columns]
-            + [ROW, *windowed]
+            + [ROW, *(f"raw.{q(f.name)} AS {q(f.name[2:])}" for f in windowed)]
         )
-        columns = self._columns()
-        level1, level2 = fact_columns([q(c.name) for c in layout.columns], " ".join(columns))
+        level1, level2 = fact_columns(sources, text)
         facts = (f"facts1 AS (SELECT *{''.join(', ' + f for f in level1)} FROM src), "
                  f"facts2 AS (SELECT *{''.join(', ' + f for f in level2)} FROM facts1)")
         return (f"WITH src AS (SELECT {projection} FROM {source} AS raw), {facts}, "
-                f"flagged AS (SELECT {ROW}, {', '.join(columns)} FROM facts2)")
-
-    def windowed(self, layout: Layout) -> list[WindowedFact]:
-        """The facts the checks read that are computed before the scan (``windowed.py``),
-        each arriving as an input column ``__<Column>#<fact>``."""
-        text = " ".join(self._columns())
-        sources = {q(c.name): c.source_name for c in layout.columns}
-        return [WindowedFact(sources[col], "__" + fact(col, kind)[1:-1], WINDOWED_FACTS[kind])
-                for col, kind in windowed_facts(sources, text)]
+                f"flagged AS (SELECT {ROW}, {', '.join(columns)} FROM facts2)"), windowed
 
     def _columns(self) -> list[str]:
         """The ``flagged`` columns: the masks, the distinct-count scopes and operands."""

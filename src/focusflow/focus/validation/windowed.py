@@ -81,7 +81,9 @@ class WindowedFacts:
     def _window(
         self, con: duckdb.DuckDBPyConnection, window: list[pa.RecordBatch]
     ) -> Iterator[pa.RecordBatch]:
-        encoded = [self._encode(window, p) for p in self._positions]
+        # A column two facts read (e.g. Tags: Key-Value and JSON object) is encoded once.
+        by_position = {p: self._encode(window, p) for p in dict.fromkeys(self._positions)}
+        encoded = [by_position[p] for p in self._positions]
         values = self._evaluate(con, [dictionary for dictionary, _ in encoded])
         offset = 0
         for batch in window:
