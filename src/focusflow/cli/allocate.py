@@ -9,7 +9,7 @@ an ingested table, and the run's progress and summary are printed with Rich.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -29,7 +29,7 @@ from focusflow.allocation import (
     read_billing_table,
     run_allocation,
 )
-from focusflow.cli.app import app, console
+from focusflow.cli.app import app, console, utc_moment
 from focusflow.errors import ConfigError
 from focusflow.k8s_export import PrometheusClient
 from focusflow.sinks import DEFAULT_DB_URL, open_sink
@@ -37,13 +37,8 @@ from focusflow.sinks import DEFAULT_DB_URL, open_sink
 By = Literal["container", "pod", "controller", "namespace"]
 
 
-def _moment(flag: str, value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"{flag} {value!r}: expected an ISO 8601 UTC hour such as "
-                          "2025-11-01T00:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _hour(flag: str, value: str) -> datetime:
+    return utc_moment(flag, value, "an ISO 8601 UTC hour such as 2025-11-01T00:00:00Z")
 
 
 @app.command("allocate")
@@ -91,7 +86,7 @@ def allocate_command(
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = allocation_settings(
-        start=_moment("--start", start), end=_moment("--end", end), table=table, by=by,
+        start=_hour("--start", start), end=_hour("--end", end), table=table, by=by,
         resolution_seconds=resolution, cluster_label=cluster_label, default_cluster=cluster,
         cost_column=cost_column, currency=currency, require_billing=require_billing,
         source_id=source_id, prices=load_default_prices(default_prices))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
 
-from focusflow.errors import FocusflowError
+from focusflow.errors import ConfigError, FocusflowError
 
 app = typer.Typer(
     name="focusflow",
@@ -26,6 +27,16 @@ def _root() -> None:
     """FOCUS cost reports and Prometheus usage into databases, metrics and object storage."""
     # A callback keeps Typer in group mode when only one command module is loaded (see
     # focusflow.cli.main); without it a lone command would swallow its own name.
+
+
+def utc_moment(flag: str, value: str, expected: str) -> datetime:
+    """``value`` as an aware datetime (ISO 8601, ``Z`` accepted, naive means UTC), or a
+    ``ConfigError`` naming ``flag`` and what was ``expected``."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{flag} {value!r}: expected {expected}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

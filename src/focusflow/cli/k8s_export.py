@@ -12,8 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from focusflow.cli.app import app, console, setup_logging
-from focusflow.errors import ConfigError
+from focusflow.cli.app import app, console, setup_logging, utc_moment
 from focusflow.k8s_export import CATALOGUE, ExportReport, load_settings, run_export
 
 _ENV = "Overrides {}."
@@ -31,12 +30,8 @@ def _parse_now(value: str | None) -> float | None:
         return float(value)
     except ValueError:
         pass
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--now {value!r}: expected Unix seconds or an ISO 8601 time "
-                          "such as 2025-11-01T06:00:00Z") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return utc_moment("--now", value, "Unix seconds or an ISO 8601 time such as "
+                      "2025-11-01T06:00:00Z").timestamp()
 
 
 @app.command("k8s-export")
