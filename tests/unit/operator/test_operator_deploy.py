@@ -177,3 +177,37 @@ def test_dockerfile_build_stage_context_builds_the_wheel(tmp_path: Path) -> None
         assert "focusflow = focusflow.cli:main" in archive.read(entry_points).decode()
     assert "focusflow/operator/handlers.py" in names
     assert "focusflow/py.typed" in names
+
+
+def _prometheus_export(**spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "focusflow.dev/v1alpha1", "kind": "PrometheusExport",
+            "metadata": {"name": "prod", "namespace": "monitoring"},
+            "spec": {"clusterName": "prod", "s3Bucket": "finout-k8s-metrics", **spec}}
+
+
+@pytest.mark.parametrize("days", ["3d", "30d", 3, "3", 0])
+def test_prometheus_export_crd_takes_backfill_days_as_finout_writes_them(days: Any) -> None:
+    stored = crd_schema.admit(CRDS["PrometheusExport"], "v1alpha1",
+                              _prometheus_export(backfillDays=days,
+                                                 initialBackfillDate="2025-10-01"))
+    assert stored["spec"]["backfillDays"] == days
+    assert stored["spec"]["initialBackfillDate"] == "2025-10-01"
+
+
+@pytest.mark.parametrize(("spec", "where"), [
+    ({"backfillDays": "3h"}, "spec.backfillDays"),
+    ({"backfillDays": -1}, "spec.backfillDays"),
+    ({"backfillDays": "three"}, "spec.backfillDays"),
+    ({"initialBackfillDate": "01/10/2025"}, "spec.initialBackfillDate"),
+])
+def test_prometheus_export_crd_refuses_other_forms(spec: dict[str, Any], where: str) -> None:
+    with pytest.raises(ValueError, match=where):
+        crd_schema.admit(CRDS["PrometheusExport"], "v1alpha1", _prometheus_export(**spec))
+
+
+def test_backfill_days_schema_is_structural_int_or_string() -> None:
+    # The API server allows anyOf with types only in the int-or-string form.
+    schema = crd_schema.schema_for(CRDS["PrometheusExport"], "v1alpha1")
+    days = schema["properties"]["spec"]["properties"]["backfillDays"]
+    assert days["x-kubernetes-int-or-string"] is True and "type" not in days
+    assert [branch["type"] for branch in days["anyOf"]] == ["integer", "string"]
