@@ -111,7 +111,8 @@ def _print_catalogue() -> None:
     # Plain lines, not a table: PromQL must stay copy-pastable.
     for metric in CATALOGUE.values():
         extra = "" if metric.default else "  [dim](only when named in METRICS)[/]"
-        console.print(f"[bold]{metric.name}[/]  {metric.description}{extra}", highlight=False)
+        console.print(f"[bold]{metric.name}[/]  {metric.description}{extra}", highlight=False,
+                      soft_wrap=True)
         console.print(f"    {metric.promql()}", highlight=False, soft_wrap=True, markup=False)
 
 

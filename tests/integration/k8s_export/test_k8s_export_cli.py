@@ -110,3 +110,6 @@ def test_list_metrics_prints_the_catalogue_without_settings(
     assert code == 0
     assert 'kube_pod_container_resource_requests{resource="cpu",unit="core"' in out
     assert "network_transmit" in out
+    # Finout's extra names are listed, marked as opt-in.
+    (v2,) = [line for line in out.splitlines() if line.startswith("cpu_usage_v2 ")]
+    assert "(Finout name)" in v2 and "(only when named in METRICS)" in v2
