@@ -54,6 +54,8 @@ def load_commands(argv: Sequence[str] | None = None) -> typer.Typer:
 
 # The variables Finout's CronJob always sets (its documented required settings).
 FINOUT_CONTRACT = ("CLUSTER_NAME", "S3_BUCKET")
+# Why a bare start runs what it runs; the command logs it (None: arguments were given).
+bare_start_note: str | None = None
 
 
 def default_command(environ: Mapping[str, str]) -> list[str] | None:
@@ -72,8 +74,10 @@ def _bare_start() -> None:
               "as `focusflow k8s-export` or `focusflow exporter --config FILE` "
               "(`focusflow --help` lists them)", file=sys.stderr)
         raise SystemExit(2)
-    print(f"focusflow: no command given; {' and '.join(FINOUT_CONTRACT)} are set (Finout's "
-          f"CronJob contract): running `focusflow {' '.join(command)}`", file=sys.stderr)
+    # Logged by the command once it has set up logging, so the line has the job's log format.
+    global bare_start_note  # noqa: PLW0603  (one process, one start)
+    bare_start_note = (f"no command given; {' and '.join(FINOUT_CONTRACT)} are set (Finout's "
+                       f"CronJob contract): running `focusflow {' '.join(command)}`")
     sys.argv[1:] = command
 
 

@@ -7,6 +7,7 @@ flag below overrides its variable. This module only wires flags to ``focusflow.k
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -87,6 +88,9 @@ def k8s_export_command(
         _print_catalogue()
         return
     setup_logging(log_level, log_json)
+    note = getattr(sys.modules.get("focusflow.cli"), "bare_start_note", None)
+    if note:
+        logging.getLogger("focusflow.cli").info("%s", note)
     if logging.getLogger().level > logging.DEBUG:
         for noisy in ("httpx", "botocore"):  # one line per query / credential lookup is noise
             logging.getLogger(noisy).setLevel(logging.WARNING)

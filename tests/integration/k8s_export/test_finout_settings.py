@@ -204,13 +204,15 @@ def test_finouts_cronjob_with_only_the_image_swapped_runs_the_export(
     write_state(store, ROOT, ExportState(cluster="prod-1",
                                          last_completed_window_start=last_due - 2 * 3600,
                                          time_frame=3600, metrics=list(DEFAULT_METRICS)))
-    env = finout_env(s3_bucket, ksm_prometheus, QUERY_DELAY_SECONDS="0")
+    env = finout_env(s3_bucket, ksm_prometheus, QUERY_DELAY_SECONDS="0", LOG_JSON="true")
 
     code, out, err = _start_image(env)
 
     assert code == 0, err
-    assert ("focusflow: no command given; CLUSTER_NAME and S3_BUCKET are set (Finout's CronJob "
-            "contract): running `focusflow k8s-export`") in err.splitlines()[0]
+    first = json.loads(err.splitlines()[0])  # one line, in the job's (JSON) log format
+    assert first["logger"] == "focusflow.cli" and first["level"] == "INFO"
+    assert first["msg"] == ("no command given; CLUSTER_NAME and S3_BUCKET are set (Finout's "
+                            "CronJob contract): running `focusflow k8s-export`")
     assert "exported " in out
     state = read_state(store, ROOT)
     assert state is not None and state.last_completed_window_start >= last_due
