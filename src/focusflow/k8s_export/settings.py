@@ -30,7 +30,7 @@ from focusflow.k8s_export.catalogue import CATALOGUE, DEFAULT_METRICS
 
 SECONDS_PER_DAY = 86_400
 # Finout's docs write BACKFILL_DAYS: "3d"; focusflow has always taken a plain number of days.
-_DAYS = re.compile(r"(\d+)d?")
+_DAYS = re.compile(r"([0-9]+)d?")
 BACKFILL_FORMS = 'a whole number of days: 3 or 3d (as Finout\'s docs write it)'
 INITIAL_DATE_FORMS = ("a UTC date YYYY-MM-DD (e.g. 2025-10-01) or an ISO 8601 time "
                       "(e.g. 2025-10-01T00:00:00Z)")

@@ -82,6 +82,7 @@ def test_metrics_subset(clean_env: pytest.MonkeyPatch) -> None:
     ("BACKFILL_DAYS", "-1", "expected a whole number of days: 3 or 3d"),
     ("BACKFILL_DAYS", "3.5d", "expected a whole number of days: 3 or 3d"),
     ("BACKFILL_DAYS", "d", "expected a whole number of days: 3 or 3d"),
+    ("BACKFILL_DAYS", "\uff13d", "expected a whole number of days: 3 or 3d"),
     ("INITIAL_BACKFILL_DATE", "01/10/2025", "expected a UTC date YYYY-MM-DD"),
     ("INITIAL_BACKFILL_DATE", "3d", "expected a UTC date YYYY-MM-DD"),
     ("METRICS", "cpu_requests,gpu_magic", "gpu_magic"),
