@@ -26,5 +26,7 @@ RUN groupadd --gid 65532 focusflow \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin focusflow
 USER 65532:65532
 EXPOSE 2112 8080
+# No CMD: a start without arguments is `focusflow` alone, which runs k8s-export when Finout's
+# CronJob variables (CLUSTER_NAME, S3_BUCKET) are set - so Finout's CronJob with only the image
+# swapped exports - and otherwise exits 2 with one error line (never "help, exit 0" for a Job).
 ENTRYPOINT ["focusflow"]
-CMD ["--help"]

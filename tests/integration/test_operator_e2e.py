@@ -316,6 +316,8 @@ def test_prometheus_export_becomes_a_cronjob(kube_api_module: KubeApiEmulator,
            "metadata": {"name": "prod", "namespace": ns},
            "spec": {"clusterName": "prod", "s3Bucket": "metrics",
                     "prometheusUrl": "http://prometheus.monitoring.svc:9090",
+                    # As Finout's docs write BACKFILL_DAYS (issue 13: was refused).
+                    "backfillDays": "3d", "initialBackfillDate": "2025-10-01",
                     "auth": {"bearerTokenSecretRef": {"name": "prom", "key": "token"}}}}
     assert kubectl.create(doc, ns).status_code == 201
     api.wait_for(ready(api, "PrometheusExport", ns, "prod"))
@@ -324,6 +326,8 @@ def test_prometheus_export_becomes_a_cronjob(kube_api_module: KubeApiEmulator,
     env = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "PROMETHEUS_BEARER_AUTH_TOKEN",
             "valueFrom": {"secretKeyRef": {"name": "prom", "key": "token"}}} in env
+    assert {"name": "BACKFILL_DAYS", "value": "3d"} in env
+    assert {"name": "INITIAL_BACKFILL_DATE", "value": "2025-10-01"} in env
 
 
 def test_no_secret_value_outside_secrets_or_in_the_log(kube_api_module: KubeApiEmulator,

@@ -5,13 +5,19 @@ Each command lives in its own module and registers itself on the Typer ``app`` w
 does not pay for DuckDB, kopf or the validator), and every module for ``--help``; ``app``,
 read from this package, has every command registered. ``main`` turns any ``FocusflowError``
 into one clear line on stderr and a non-zero exit (a traceback means a bug).
+
+Started with no arguments at all (the image's entrypoint in a pod whose manifest gives no
+``args``), ``main`` looks at the environment: Finout's CronJob contract (``CLUSTER_NAME`` and
+``S3_BUCKET``) means ``k8s-export``, said in one log line, so Finout's CronJob with only the image
+swapped runs the export; anything else is one error line and exit 2, never a silent success.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import typer
 
@@ -46,8 +52,39 @@ def load_commands(argv: Sequence[str] | None = None) -> typer.Typer:
     return _app_module.app
 
 
+# The variables Finout's CronJob always sets (its documented required settings).
+FINOUT_CONTRACT = ("CLUSTER_NAME", "S3_BUCKET")
+# Why a bare start runs what it runs; the command logs it (None: arguments were given).
+bare_start_note: str | None = None
+
+
+def default_command(environ: Mapping[str, str]) -> list[str] | None:
+    """The command a bare start runs: ``k8s-export`` under Finout's env contract, else None."""
+    if all(environ.get(name, "").strip() for name in FINOUT_CONTRACT):
+        return ["k8s-export"]
+    return None
+
+
+def _bare_start() -> None:
+    command = default_command(os.environ)
+    if command is None:
+        # Printing help and exiting 0 would let a Job "succeed" having done nothing.
+        print("error: no command given, and no Finout export environment "
+              f"({' and '.join(FINOUT_CONTRACT)}) to run k8s-export with; give a command such "
+              "as `focusflow k8s-export` or `focusflow exporter --config FILE` "
+              "(`focusflow --help` lists them)", file=sys.stderr)
+        raise SystemExit(2)
+    # Logged by the command once it has set up logging, so the line has the job's log format.
+    global bare_start_note  # noqa: PLW0603  (one process, one start)
+    bare_start_note = (f"no command given; {' and '.join(FINOUT_CONTRACT)} are set (Finout's "
+                       f"CronJob contract): running `focusflow {' '.join(command)}`")
+    sys.argv[1:] = command
+
+
 def main() -> None:
     """Console-script entry point."""
+    if not sys.argv[1:]:
+        _bare_start()
     load_commands(sys.argv[1:])
     _app_module.main()
 
@@ -58,4 +95,4 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["COMMAND_MODULES", "app", "load_commands", "main"]
+__all__ = ["COMMAND_MODULES", "FINOUT_CONTRACT", "app", "default_command", "load_commands", "main"]

@@ -7,6 +7,7 @@ flag below overrides its variable. This module only wires flags to ``focusflow.k
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -64,7 +65,9 @@ def k8s_export_command(
     aws_endpoint_url: Annotated[str | None, _opt("AWS_ENDPOINT_URL", "S3-compatible store.")
                                 ] = None,
     time_frame: Annotated[int | None, _opt("TIME_FRAME", "Window seconds.")] = None,
-    backfill_days: Annotated[int | None, _opt("BACKFILL_DAYS")] = None,
+    backfill_days: Annotated[str | None, _opt("BACKFILL_DAYS", "Days, as 3 or 3d.")] = None,
+    initial_backfill_date: Annotated[str | None, _opt(
+        "INITIAL_BACKFILL_DATE", "First run starts at this UTC date (YYYY-MM-DD).")] = None,
     retention_days: Annotated[int | None, _opt("RETENTION_DAYS", "0 disables deletion.")] = None,
     query_delay: Annotated[float | None, _opt("QUERY_DELAY_SECONDS", "", "--query-delay")
                            ] = None,
@@ -85,6 +88,9 @@ def k8s_export_command(
         _print_catalogue()
         return
     setup_logging(log_level, log_json)
+    note = getattr(sys.modules.get("focusflow.cli"), "bare_start_note", None)
+    if note:
+        logging.getLogger("focusflow.cli").info("%s", note)
     if logging.getLogger().level > logging.DEBUG:
         for noisy in ("httpx", "botocore"):  # one line per query / credential lookup is noise
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -96,7 +102,8 @@ def k8s_export_command(
         prometheus_password=password, prometheus_x_scope_orgid=x_scope_orgid,
         prometheus_ca_file=ca_file, prometheus_insecure=insecure, cluster_label=cluster_label,
         role_arn=role_arn, role_external_id=role_external_id, aws_endpoint_url=aws_endpoint_url,
-        time_frame=time_frame, backfill_days=backfill_days, retention_days=retention_days,
+        time_frame=time_frame, backfill_days=backfill_days,
+        initial_backfill_date=initial_backfill_date, retention_days=retention_days,
         query_delay_seconds=query_delay, safety_lag_seconds=safety_lag, metrics=metrics,
         allow_partial=allow_partial,
     )
@@ -107,7 +114,9 @@ def k8s_export_command(
 def _print_catalogue() -> None:
     # Plain lines, not a table: PromQL must stay copy-pastable.
     for metric in CATALOGUE.values():
-        console.print(f"[bold]{metric.name}[/]  {metric.description}", highlight=False)
+        extra = "" if metric.default else "  [dim](only when named in METRICS)[/]"
+        console.print(f"[bold]{metric.name}[/]  {metric.description}{extra}", highlight=False,
+                      soft_wrap=True)
         console.print(f"    {metric.promql()}", highlight=False, soft_wrap=True, markup=False)
 
 

@@ -5,7 +5,7 @@ resumable through a state object in the bucket, with backfill, retention, all au
 the quirks of Thanos, Mimir and VictoriaMetrics. ``focusflow k8s-export`` runs ``run_export``.
 """
 
-from focusflow.k8s_export.catalogue import CATALOGUE, MetricQuery
+from focusflow.k8s_export.catalogue import CATALOGUE, DEFAULT_METRICS, MetricQuery
 from focusflow.k8s_export.job import ExportReport, encode_file, plan, run_export
 from focusflow.k8s_export.layout import Window, object_key, partition, state_key
 from focusflow.k8s_export.prometheus import PrometheusClient, RangeResult, auth_headers
@@ -15,6 +15,7 @@ from focusflow.k8s_export.storage import LocalStore, ObjectStore, S3Store, open_
 
 __all__ = [
     "CATALOGUE",
+    "DEFAULT_METRICS",
     "ExportReport",
     "ExportSettings",
     "ExportState",

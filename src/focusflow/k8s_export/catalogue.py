@@ -5,6 +5,11 @@ Names and queries follow kube-state-metrics >= 2.0 (``{resource, unit}`` labels)
 runs against a multi-cluster store; without it the clusters would be summed together.
 Requests and limits are joined with the Running phase because kube-state-metrics keeps them for
 Pending and Succeeded pods too; info-like series use ``max by`` to survive duplicate scrapers.
+
+Besides focusflow's set (``DEFAULT_METRICS``, exported when ``METRICS`` is not set), the
+catalogue holds the names Finout's public docs list for its exporter that focusflow's set lacks
+(``cpu_usage_v2``, ``bytes_received``, ...): ``METRICS`` accepts them and their files go under
+``metric=<that name>``. The PromQL is focusflow's own, written to measure what Finout's name says.
 """
 
 from __future__ import annotations
@@ -25,6 +30,31 @@ def _rate(metric: str) -> str:
     return f'sum by (namespace,pod) (rate({metric}{{pod!=""$C}}[5m]))'
 
 
+_NODE_FROM_INSTANCE = '"node", "$1", "instance", "(.+)"'
+
+
+def _by_container(expression: str, selector: str, *, node_from_instance: bool) -> str:
+    """Per (namespace, pod, container, node); the ``_v2`` variants Finout documents take the
+    node from the scrape's ``instance`` label, for setups whose cAdvisor series lack ``node``."""
+    if node_from_instance:
+        series = expression.format(selector + ',instance!=""$C')
+        inner = f"label_replace({series}, {_NODE_FROM_INSTANCE})"
+    else:
+        inner = expression.format(selector + "$C")
+    return f"sum by (namespace,pod,container,node) ({inner})"
+
+
+def _finout(name: str, expression: str, selector: str, description: str) -> MetricQuery:
+    return MetricQuery(name, _by_container(expression, selector,
+                                           node_from_instance=name.endswith("_v2")),
+                       f"{description} (Finout name)", default=False)
+
+
+_CPU = "rate(container_cpu_usage_seconds_total{{{}}}[5m])"
+_MEMORY = "container_memory_working_set_bytes{{{}}}"
+_CONTAINERS = 'container!="",container!="POD"'
+
+
 @dataclass(frozen=True)
 class MetricQuery:
     """One exported metric: its file name, PromQL template and what it measures."""
@@ -32,6 +62,7 @@ class MetricQuery:
     name: str
     template: str
     description: str
+    default: bool = True  # part of the set exported when METRICS is not given
 
     def promql(self, cluster_label: str = "", cluster_name: str = "") -> str:
         """The query, filtered to one cluster when ``cluster_label`` is set."""
@@ -113,7 +144,22 @@ _METRICS = (
                 "bytes/s received per pod (rate over 5m)"),
     MetricQuery("network_transmit", _rate("container_network_transmit_bytes_total"),
                 "bytes/s transmitted per pod (rate over 5m)"),
+    # Names from Finout's "Ensure Compatibility of Your Kubernetes Monitoring with Finout".
+    _finout("cpu_usage_v2", _CPU, _CONTAINERS, "CPU cores used, node from instance"),
+    _finout("memory_usage_v2", _MEMORY, _CONTAINERS,
+            "memory working set bytes, node from instance"),
+    _finout("bytes_received", "rate(container_network_receive_bytes_total{{{}}}[5m])",
+            'pod!=""', "bytes/s received"),
+    _finout("bytes_transmitted", "rate(container_network_transmit_bytes_total{{{}}}[5m])",
+            'pod!=""', "bytes/s transmitted"),
+    _finout("bytes_received_v2", "rate(container_network_receive_bytes_total{{{}}}[5m])",
+            'pod!=""', "bytes/s received, node from instance"),
+    _finout("bytes_transmitted_v2", "rate(container_network_transmit_bytes_total{{{}}}[5m])",
+            'pod!=""', "bytes/s transmitted, node from instance"),
 )
 
 CATALOGUE: dict[str, MetricQuery] = {metric.name: metric for metric in _METRICS}
 """Every exportable metric by name, in export order."""
+
+DEFAULT_METRICS: tuple[str, ...] = tuple(m.name for m in _METRICS if m.default)
+"""What a run exports when ``METRICS`` is not set: focusflow's set (Finout-only names opt in)."""

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from focusflow.errors import ConfigError
 from focusflow.k8s_export.catalogue import CATALOGUE
 from focusflow.k8s_export.layout import (
     Window,
@@ -83,16 +84,30 @@ def encode_file(settings: ExportSettings, *, metric: str, query: str, window: Wi
 
 def plan(settings: ExportSettings, now: float, state: ExportState | None,
          backend_start: float | None) -> tuple[int, int]:
-    """``(first window start, last window end)`` of this run; first >= last means nothing."""
+    """``(first window start, last window end)`` of this run; first >= last means nothing.
+
+    The floor is ``now - BACKFILL_DAYS``, or ``INITIAL_BACKFILL_DATE`` when set: then every
+    window from that date on is exported, however long a gap in the runs (an initial backfill
+    that outlasts one run's deadline continues at the next run instead of jumping ahead).
+    """
     frame = settings.time_frame
     last_end = align_down(now - settings.safety_lag_seconds, frame)
-    floor = align_down(now - settings.backfill_days * SECONDS_PER_DAY, frame)
+    initial = settings.initial_backfill_date
+    if initial is not None:
+        floor = align_down(initial.timestamp(), frame)
+    else:
+        floor = align_down(now - settings.backfill_days * SECONDS_PER_DAY, frame)
+    wanted = floor
     if settings.retention_days:
         # Never write a file that this run's own retention would delete.
         retention_floor = now - settings.retention_days * SECONDS_PER_DAY
         floor = max(floor, math.ceil(retention_floor / frame) * frame)
     if backend_start is not None:
         floor = max(floor, math.ceil(backend_start / frame) * frame)
+    if initial is not None and floor > wanted and (state is None or
+                                                   state.next_window_start < floor):
+        log.warning("INITIAL_BACKFILL_DATE %s is before what RETENTION_DAYS and the backend's "
+                    "retention keep; starting at %s", _iso(wanted), _iso(floor))
     first = floor
     if state is not None:
         resume = math.ceil(state.next_window_start / frame) * frame
@@ -139,6 +154,10 @@ def run_export(settings: ExportSettings, *, now: float | None = None,
     """Export every due window, then apply retention. Raises on the first failing window; the
     state then still points at the last complete one."""
     now = time.time() if now is None else now
+    initial = settings.initial_backfill_date
+    if initial is not None and initial.timestamp() > now:
+        raise ConfigError(f"INITIAL_BACKFILL_DATE {initial:%Y-%m-%dT%H:%M:%SZ} is in the "
+                          f"future (now {_iso(now)}): expected a past date")
     store = store or open_store(settings.s3_bucket, role_arn=settings.role_arn,
                                 external_id=settings.role_external_id.get_secret_value(),
                                 endpoint_url=settings.aws_endpoint_url)

@@ -1,14 +1,18 @@
 """Settings of the Kubernetes metrics export job (jobs layer): the Finout environment contract.
 
 Every field reads the environment variable Finout documents for its CronJob (same name, same
-default), plus focusflow's extras (``QUERY_DELAY_SECONDS``, ``RETENTION_DAYS``, ``METRICS``,
+default, the same value forms: ``BACKFILL_DAYS: "3d"`` as well as ``3``, and
+``INITIAL_BACKFILL_DATE`` from Finout's exporter release notes), plus focusflow's extras
+(``QUERY_DELAY_SECONDS``, ``RETENTION_DAYS``, ``METRICS``,
 ``PROMETHEUS_URL``, ...). CLI flags are passed as init values and win over the environment.
 Validation errors become one ``ConfigError`` naming the variable and what was expected.
 """
 
 from __future__ import annotations
 
+import re
 import socket
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -22,9 +26,43 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from focusflow.errors import ConfigError
-from focusflow.k8s_export.catalogue import CATALOGUE
+from focusflow.k8s_export.catalogue import CATALOGUE, DEFAULT_METRICS
 
 SECONDS_PER_DAY = 86_400
+# Finout's docs write BACKFILL_DAYS: "3d"; focusflow has always taken a plain number of days.
+_DAYS = re.compile(r"([0-9]+)d?")
+BACKFILL_FORMS = 'a whole number of days: 3 or 3d (as Finout\'s docs write it)'
+INITIAL_DATE_FORMS = ("a UTC date YYYY-MM-DD (e.g. 2025-10-01) or an ISO 8601 time "
+                      "(e.g. 2025-10-01T00:00:00Z)")
+
+
+def parse_days(value: object) -> int:
+    """``3``, ``"3"`` or ``"3d"`` as a number of days; anything else is a ``ValueError``
+    listing the accepted forms."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _DAYS.fullmatch(str(value).strip())
+    if match is None:
+        raise ValueError(f"expected {BACKFILL_FORMS}, got {str(value)!r}")
+    return int(match.group(1))
+
+
+def parse_initial_date(value: object) -> datetime | None:
+    """``INITIAL_BACKFILL_DATE`` as an aware UTC moment (a date is its midnight UTC); empty
+    means unset, as a manifest that keeps the variable with ``value: ""``."""
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if isinstance(value, datetime) else None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"expected {INITIAL_DATE_FORMS}, got {text!r}") from None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _env(name: str, *aliases: str) -> Any:
@@ -72,6 +110,10 @@ class ExportSettings(BaseSettings):
     # --- windows, pacing, retention ----------------------------------------------------------
     time_frame: int = Field(3600, validation_alias=_env("TIME_FRAME"))
     backfill_days: int = Field(3, validation_alias=_env("BACKFILL_DAYS"), ge=0, le=3650)
+    initial_backfill_date: datetime | None = Field(
+        None, validation_alias=_env("INITIAL_BACKFILL_DATE"),
+        description="first run starts here instead of BACKFILL_DAYS ago; no later window is "
+                    "ever skipped")
     retention_days: int = Field(30, validation_alias=_env("RETENTION_DAYS"), ge=0, le=36500)
     query_delay_seconds: float = Field(5.0, validation_alias=_env("QUERY_DELAY_SECONDS"),
                                        ge=0, le=3600)
@@ -83,7 +125,17 @@ class ExportSettings(BaseSettings):
     max_attempts: int = Field(5, validation_alias=_env("MAX_ATTEMPTS"), ge=1, le=20)
     allow_partial: bool = Field(False, validation_alias=_env("ALLOW_PARTIAL_RESPONSES"))
     metrics: Annotated[tuple[str, ...], NoDecode] = Field(
-        tuple(CATALOGUE), validation_alias=_env("METRICS"))
+        DEFAULT_METRICS, validation_alias=_env("METRICS"))
+
+    @field_validator("backfill_days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> int:
+        return parse_days(value)
+
+    @field_validator("initial_backfill_date", mode="before")
+    @classmethod
+    def _initial_date(cls, value: Any) -> datetime | None:
+        return parse_initial_date(value)
 
     @field_validator("metrics", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ ENV_FIELDS = {
     "PROMETHEUS_URL": "prometheusUrl", "SCHEME": "scheme", "HOSTNAME": "hostname",
     "PROMETHEUS_HOST": "hostname", "PORT": "port", "PATH_PREFIX": "pathPrefix",
     "TIME_FRAME": "timeFrame", "BACKFILL_DAYS": "backfillDays",
+    "INITIAL_BACKFILL_DATE": "initialBackfillDate",
     "RETENTION_DAYS": "retentionDays", "QUERY_DELAY_SECONDS": "queryDelaySeconds",
     "METRICS": "metrics", "ROLE_ARN": "roleArn", "ROLE_EXTERNAL_ID": "roleExternalId",
     "PROMETHEUS_X_SCOPE_ORGID": "xScopeOrgId", "PROMETHEUS_INSECURE": "insecure",
@@ -89,7 +90,9 @@ def _plain_env(spec: PrometheusExportSpec) -> list[Manifest]:
         "PORT": spec.port,
         "PATH_PREFIX": spec.path_prefix,
         "TIME_FRAME": spec.time_frame,
+        # Passed on as written ("3d" or 3): the job accepts both, and _check_job_env checks it.
         "BACKFILL_DAYS": spec.backfill_days,
+        "INITIAL_BACKFILL_DATE": spec.initial_backfill_date,
         "RETENTION_DAYS": spec.retention_days,
         "QUERY_DELAY_SECONDS": spec.query_delay_seconds,
         "METRICS": ",".join(spec.metrics) if spec.metrics else None,

@@ -161,7 +161,9 @@ class PrometheusExportSpec(_Model):
     port: int | None = Field(default=None, ge=1, le=65535)
     path_prefix: str | None = Field(default=None, alias="pathPrefix")
     time_frame: int | None = Field(default=None, alias="timeFrame", ge=60)
-    backfill_days: int | None = Field(default=None, alias="backfillDays", ge=0)
+    # BACKFILL_DAYS as Finout writes it ("3d") or a plain integer, as the job takes it.
+    backfill_days: int | str | None = Field(default=None, alias="backfillDays")
+    initial_backfill_date: str | None = Field(default=None, alias="initialBackfillDate")
     retention_days: int | None = Field(default=None, alias="retentionDays", ge=0)
     query_delay_seconds: float | None = Field(default=None, alias="queryDelaySeconds", ge=0)
     metrics: list[str] = []

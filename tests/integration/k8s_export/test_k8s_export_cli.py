@@ -47,11 +47,14 @@ def base_env(bucket: str, url: str) -> dict[str, str]:
     ({"S3_BUCKET": None}, "S3_BUCKET: is required"),
     ({"TIME_FRAME": "1h"}, "TIME_FRAME: "),
     ({"TIME_FRAME": "7000"}, "TIME_FRAME: expected a number of seconds >= 60 that divides"),
-    ({"BACKFILL_DAYS": "3d"}, "BACKFILL_DAYS: "),
+    ({"BACKFILL_DAYS": "3 days"}, "BACKFILL_DAYS: expected a whole number of days: 3 or 3d"),
+    ({"INITIAL_BACKFILL_DATE": "2025-13-01"}, "INITIAL_BACKFILL_DATE: expected a UTC date"),
+    ({"INITIAL_BACKFILL_DATE": "2025-11-02"}, "INITIAL_BACKFILL_DATE 2025-11-02T00:00:00Z is in "
+                                              "the future"),
     ({"PROMETHEUS_URL": "unreachable", "MAX_ATTEMPTS": "2"}, "cannot reach Prometheus at"),
     ({"PROMETHEUS_AUTH_TOKEN": "t", "PROMETHEUS_USERNAME": "u"}, "set only one"),
 ], ids=["no-cluster", "no-bucket", "time-frame-unit", "time-frame-divisor", "backfill-format",
-        "unreachable", "two-auth-modes"])
+        "initial-date-format", "initial-date-future", "unreachable", "two-auth-modes"])
 def test_bad_inputs_fail_clearly_and_write_nothing(
         *, ksm_prometheus: PrometheusServer, s3_bucket: str, s3_client: Any,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -107,3 +110,6 @@ def test_list_metrics_prints_the_catalogue_without_settings(
     assert code == 0
     assert 'kube_pod_container_resource_requests{resource="cpu",unit="core"' in out
     assert "network_transmit" in out
+    # Finout's extra names are listed, marked as opt-in.
+    (v2,) = [line for line in out.splitlines() if line.startswith("cpu_usage_v2 ")]
+    assert "(Finout name)" in v2 and "(only when named in METRICS)" in v2

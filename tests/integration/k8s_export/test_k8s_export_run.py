@@ -10,7 +10,13 @@ import pytest
 
 from fixtures.k8s_export_support import ROOT, direct_range, document, s3_objects, settings
 from fixtures.prometheus import PrometheusServer
-from focusflow.k8s_export import CATALOGUE, object_key, read_state, run_export
+from focusflow.k8s_export import (
+    CATALOGUE,
+    DEFAULT_METRICS,
+    object_key,
+    read_state,
+    run_export,
+)
 from focusflow.k8s_export.state import ExportState, write_state
 from focusflow.k8s_export.storage import open_store
 
@@ -38,7 +44,8 @@ def test_full_catalogue_run_layout_content_and_state(
     starts = [OCT_31_23H - 3600, OCT_31_23H, NOV_1]
     assert [w.start for w in report.windows] == starts
     objects = s3_objects(s3_client, s3_bucket)
-    expected = {object_key(ROOT, start, name) for start in starts for name in CATALOGUE}
+    # The default set: focusflow's catalogue without the opt-in Finout-only names.
+    expected = {object_key(ROOT, start, name) for start in starts for name in DEFAULT_METRICS}
     assert set(objects) == expected | {f"{ROOT}/_state.json"}
     # The month boundary, spelled out: October's last hour is filed under November's start.
     assert (f"{ROOT}/end=20251101/day=31/metric=cpu_requests/1761951600_cpu_requests.json.gz"
@@ -62,7 +69,7 @@ def test_full_catalogue_run_layout_content_and_state(
     state = read_state(store, ROOT)
     assert state is not None
     assert state.last_completed_window_start == starts[-1]
-    assert state.metrics == list(CATALOGUE)
+    assert state.metrics == list(DEFAULT_METRICS)
 
     # Sanity of the synthetic data: the Pending pod has no requests, running pods have 60
     # points per hour, the late pod appears only from 00:30.

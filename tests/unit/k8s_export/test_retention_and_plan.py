@@ -75,3 +75,33 @@ def test_resume_after_time_frame_change_aligns_up(frame: int, expected: int) -> 
     state = ExportState(cluster="c", last_completed_window_start=NOV_15, time_frame=3600,
                         metrics=[])
     assert plan(settings(time_frame=frame), NOW + 86400 * 2, state, None)[0] == expected
+
+
+def test_initial_backfill_date_replaces_backfill_days_on_a_first_run() -> None:
+    # Older than BACKFILL_DAYS: the first run starts at the date, not 3 days ago.
+    older = settings(initial_backfill_date="2025-11-01", retention_days=30)
+    assert plan(older, NOW, None, None)[0] == NOV_1
+    # More recent than BACKFILL_DAYS: it still wins (the user asked to start there).
+    recent = settings(initial_backfill_date="2025-11-15T02:00:00Z")
+    assert plan(recent, NOW, None, None)[0] == NOV_15 + 2 * 3600
+
+
+def test_initial_backfill_date_never_skips_a_gap_after_it() -> None:
+    # An initial backfill that outlasted one run's deadline continues at the next run, even
+    # though its state is older than BACKFILL_DAYS (which alone would jump ahead).
+    state = ExportState(cluster="c", last_completed_window_start=NOV_1 + 86400, time_frame=3600,
+                        metrics=["cpu_requests"])
+    job = settings(initial_backfill_date="2025-11-01", backfill_days="3d")
+    assert plan(job, NOW, state, None)[0] == NOV_1 + 86400 + 3600
+    assert plan(settings(backfill_days="3d"), NOW, state, None)[0] == \
+        NOV_15 - 3 * 86400 + 5 * 3600
+
+
+def test_initial_backfill_date_is_bounded_by_the_retentions(
+        caplog: pytest.LogCaptureFixture) -> None:
+    job = settings(initial_backfill_date="2025-11-01", retention_days=7)
+    assert plan(job, NOW, None, None)[0] == NOV_15 - 7 * 86400 + 6 * 3600
+    assert "INITIAL_BACKFILL_DATE 2025-11-01T00:00:00Z is before what RETENTION_DAYS" \
+        in caplog.text
+    assert plan(settings(initial_backfill_date="2025-11-01"), NOW, None,
+                NOV_1 + 86400 + 1)[0] == NOV_1 + 86400 + 3600

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 
 import pytest
 
 from focusflow.errors import ConfigError
-from focusflow.k8s_export import CATALOGUE, auth_headers, load_settings
+from focusflow.k8s_export import CATALOGUE, DEFAULT_METRICS, auth_headers, load_settings
 
 ENV_NAMES = (
     "CLUSTER_NAME", "S3_BUCKET", "S3_PREFIX", "SCHEME", "PATH_PREFIX", "HOSTNAME",
@@ -15,6 +16,7 @@ ENV_NAMES = (
     "PROMETHEUS_AUTH_TOKEN", "PROMETHEUS_BEARER_AUTH_TOKEN", "PROMETHEUS_USERNAME",
     "PROMETHEUS_PASSWORD", "PROMETHEUS_X_SCOPE_ORGID", "QUERY_DELAY_SECONDS", "RETENTION_DAYS",
     "METRICS", "PROMETHEUS_URL", "PROMETHEUS_CA_FILE", "PROMETHEUS_INSECURE", "AWS_ENDPOINT_URL",
+    "INITIAL_BACKFILL_DATE",
 )
 
 
@@ -35,7 +37,8 @@ def test_documented_defaults() -> None:
     assert settings.retention_days == 30
     assert settings.query_delay_seconds == 5
     assert settings.cluster_root == "k8s/prometheus/prod-1"
-    assert settings.metrics == tuple(CATALOGUE)
+    assert settings.metrics == DEFAULT_METRICS
+    assert settings.initial_backfill_date is None
     assert auth_headers(settings) == {}
 
 
@@ -75,8 +78,13 @@ def test_metrics_subset(clean_env: pytest.MonkeyPatch) -> None:
     ("TIME_FRAME", "1h", "TIME_FRAME"),
     ("TIME_FRAME", "7", "divides 86400"),
     ("TIME_FRAME", "7000", "divides 86400"),
-    ("BACKFILL_DAYS", "3d", "BACKFILL_DAYS"),
-    ("BACKFILL_DAYS", "-1", "BACKFILL_DAYS"),
+    ("BACKFILL_DAYS", "3h", "expected a whole number of days: 3 or 3d"),
+    ("BACKFILL_DAYS", "-1", "expected a whole number of days: 3 or 3d"),
+    ("BACKFILL_DAYS", "3.5d", "expected a whole number of days: 3 or 3d"),
+    ("BACKFILL_DAYS", "d", "expected a whole number of days: 3 or 3d"),
+    ("BACKFILL_DAYS", "\uff13d", "expected a whole number of days: 3 or 3d"),
+    ("INITIAL_BACKFILL_DATE", "01/10/2025", "expected a UTC date YYYY-MM-DD"),
+    ("INITIAL_BACKFILL_DATE", "3d", "expected a UTC date YYYY-MM-DD"),
     ("METRICS", "cpu_requests,gpu_magic", "gpu_magic"),
     ("SCHEME", "ftp", "SCHEME"),
     ("PORT", "http", "PORT"),
@@ -128,3 +136,53 @@ def test_secrets_do_not_show_in_repr(clean_env: pytest.MonkeyPatch) -> None:
     text = repr(load_settings())
     assert "hunter2-pw" not in text
     assert "ext-id-secret" not in text
+
+
+@pytest.mark.parametrize(("value", "days"), [("3d", 3), ("3", 3), (" 7d ", 7), ("0d", 0),
+                                             ("30", 30)])
+def test_backfill_days_accepts_finouts_form_and_integers(
+        clean_env: pytest.MonkeyPatch, value: str, days: int) -> None:
+    # Finout's docs write BACKFILL_DAYS: "3d"; focusflow took only "3" before.
+    clean_env.setenv("BACKFILL_DAYS", value)
+    assert load_settings().backfill_days == days
+
+
+def test_backfill_days_flag_takes_the_same_forms(clean_env: pytest.MonkeyPatch) -> None:
+    assert load_settings(backfill_days="5d").backfill_days == 5
+    with pytest.raises(ConfigError, match="BACKFILL_DAYS: expected a whole number of days"):
+        load_settings(backfill_days="5 days")
+
+
+@pytest.mark.parametrize(("value", "moment"), [
+    ("2025-10-01", datetime(2025, 10, 1, tzinfo=UTC)),
+    ("2025-10-01T06:00:00Z", datetime(2025, 10, 1, 6, tzinfo=UTC)),
+    ("2025-10-01T08:00:00+02:00", datetime(2025, 10, 1, 6, tzinfo=UTC)),
+    ("2025-10-01T06:00:00", datetime(2025, 10, 1, 6, tzinfo=UTC)),
+    ("", None),
+])
+def test_initial_backfill_date_forms(clean_env: pytest.MonkeyPatch, value: str,
+                                     moment: datetime | None) -> None:
+    clean_env.setenv("INITIAL_BACKFILL_DATE", value)
+    assert load_settings().initial_backfill_date == moment
+
+
+def test_finout_metric_names_are_accepted_and_unknown_ones_list_them(
+        clean_env: pytest.MonkeyPatch) -> None:
+    finout = "cpu_requests,cpu_usage,cpu_usage_v2,memory_usage,memory_usage_v2," \
+             "bytes_received,bytes_transmitted,bytes_received_v2,bytes_transmitted_v2"
+    clean_env.setenv("METRICS", finout)
+    assert load_settings().metrics == tuple(finout.split(","))
+    clean_env.setenv("METRICS", "cpu_requests,network_bytes")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "METRICS: unknown metric(s) network_bytes; expected a comma-separated subset of" \
+        in message
+    assert "cpu_usage_v2" in message and "bytes_transmitted_v2" in message
+
+
+def test_finout_only_names_are_not_in_the_default_set() -> None:
+    assert set(DEFAULT_METRICS) < set(CATALOGUE)
+    extra = set(CATALOGUE) - set(DEFAULT_METRICS)
+    assert extra == {"cpu_usage_v2", "memory_usage_v2", "bytes_received", "bytes_transmitted",
+                     "bytes_received_v2", "bytes_transmitted_v2"}

@@ -171,9 +171,62 @@ def test_dockerfile_build_stage_context_builds_the_wheel(tmp_path: Path) -> None
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(out), str(context)], check=True, capture_output=True)
     (wheel,) = out.glob("focusflow-*.whl")
+    (entrypoint,) = [json.loads(ln.split(None, 1)[1]) for ln in _final_stage()
+                     if ln.startswith("ENTRYPOINT ")]
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "focusflow = focusflow.cli:main" in archive.read(entry_points).decode()
+        # The image's entrypoint is the wheel's console script (what the bare-start test runs).
+        assert f"{entrypoint[0]} = focusflow.cli:main" in archive.read(entry_points).decode()
     assert "focusflow/operator/handlers.py" in names
     assert "focusflow/py.typed" in names
+
+
+def _prometheus_export(**spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "focusflow.dev/v1alpha1", "kind": "PrometheusExport",
+            "metadata": {"name": "prod", "namespace": "monitoring"},
+            "spec": {"clusterName": "prod", "s3Bucket": "finout-k8s-metrics", **spec}}
+
+
+@pytest.mark.parametrize("days", ["3d", "30d", 3, "3", 0])
+def test_prometheus_export_crd_takes_backfill_days_as_finout_writes_them(days: Any) -> None:
+    stored = crd_schema.admit(CRDS["PrometheusExport"], "v1alpha1",
+                              _prometheus_export(backfillDays=days,
+                                                 initialBackfillDate="2025-10-01"))
+    assert stored["spec"]["backfillDays"] == days
+    assert stored["spec"]["initialBackfillDate"] == "2025-10-01"
+
+
+@pytest.mark.parametrize(("spec", "where"), [
+    ({"backfillDays": "3h"}, "spec.backfillDays"),
+    ({"backfillDays": -1}, "spec.backfillDays"),
+    ({"backfillDays": "three"}, "spec.backfillDays"),
+    ({"initialBackfillDate": "01/10/2025"}, "spec.initialBackfillDate"),
+])
+def test_prometheus_export_crd_refuses_other_forms(spec: dict[str, Any], where: str) -> None:
+    with pytest.raises(ValueError, match=where):
+        crd_schema.admit(CRDS["PrometheusExport"], "v1alpha1", _prometheus_export(**spec))
+
+
+def test_backfill_days_schema_is_structural_int_or_string() -> None:
+    # The API server allows anyOf with types only in the int-or-string form.
+    schema = crd_schema.schema_for(CRDS["PrometheusExport"], "v1alpha1")
+    days = schema["properties"]["spec"]["properties"]["backfillDays"]
+    assert days["x-kubernetes-int-or-string"] is True and "type" not in days
+    assert [branch["type"] for branch in days["anyOf"]] == ["integer", "string"]
+
+
+def _final_stage() -> list[str]:
+    lines = [ln.strip() for ln in (ROOT / "Dockerfile").read_text().splitlines()]
+    last_from = max(i for i, ln in enumerate(lines) if ln.startswith("FROM "))
+    return lines[last_from:]
+
+
+def test_dockerfile_bare_start_is_never_a_silent_success() -> None:
+    # `CMD ["--help"]` made a Job started without arguments print help and exit 0 having
+    # exported nothing (issue 13); a bare start must reach focusflow's own decision instead
+    # (tests/integration/k8s_export/test_finout_settings.py runs it).
+    stage = _final_stage()
+    assert [ln for ln in stage if ln.startswith("CMD ")] == []
+    assert [ln for ln in stage if ln.startswith("ENTRYPOINT ")] == ['ENTRYPOINT ["focusflow"]']

@@ -347,3 +347,31 @@ def test_scraper_config_with_exporter_url_needs_no_endpoint_secret() -> None:
     del scraper["spec"]["exporterUrl"]
     with pytest.raises(ConfigError, match=r"spec\.api\.endpointRef"):
         render_tree([database, scraper], SETTINGS)
+
+
+@pytest.mark.parametrize("days", ["3d", 3, "3"])
+def test_prometheus_export_takes_backfill_days_as_finout_writes_them(days: Any) -> None:
+    (doc,) = [d for d in load_manifests([ROOT / "deploy/examples/prometheus-export.yaml"])
+              if d["kind"] == "PrometheusExport"]
+    doc["spec"]["backfillDays"] = days
+    doc["spec"]["initialBackfillDate"] = "2025-10-01"
+    (_, cronjob) = render_tree([doc], SETTINGS)
+    (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["BACKFILL_DAYS"] == str(days)
+    assert env["INITIAL_BACKFILL_DATE"] == "2025-10-01"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("backfillDays", "3h", "expected a whole number of days: 3 or 3d"),
+    ("initialBackfillDate", "2025-10-32", "expected a UTC date YYYY-MM-DD"),
+])
+def test_prometheus_export_refuses_other_forms_listing_the_accepted_ones(
+        field: str, value: str, message: str) -> None:
+    (doc,) = [d for d in load_manifests([ROOT / "deploy/examples/prometheus-export.yaml"])
+              if d["kind"] == "PrometheusExport"]
+    doc["spec"][field] = value
+    with pytest.raises(ConfigError) as info:
+        render_tree([doc], SETTINGS)
+    assert f"PrometheusExport monitoring/prod-eu-1: field spec.{field}: {message}" \
+        in str(info.value)
