@@ -15,7 +15,7 @@ import gzip
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import xxhash
 
@@ -47,6 +47,12 @@ class ExporterStats:
     last_success: float = 0.0
     last_duration: float = 0.0
     last_error: str = ""
+    # Cumulated over published snapshots (each snapshot counted once, when it is published).
+    nonconformant_cells: dict[str, int] = field(default_factory=dict)
+    quarantined_rows: int = 0
+
+
+_SHOWN_REJECTS = 5  # quarantined rows named in the log line of a snapshot
 
 
 class Exporter:
@@ -100,6 +106,7 @@ class Exporter:
         name = fetched.name
         decoded = decode(fetched, self.config)
         del fetched  # the body is not needed once decoded: free it before the IPC copy
+        self._report_leniency(name, decoded)
         snapshot = make_snapshot(snapshot_id(digest, self._settings), decoded,
                                  lambda held: self._render(held, name))
         del decoded  # the snapshot holds the rows once, as its IPC stream
@@ -109,6 +116,26 @@ class Exporter:
         self._body_digest = digest
         logger.info("%s: published snapshot %s (%d rows)", name, snapshot.id,
                     snapshot.rows)
+
+    def _report_leniency(self, name: str, decoded: Decoded) -> None:
+        """Count and log, once per new snapshot, what was served leniently or set aside."""
+        stats = self.stats
+        for column, count in decoded.nonconformant.items():
+            stats.nonconformant_cells[column] = stats.nonconformant_cells.get(column, 0) + count
+        if decoded.nonconformant:
+            logger.warning(
+                "%s: %d cell(s) outside FOCUS's allowed values, served as they are: %s", name,
+                sum(decoded.nonconformant.values()),
+                "; ".join(f"{column} {count} (e.g. {decoded.examples[column]!r})"
+                          for column, count in sorted(decoded.nonconformant.items())))
+        if decoded.quarantined:
+            stats.quarantined_rows += len(decoded.quarantined)
+            shown = "; ".join(f"row {r.row} column {r.column}: {r.reason}, found {r.value!r}"
+                              for r in decoded.quarantined[:_SHOWN_REJECTS])
+            more = len(decoded.quarantined) - _SHOWN_REJECTS
+            logger.warning("%s: %d row(s) quarantined, not served (a cell cannot be typed): "
+                           "%s%s", name, len(decoded.quarantined), shown,
+                           f"; and {more} more" if more > 0 else "")
 
     def _render(self, decoded: Decoded, name: str) -> Exposition:
         rendered = render_parts(decoded, self.config)
@@ -205,7 +232,35 @@ class Exporter:
         lines = []
         for name, kind, help_text, value in families:
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+        lines += _leniency_metrics(stats, snapshot)
         return ("\n".join(lines) + "\n").encode()
+
+
+def _leniency_metrics(stats: ExporterStats, snapshot: Snapshot | None) -> list[str]:
+    """Non-conformant cells per column and quarantined rows: cumulated and in the snapshot."""
+    current = snapshot.decoded.nonconformant if snapshot else {}
+    quarantined = len(snapshot.decoded.quarantined) if snapshot else 0
+    lines = [
+        "# HELP focusflow_exporter_nonconformant_cells_total Cells outside FOCUS's allowed "
+        "values, served as they are (per published snapshot)",
+        "# TYPE focusflow_exporter_nonconformant_cells_total counter",
+        *(f'focusflow_exporter_nonconformant_cells_total{{column="{column}"}} {count}'
+          for column, count in sorted(stats.nonconformant_cells.items())),
+        "# HELP focusflow_exporter_nonconformant_cells Cells outside FOCUS's allowed values in "
+        "the served snapshot",
+        "# TYPE focusflow_exporter_nonconformant_cells gauge",
+        *(f'focusflow_exporter_nonconformant_cells{{column="{column}"}} {count}'
+          for column, count in sorted(current.items())),
+        "# HELP focusflow_exporter_quarantined_rows_total Rows set aside because a cell cannot "
+        "be typed (per published snapshot)",
+        "# TYPE focusflow_exporter_quarantined_rows_total counter",
+        f"focusflow_exporter_quarantined_rows_total {stats.quarantined_rows}",
+        "# HELP focusflow_exporter_quarantined_rows Rows of the source left out of the served "
+        "snapshot because a cell cannot be typed",
+        "# TYPE focusflow_exporter_quarantined_rows gauge",
+        f"focusflow_exporter_quarantined_rows {quarantined}",
+    ]
+    return lines
 
 
 def _digest(fetched: Fetched) -> str:

@@ -5,6 +5,10 @@ we walk that column value by value to name the first offending row, so clean dat
 for good error messages. Checks done here are the ones a load must not get wrong: numbers parse
 as decimals without loss, date-times parse (offset-less values are read as UTC, as the spec
 requires UTC), allowed-value columns hold allowed values, JSON columns hold JSON objects.
+
+``convert_lenient`` is the services' variant (exporter, scraper): a value outside a column's
+allowed list is kept as it is and counted, and only a cell that cannot be typed at all (a
+non-numeric cost, an unparseable date, JSON that is not an object) sets its row aside.
 """
 
 from __future__ import annotations
@@ -101,14 +105,15 @@ def _blank_to_null(values: pa.Array) -> pa.Array:
     return pc.if_else(empty, pa.scalar(None, pa.string()), values)
 
 
-def _convert_column(values: pa.Array, column: LayoutColumn) -> pa.Array:
+def _convert_column(values: pa.Array, column: LayoutColumn, *,
+                    check_allowed: bool = True) -> pa.Array:
     spec = column.catalogue
     if spec is None:
         return values if is_custom(column.name) else _blank_to_null(values)
     values = _blank_to_null(values)
     converter = _CONVERTERS[spec.data_type]
     result = converter(values)
-    if spec.allowed_values:
+    if check_allowed and spec.allowed_values:
         allowed = pa.array(sorted(spec.allowed_values), pa.string())
         ok = pc.or_(pc.is_null(values), pc.is_in(values, value_set=allowed))
         if not pc.all(ok).as_py():
@@ -162,11 +167,13 @@ _CONVERTERS: dict[DataType, Callable[[pa.Array], pa.Array]] = {
 }
 
 
-def _all_bad(values: pa.Array, column: LayoutColumn) -> list[_Bad]:
+def _all_bad(values: pa.Array, column: LayoutColumn, *,
+             check_allowed: bool = True) -> list[_Bad]:
     found = []
     for offset, value in enumerate(values.to_pylist()):
         try:
-            _convert_column(pa.array([value], pa.string()), column)
+            _convert_column(pa.array([value], pa.string()), column,
+                            check_allowed=check_allowed)
         except _ColumnError:
             found.append(_Bad(offset, value))
     return found
@@ -184,3 +191,66 @@ def _first_bad(values: pa.Array, column: LayoutColumn) -> _Bad:
         else:
             low = middle
     return _Bad(low, values[low].as_py())
+
+
+@dataclass(frozen=True)
+class Lenient:
+    """What ``convert_lenient`` made of a batch.
+
+    ``batch`` holds the rows that could be typed (values outside an allowed list included, as
+    they are); ``kept`` the offsets of those rows in the input (None: every row);
+    ``nonconformant`` the count of kept cells outside their column's allowed list, per column,
+    with ``examples`` one such value per column; ``quarantined`` the rows set aside, each with
+    its first untypable cell.
+    """
+
+    batch: pa.RecordBatch
+    kept: pa.Array | None
+    nonconformant: dict[str, int]
+    examples: dict[str, str]
+    quarantined: list[Reject]
+
+
+def convert_lenient(raw: pa.RecordBatch, layout: Layout, *, first_row: int) -> Lenient:
+    """Type ``raw`` as a service does: keep non-conformant values, set untypable rows aside."""
+    arrays: list[pa.Array] = []
+    bad: dict[int, Reject] = {}
+    for index, column in enumerate(layout.columns):
+        values = raw.column(index)
+        try:
+            arrays.append(_convert_column(values, column, check_allowed=False))
+        except _ColumnError:
+            for found in _all_bad(values, column, check_allowed=False):
+                bad.setdefault(found.offset, Reject(
+                    first_row + found.offset, column.name, found.value,
+                    f"expected {_expectation(column)}"))
+    kept = None
+    if bad:
+        kept = pa.array([i for i in range(raw.num_rows) if i not in bad], pa.int64())
+        raw = raw.take(kept)
+        arrays = [_convert_column(raw.column(i), column, check_allowed=False)
+                  for i, column in enumerate(layout.columns)]
+    batch = pa.RecordBatch.from_arrays(arrays, schema=layout.schema)
+    counts, examples = nonconformant_cells(batch, layout)
+    return Lenient(batch, kept, counts, examples,
+                   sorted(bad.values(), key=lambda r: r.row))
+
+
+def nonconformant_cells(
+    data: pa.RecordBatch | pa.Table, layout: Layout,
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Cells outside their column's allowed list, per column, and one example of each."""
+    counts: dict[str, int] = {}
+    examples: dict[str, str] = {}
+    for index, column in enumerate(layout.columns):
+        spec = column.catalogue
+        if spec is None or not spec.allowed_values:
+            continue
+        values = data.column(index)
+        allowed = pa.array(sorted(spec.allowed_values), pa.string())
+        outside = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=allowed)))
+        count = pc.sum(outside).as_py() or 0
+        if count:
+            counts[column.name] = int(count)
+            examples[column.name] = str(pc.filter(values, outside)[0].as_py())
+    return counts, examples

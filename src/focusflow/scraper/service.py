@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 from pydantic import SecretStr
@@ -24,7 +24,7 @@ from focusflow.errors import FocusflowError
 from focusflow.exporter.config import MetricType
 from focusflow.exporter.names import sanitize_metric
 from focusflow.focus import resolve_header
-from focusflow.focus.conversion import convert_batch
+from focusflow.focus.conversion import Reject, convert_lenient, nonconformant_cells
 from focusflow.runtime.backoff import Backoff
 from focusflow.runtime.http import Request, Response, Route
 from focusflow.scraper.config import ScraperConfig
@@ -46,6 +46,13 @@ class ScraperStats:
     rows_loaded: int = 0
     last_success: float = 0.0
     last_error: str = ""
+    # Per loaded snapshot: cells outside FOCUS's allowed values (loaded as they are) and
+    # rows of a /metrics fallback that could not be typed (not loaded).
+    nonconformant_cells: dict[str, int] = field(default_factory=dict)
+    quarantined_rows: int = 0
+
+
+_SHOWN_REJECTS = 5
 
 
 class Scraper:
@@ -111,22 +118,53 @@ class Scraper:
         return result
 
     def _typed(self, snapshot: Snapshot) -> pa.Table:
+        """The snapshot's rows as they are loaded: leniently, non-conformant cells counted."""
         table = snapshot.table
         assert table is not None  # noqa: S101 - checked by the caller
+        if self.config.metric_type is not MetricType.COST:
+            return table
         text_only = all(pa.types.is_string(t) or pa.types.is_floating(t)
                         for t in table.schema.types)
-        if self.config.metric_type is not MetricType.COST or not text_only or \
-                "value" not in table.column_names:
+        if not text_only or "value" not in table.column_names:
+            # Typed rows from /rows: loaded as they are; only counted.
+            layout = resolve_header(table.column_names, file=snapshot.url,
+                                    require_mandatory=False)
+            counts, examples = nonconformant_cells(table, layout)
+            self._report(snapshot.url, counts, examples, [])
             return table
-        # A /metrics fallback: FOCUS labels back to typed FOCUS columns.
+        # A /metrics fallback: FOCUS labels back to typed FOCUS columns, as the exporter does.
         table = table.drop_columns(["value"])
         layout = resolve_header(table.column_names, file=snapshot.url, require_mandatory=False)
-        batches = []
-        first = 1
+        batches, first = [], 1
+        counts, examples, quarantined = {}, {}, []
         for batch in table.to_batches():
-            batches.append(convert_batch(batch, layout, file=snapshot.url, first_row=first))
+            lenient = convert_lenient(batch, layout, first_row=first)
+            batches.append(lenient.batch)
+            for column, count in lenient.nonconformant.items():
+                counts[column] = counts.get(column, 0) + count
+                examples.setdefault(column, lenient.examples[column])
+            quarantined += lenient.quarantined
             first += batch.num_rows
+        self._report(snapshot.url, counts, examples, quarantined)
         return pa.Table.from_batches(batches, schema=layout.schema)
+
+    def _report(self, url: str, counts: dict[str, int], examples: dict[str, str],
+                quarantined: list[Reject]) -> None:
+        """Count and log, once per fetched snapshot, what is loaded leniently or left out."""
+        for column, count in counts.items():
+            self.stats.nonconformant_cells[column] = \
+                self.stats.nonconformant_cells.get(column, 0) + count
+        if counts:
+            logger.warning("%s: %d cell(s) outside FOCUS's allowed values, loaded as they are: "
+                           "%s", url, sum(counts.values()),
+                           "; ".join(f"{column} {count} (e.g. {examples[column]!r})"
+                                     for column, count in sorted(counts.items())))
+        if quarantined:
+            self.stats.quarantined_rows += len(quarantined)
+            shown = "; ".join(f"row {r.row} column {r.column}: {r.reason}, found {r.value!r}"
+                              for r in quarantined[:_SHOWN_REJECTS])
+            logger.warning("%s: %d row(s) quarantined, not loaded (a cell cannot be typed): %s",
+                           url, len(quarantined), shown)
 
     def run(self, stop: threading.Event, *, once: bool = False) -> bool:
         """Scrape until ``stop`` (or one successful cycle with ``once``); False if it gave up."""
@@ -174,6 +212,14 @@ class Scraper:
         ):
             lines += [f"# HELP {name} {name.replace('_', ' ')}", f"# TYPE {name} {kind}",
                       f"{name} {value}"]
+        name = "focusflow_scraper_nonconformant_cells_total"
+        lines += [f"# HELP {name} Cells outside FOCUS's allowed values, loaded as they are",
+                  f"# TYPE {name} counter",
+                  *(f'{name}{{column="{column}"}} {count}'
+                    for column, count in sorted(s.nonconformant_cells.items()))]
+        name = "focusflow_scraper_quarantined_rows_total"
+        lines += [f"# HELP {name} Rows of a /metrics fallback that cannot be typed, not loaded",
+                  f"# TYPE {name} counter", f"{name} {s.quarantined_rows}"]
         return Response(200, ("\n".join(lines) + "\n").encode(),
                         "text/plain; version=0.0.4; charset=utf-8")
 

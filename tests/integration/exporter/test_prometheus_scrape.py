@@ -57,16 +57,30 @@ def test_prometheus_counts_and_sums_billed_cost(
 
 
 COST_SAMPLES = [p for p in sample_files() if "BilledCost" in p.read_text().split("\n", 1)[0]]
+CAMEL_CASE_LINT = "label names should be written in 'snake_case' not 'camelCase'"
+LINT_PROBLEMS = 3  # promtool's exit code for lint findings (a parse error exits 1)
 
 
-@pytest.mark.parametrize("path", COST_SAMPLES, ids=lambda p: p.name)
-def test_promtool_accepts_the_exposition(path: Path, promtool: str) -> None:
-    with serve({"source": str(path)}) as served:
-        assert served.exporter.poll_once()
-        body = httpx.get(f"{served.url}/metrics", timeout=30).content
+def promtool_check(promtool: str, body: bytes, *, camel_case: bool) -> None:
+    """promtool parses the exposition; with Krateo's names only the camelCase lint is allowed."""
     checked = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
                              check=False)
-    assert checked.returncode == 0, checked.stdout.decode()[:2000] + checked.stderr.decode()[:2000]
+    output = (checked.stdout + checked.stderr).decode()
+    if not camel_case:
+        assert checked.returncode == 0, output[:4000]
+        return
+    assert checked.returncode in (0, LINT_PROBLEMS), output[:4000]
+    problems = [line for line in output.splitlines() if line.strip()]
+    assert all(line.endswith(CAMEL_CASE_LINT) for line in problems), output[:4000]
+
+
+@pytest.mark.parametrize("label_names", ["verbatim", "snake"])
+@pytest.mark.parametrize("path", COST_SAMPLES, ids=lambda p: p.name)
+def test_promtool_accepts_the_exposition(path: Path, label_names: str, promtool: str) -> None:
+    with serve({"source": str(path), "labelNames": label_names}) as served:
+        assert served.exporter.poll_once()
+        body = httpx.get(f"{served.url}/metrics", timeout=30).content
+    promtool_check(promtool, body, camel_case=label_names == "verbatim")
     assert body.count(b"\nbilled_cost{") + body.startswith(b"billed_cost{") > 0
 
 
@@ -76,12 +90,15 @@ def test_promtool_accepts_generic_mode_with_awkward_headers(promtool: str, tmp_p
                       'a,"x\\y ""q""",n,1,2.5\na,"x\\y ""q""",n,1,2.5\nb,z,n,2,not-a-number\n')
     config = {"source": str(report), "metricType": "generic",
               "generic": {"metricName": "disk read/write bytes", "valueColumnIndex": 4}}
-    with serve(config) as served:
+    with serve({**config, "labelNames": "snake"}) as served:
         assert served.exporter.poll_once()
         body = httpx.get(f"{served.url}/metrics", timeout=30).content
-    checked = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
-                             check=False)
-    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    promtool_check(promtool, body, camel_case=False)
     assert b'disk_read_write_bytes{resource_id="a",disk_read_bytes_sec="x\\\\y \\"q\\""' in body
     assert b'duplicate="2"' in body
     assert b"focusflow_exporter_skipped_rows 1" in body
+    with serve(config) as served:  # Krateo's names (the default): header casing, sanitised
+        assert served.exporter.poll_once()
+        body = httpx.get(f"{served.url}/metrics", timeout=30).content
+    promtool_check(promtool, body, camel_case=True)
+    assert b'disk_read_write_bytes{Resource_Id="a",Disk_Read_Bytes_sec="x\\\\y \\"q\\""' in body
