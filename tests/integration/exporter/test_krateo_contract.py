@@ -35,7 +35,7 @@ import yaml
 from fixtures import krateo_examples
 from fixtures.exporter_pipeline import REPO, sample, scraper_for, serve, write_secret
 from fixtures.net import free_port, stop, wait_http
-from fixtures.prometheus import PrometheusServer
+from fixtures.prometheus import PrometheusServer, promtool_check
 from fixtures.upstream_http import Upstream
 
 pytestmark = pytest.mark.integration
@@ -132,7 +132,7 @@ def _without_spaces(text: str) -> list[str]:
     return [line.replace(" ", "") for line in text.splitlines() if line.startswith("billed_cost{")]
 
 
-def test_krateo_fixture_values_are_served_whole_and_counted(upstream: Upstream,
+def test_krateo_fixture_values_are_served_whole_and_counted(upstream: Upstream, promtool: str,
                                                             tmp_path: Path) -> None:
     upstream.respond(body=_focus_list(), content_type="application/json")
     secrets = tmp_path / "secrets"
@@ -147,6 +147,7 @@ def test_krateo_fixture_values_are_served_whole_and_counted(upstream: Upstream,
         database = f"duckdb:///{tmp_path / 'focus.duckdb'}"
         scraper = scraper_for(served.url, database, table="focus_export")
         result = scraper.scrape_once()
+    promtool_check(promtool, metrics.encode(), camel_case=True)  # self-metrics included
     lines = _without_spaces(metrics)
     assert len(lines) == 3 and rows.headers["X-Focusflow-Rows"] == "3"  # every row served
     # The series Krateo's own e2e test expects from Krateo's exporter, byte for byte (that
@@ -214,3 +215,38 @@ def test_scraper_reads_krateos_own_exporter_output_leniently(upstream: Upstream,
                              'ORDER BY "BilledCost"').fetchall()
     assert loaded == [("purchase", Decimal("27000")), ("purchase", Decimal("30000"))]
     assert scraper.stats.nonconformant_cells["ChargeCategory"] == 2
+
+
+def test_resource_and_generic_modes_keep_krateos_names_and_pass_promtool(
+    upstream: Upstream, promtool: str, tmp_path: Path,
+) -> None:
+    secrets = tmp_path / "secrets"
+    write_secret(secrets, "ns", "src", {"server-url": upstream.url})
+    api = {"path": "/data", "endpointRef": {"name": "src", "namespace": "ns"}}
+    upstream.respond(body=json.dumps({"value": [
+        {"name": {"value": "Percentage CPU"}, "unit": "Percent", "timeseries": [{"data": [
+            {"timeStamp": "2025-06-04T00:15:00Z", "average": 1.23}]}]}]}).encode(),
+        content_type="application/json")
+    resource = {"api": api, "metricType": "resource",
+                "additionalVariables": {"ResourceId": "/vm01"}}
+    with serve(resource, secrets_dir=secrets) as served:
+        assert served.exporter.poll_once()
+        body = httpx.get(f"{served.url}/metrics", timeout=30).content
+    promtool_check(promtool, body, camel_case=True)
+    assert (b'percentage_cpu{ResourceId="/vm01",metricName="Percentage CPU",'
+            b'timestamp="2025-06-04T00:15:00Z",average="1.23",unit="Percent"} 1.23') in body
+    # Krateo's README generic example: a Prometheus API vector, valueColumnIndex 4.
+    upstream.respond(body=json.dumps({"status": "success", "data": {"resultType": "vector",
+        "result": [{"metric": {"__name__": "container_cpu_usage_seconds_total",
+                               "container": "app", "namespace": "shop", "pod": "web-1"},
+                    "value": [1765210903.436, "1234.5"]}]}}).encode(),
+        content_type="application/json")
+    generic = {"api": api, "metricType": "generic",
+               "generic": {"metricName": "cpu", "valueColumnIndex": 4}}
+    with serve(generic, secrets_dir=secrets) as served:
+        assert served.exporter.poll_once()
+        body = httpx.get(f"{served.url}/metrics", timeout=30).content
+    promtool_check(promtool, body, camel_case=True)
+    assert (b'cpu{metric_name="container_cpu_usage_seconds_total",container="app",'
+            b'namespace="shop",pod="web-1",value="1234.5",'
+            b'timestamp="2025-12-08T16:21:43.436000108Z"} 1234.5') in body

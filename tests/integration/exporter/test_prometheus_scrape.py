@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -13,7 +12,7 @@ import pytest
 
 from fixtures.exporter_pipeline import sample, serve
 from fixtures.paths import sample_files
-from fixtures.prometheus import PrometheusServer
+from fixtures.prometheus import PrometheusServer, promtool_check
 
 pytestmark = pytest.mark.integration
 
@@ -57,22 +56,6 @@ def test_prometheus_counts_and_sums_billed_cost(
 
 
 COST_SAMPLES = [p for p in sample_files() if "BilledCost" in p.read_text().split("\n", 1)[0]]
-CAMEL_CASE_LINT = "label names should be written in 'snake_case' not 'camelCase'"
-LINT_PROBLEMS = 3  # promtool's exit code for lint findings (a parse error exits 1)
-
-
-def promtool_check(promtool: str, body: bytes, *, camel_case: bool) -> None:
-    """promtool parses the exposition; with Krateo's names only the camelCase lint is allowed."""
-    checked = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
-                             check=False)
-    output = (checked.stdout + checked.stderr).decode()
-    if not camel_case:
-        assert checked.returncode == 0, output[:4000]
-        return
-    assert checked.returncode in (0, LINT_PROBLEMS), output[:4000]
-    problems = [line for line in output.splitlines() if line.strip()]
-    assert all(line.endswith(CAMEL_CASE_LINT) for line in problems), output[:4000]
-
 
 @pytest.mark.parametrize("label_names", ["verbatim", "snake"])
 @pytest.mark.parametrize("path", COST_SAMPLES, ids=lambda p: p.name)
