@@ -5,9 +5,12 @@ is recognised by its magic bytes whatever the header says, octet-streams use the
 sniffing, a missing type is sniffed, and an unsupported type is a clear ``InputError``.
 
 The result keeps two views of the same rows: ``text`` (every column a string, the source's
-header and values verbatim: what ``/metrics`` labels show and CSV serves) and ``rows`` (what
-``/rows`` serves losslessly: for ``cost`` the typed FOCUS table the foundation's readers make,
-decimals, UTC timestamps and all ``x_*`` columns; for ``resource``/``generic`` the text).
+header and values verbatim, or where Krateo converts JSON, spelled as Krateo does: what
+``/metrics`` labels show and CSV serves) and ``rows`` (what ``/rows`` serves losslessly: for
+``cost`` the typed FOCUS table the foundation's readers make, decimals, UTC timestamps and all
+``x_*`` columns; for ``resource``/``generic`` the text). ``cost`` rows are typed leniently: a
+value outside FOCUS's allowed lists is kept and counted, a row with an untypable cell is left
+out of both views and reported (``Decoded.quarantined``).
 """
 
 from __future__ import annotations
