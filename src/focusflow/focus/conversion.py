@@ -169,14 +169,18 @@ _CONVERTERS: dict[DataType, Callable[[pa.Array], pa.Array]] = {
 
 def _all_bad(values: pa.Array, column: LayoutColumn, *,
              check_allowed: bool = True) -> list[_Bad]:
-    found = []
-    for offset, value in enumerate(values.to_pylist()):
+    # Each distinct value is tried once (a report repeats its bad values), then located.
+    bad = []
+    for value in pc.unique(values).to_pylist():
         try:
             _convert_column(pa.array([value], pa.string()), column,
                             check_allowed=check_allowed)
         except _ColumnError:
-            found.append(_Bad(offset, value))
-    return found
+            bad.append(value)
+    if not bad:
+        return []
+    where = pc.indices_nonzero(pc.is_in(values, value_set=pa.array(bad, pa.string())))
+    return [_Bad(offset, values[offset].as_py()) for offset in where.to_pylist()]
 
 
 def _first_bad(values: pa.Array, column: LayoutColumn) -> _Bad:
