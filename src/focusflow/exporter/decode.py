@@ -19,7 +19,7 @@ import gzip
 import io
 import json
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -32,7 +32,7 @@ from focusflow.exporter.config import ExporterConfig, MetricType
 from focusflow.exporter.focusconfig import focus_config_tables
 from focusflow.exporter.krateo_text import go_sprint, quantity_text, rfc3339_nano, rfc3339_utc
 from focusflow.focus import resolve_header
-from focusflow.focus.conversion import Reject, convert_lenient
+from focusflow.focus.conversion import Leniency, convert_lenient
 from focusflow.focus.formats import (
     RaggedRowError,
     TextBatches,
@@ -55,17 +55,15 @@ CONVERT_ROWS = 65_536
 class Decoded:
     """A snapshot's rows: ``text`` for labels/CSV, ``rows`` for the lossless endpoint.
 
-    Served leniently: ``nonconformant`` counts the cells outside FOCUS's allowed values per
-    column (kept as they are; ``examples`` shows one of each); ``quarantined`` holds the rows
-    left out because a cell could not be typed at all (e.g. a non-numeric BilledCost).
+    Served leniently: ``leniency`` counts the cells outside FOCUS's allowed values per column
+    (kept as they are) and holds the rows left out because a cell could not be typed at all
+    (e.g. a non-numeric BilledCost).
     """
 
     text: pa.Table
     rows: pa.Table
     value_column: str
-    nonconformant: Mapping[str, int] = field(default_factory=dict)
-    examples: Mapping[str, str] = field(default_factory=dict)
-    quarantined: tuple[Reject, ...] = ()
+    leniency: Leniency = field(default_factory=Leniency)
 
 
 def decode(fetched: Fetched, config: ExporterConfig) -> Decoded:
@@ -186,23 +184,18 @@ def _typed_cost(header: list[str], texts: list[pa.RecordBatch],
     # Lenient (services serve what is there): values outside FOCUS's allowed lists are kept
     # and counted; a row with a cell that cannot be typed is set aside, text and typed alike.
     typed, kept_texts, first = [], [], 1
-    counts: dict[str, int] = {}
-    examples: dict[str, str] = {}
-    quarantined: list[Reject] = []
+    leniency = Leniency()
     for text, source in zip(texts, sources, strict=True):
         lenient = convert_lenient(source, layout, first_row=first)
         typed.append(lenient.batch)
         kept_texts.append(text if lenient.kept is None else text.take(lenient.kept))
-        for column, count in lenient.nonconformant.items():
-            counts[column] = counts.get(column, 0) + count
-            examples.setdefault(column, lenient.examples[column])
-        quarantined += lenient.quarantined
+        leniency.add(lenient.leniency)
         first += source.num_rows
     text_schema = pa.schema([pa.field(h, pa.string()) for h in header])
     text_table = pa.Table.from_batches(kept_texts, schema=text_schema)
     rows = pa.Table.from_batches(typed, schema=layout.schema)
     value = header[layout.names.index("BilledCost")]
-    return Decoded(text_table, rows, value, counts, examples, tuple(quarantined))
+    return Decoded(text_table, rows, value, leniency)
 
 
 def _load_json(body: bytes, name: str) -> Any:

@@ -52,9 +52,6 @@ class ExporterStats:
     quarantined_rows: int = 0
 
 
-_SHOWN_REJECTS = 5  # quarantined rows named in the log line of a snapshot
-
-
 class Exporter:
     """One source served as metrics and rows."""
 
@@ -119,23 +116,13 @@ class Exporter:
 
     def _report_leniency(self, name: str, decoded: Decoded) -> None:
         """Count and log, once per new snapshot, what was served leniently or set aside."""
-        stats = self.stats
-        for column, count in decoded.nonconformant.items():
-            stats.nonconformant_cells[column] = stats.nonconformant_cells.get(column, 0) + count
-        if decoded.nonconformant:
-            logger.warning(
-                "%s: %d cell(s) outside FOCUS's allowed values, served as they are: %s", name,
-                sum(decoded.nonconformant.values()),
-                "; ".join(f"{column} {count} (e.g. {decoded.examples[column]!r})"
-                          for column, count in sorted(decoded.nonconformant.items())))
-        if decoded.quarantined:
-            stats.quarantined_rows += len(decoded.quarantined)
-            shown = "; ".join(f"row {r.row} column {r.column}: {r.reason}, found {r.value!r}"
-                              for r in decoded.quarantined[:_SHOWN_REJECTS])
-            more = len(decoded.quarantined) - _SHOWN_REJECTS
-            logger.warning("%s: %d row(s) quarantined, not served (a cell cannot be typed): "
-                           "%s%s", name, len(decoded.quarantined), shown,
-                           f"; and {more} more" if more > 0 else "")
+        leniency = decoded.leniency
+        for column, count in leniency.nonconformant.items():
+            self.stats.nonconformant_cells[column] = \
+                self.stats.nonconformant_cells.get(column, 0) + count
+        self.stats.quarantined_rows += len(leniency.quarantined)
+        for message in leniency.messages("served"):
+            logger.warning("%s: %s", name, message)
 
     def _render(self, decoded: Decoded, name: str) -> Exposition:
         rendered = render_parts(decoded, self.config)
@@ -238,8 +225,8 @@ class Exporter:
 
 def _leniency_metrics(stats: ExporterStats, snapshot: Snapshot | None) -> list[str]:
     """Non-conformant cells per column and quarantined rows: cumulated and in the snapshot."""
-    current = snapshot.decoded.nonconformant if snapshot else {}
-    quarantined = len(snapshot.decoded.quarantined) if snapshot else 0
+    current = snapshot.decoded.leniency.nonconformant if snapshot else {}
+    quarantined = len(snapshot.decoded.leniency.quarantined) if snapshot else 0
     lines = [
         "# HELP focusflow_exporter_nonconformant_cells_total Cells outside FOCUS's allowed "
         "values, served as they are (per published snapshot)",

@@ -14,7 +14,7 @@ non-numeric cost, an unparseable date, JSON that is not an object) sets its row 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 import pyarrow as pa
@@ -197,22 +197,52 @@ def _first_bad(values: pa.Array, column: LayoutColumn) -> _Bad:
     return _Bad(low, values[low].as_py())
 
 
+@dataclass
+class Leniency:
+    """What lenient typing kept as it is and what it set aside, summed over batches.
+
+    ``nonconformant`` counts the cells outside their column's allowed list per column (with
+    ``examples``, one such value per column); ``quarantined`` holds the rows set aside, each
+    with its first untypable cell.
+    """
+
+    nonconformant: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)
+    quarantined: list[Reject] = field(default_factory=list)
+
+    def add(self, other: Leniency) -> None:
+        for column, count in other.nonconformant.items():
+            self.nonconformant[column] = self.nonconformant.get(column, 0) + count
+            self.examples.setdefault(column, other.examples[column])
+        self.quarantined += other.quarantined
+
+    def messages(self, action: str, shown: int = 5) -> list[str]:
+        """One line per kind of finding (``action``: what happened to the rows, "served")."""
+        lines = []
+        if self.nonconformant:
+            lines.append(f"{sum(self.nonconformant.values())} cell(s) outside FOCUS's allowed "
+                         f"values, {action} as they are: " + "; ".join(
+                             f"{column} {count} (e.g. {self.examples[column]!r})"
+                             for column, count in sorted(self.nonconformant.items())))
+        if self.quarantined:
+            more = len(self.quarantined) - shown
+            lines.append(f"{len(self.quarantined)} row(s) quarantined, not {action} (a cell "
+                         "cannot be typed): " + "; ".join(
+                             f"row {r.row} column {r.column}: {r.reason}, found {r.value!r}"
+                             for r in self.quarantined[:shown])
+                         + (f"; and {more} more" if more > 0 else ""))
+        return lines
+
+
 @dataclass(frozen=True)
 class Lenient:
-    """What ``convert_lenient`` made of a batch.
-
-    ``batch`` holds the rows that could be typed (values outside an allowed list included, as
-    they are); ``kept`` the offsets of those rows in the input (None: every row);
-    ``nonconformant`` the count of kept cells outside their column's allowed list, per column,
-    with ``examples`` one such value per column; ``quarantined`` the rows set aside, each with
-    its first untypable cell.
-    """
+    """What ``convert_lenient`` made of a batch: the rows that could be typed (values outside
+    an allowed list included, as they are), the input offsets of those rows (None: every
+    row), and what was counted or set aside."""
 
     batch: pa.RecordBatch
     kept: pa.Array | None
-    nonconformant: dict[str, int]
-    examples: dict[str, str]
-    quarantined: list[Reject]
+    leniency: Leniency
 
 
 def convert_lenient(raw: pa.RecordBatch, layout: Layout, *, first_row: int) -> Lenient:
@@ -235,14 +265,12 @@ def convert_lenient(raw: pa.RecordBatch, layout: Layout, *, first_row: int) -> L
         arrays = [_convert_column(raw.column(i), column, check_allowed=False)
                   for i, column in enumerate(layout.columns)]
     batch = pa.RecordBatch.from_arrays(arrays, schema=layout.schema)
-    counts, examples = nonconformant_cells(batch, layout)
-    return Lenient(batch, kept, counts, examples,
-                   sorted(bad.values(), key=lambda r: r.row))
+    leniency = nonconformant_cells(batch, layout)
+    leniency.quarantined = sorted(bad.values(), key=lambda r: r.row)
+    return Lenient(batch, kept, leniency)
 
 
-def nonconformant_cells(
-    data: pa.RecordBatch | pa.Table, layout: Layout,
-) -> tuple[dict[str, int], dict[str, str]]:
+def nonconformant_cells(data: pa.RecordBatch | pa.Table, layout: Layout) -> Leniency:
     """Cells outside their column's allowed list, per column, and one example of each."""
     counts: dict[str, int] = {}
     examples: dict[str, str] = {}
@@ -257,4 +285,4 @@ def nonconformant_cells(
         if count:
             counts[column.name] = int(count)
             examples[column.name] = str(pc.filter(values, outside)[0].as_py())
-    return counts, examples
+    return Leniency(counts, examples)

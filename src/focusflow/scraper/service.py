@@ -24,7 +24,7 @@ from focusflow.errors import FocusflowError
 from focusflow.exporter.config import MetricType
 from focusflow.exporter.names import sanitize_metric
 from focusflow.focus import resolve_header
-from focusflow.focus.conversion import Reject, convert_lenient, nonconformant_cells
+from focusflow.focus.conversion import Leniency, convert_lenient, nonconformant_cells
 from focusflow.runtime.backoff import Backoff
 from focusflow.runtime.http import Request, Response, Route
 from focusflow.scraper.config import ScraperConfig
@@ -50,9 +50,6 @@ class ScraperStats:
     # rows of a /metrics fallback that could not be typed (not loaded).
     nonconformant_cells: dict[str, int] = field(default_factory=dict)
     quarantined_rows: int = 0
-
-
-_SHOWN_REJECTS = 5
 
 
 class Scraper:
@@ -93,7 +90,7 @@ class Scraper:
             self.stats.unchanged += 1
             logger.debug("%s: snapshot %s unchanged", snapshot.url, snapshot.id)
             return None
-        table = self._typed(snapshot)
+        table, leniency = self._typed(snapshot)
         with self.sink_lock:
             sink = open_sink(self.database().get_secret_value())
             try:
@@ -105,6 +102,7 @@ class Scraper:
             finally:
                 sink.close()
         self.snapshot_id = snapshot.id  # only after the load committed
+        self._report(snapshot.url, leniency)
         if result.unchanged:
             self.stats.unchanged += 1
             logger.info("%s: snapshot %s already loaded into %s", snapshot.url, snapshot.id,
@@ -117,54 +115,38 @@ class Scraper:
                         result.rows_replaced)
         return result
 
-    def _typed(self, snapshot: Snapshot) -> pa.Table:
-        """The snapshot's rows as they are loaded: leniently, non-conformant cells counted."""
+    def _typed(self, snapshot: Snapshot) -> tuple[pa.Table, Leniency]:
+        """The snapshot's rows as they are loaded (leniently) and what was counted."""
         table = snapshot.table
         assert table is not None  # noqa: S101 - checked by the caller
         if self.config.metric_type is not MetricType.COST:
-            return table
+            return table, Leniency()
         text_only = all(pa.types.is_string(t) or pa.types.is_floating(t)
                         for t in table.schema.types)
         if not text_only or "value" not in table.column_names:
             # Typed rows from /rows: loaded as they are; only counted.
             layout = resolve_header(table.column_names, file=snapshot.url,
                                     require_mandatory=False)
-            counts, examples = nonconformant_cells(table, layout)
-            self._report(snapshot.url, counts, examples, [])
-            return table
+            return table, nonconformant_cells(table, layout)
         # A /metrics fallback: FOCUS labels back to typed FOCUS columns, as the exporter does.
         table = table.drop_columns(["value"])
         layout = resolve_header(table.column_names, file=snapshot.url, require_mandatory=False)
-        batches, first = [], 1
-        counts, examples, quarantined = {}, {}, []
+        batches, first, leniency = [], 1, Leniency()
         for batch in table.to_batches():
             lenient = convert_lenient(batch, layout, first_row=first)
             batches.append(lenient.batch)
-            for column, count in lenient.nonconformant.items():
-                counts[column] = counts.get(column, 0) + count
-                examples.setdefault(column, lenient.examples[column])
-            quarantined += lenient.quarantined
+            leniency.add(lenient.leniency)
             first += batch.num_rows
-        self._report(snapshot.url, counts, examples, quarantined)
-        return pa.Table.from_batches(batches, schema=layout.schema)
+        return pa.Table.from_batches(batches, schema=layout.schema), leniency
 
-    def _report(self, url: str, counts: dict[str, int], examples: dict[str, str],
-                quarantined: list[Reject]) -> None:
-        """Count and log, once per fetched snapshot, what is loaded leniently or left out."""
-        for column, count in counts.items():
+    def _report(self, url: str, leniency: Leniency) -> None:
+        """Count and log, once per loaded snapshot, what was loaded as is or left out."""
+        for column, count in leniency.nonconformant.items():
             self.stats.nonconformant_cells[column] = \
                 self.stats.nonconformant_cells.get(column, 0) + count
-        if counts:
-            logger.warning("%s: %d cell(s) outside FOCUS's allowed values, loaded as they are: "
-                           "%s", url, sum(counts.values()),
-                           "; ".join(f"{column} {count} (e.g. {examples[column]!r})"
-                                     for column, count in sorted(counts.items())))
-        if quarantined:
-            self.stats.quarantined_rows += len(quarantined)
-            shown = "; ".join(f"row {r.row} column {r.column}: {r.reason}, found {r.value!r}"
-                              for r in quarantined[:_SHOWN_REJECTS])
-            logger.warning("%s: %d row(s) quarantined, not loaded (a cell cannot be typed): %s",
-                           url, len(quarantined), shown)
+        self.stats.quarantined_rows += len(leniency.quarantined)
+        for message in leniency.messages("loaded"):
+            logger.warning("%s: %s", url, message)
 
     def run(self, stop: threading.Event, *, once: bool = False) -> bool:
         """Scrape until ``stop`` (or one successful cycle with ``once``); False if it gave up."""

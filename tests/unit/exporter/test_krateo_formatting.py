@@ -102,7 +102,7 @@ def test_focusconfig_list_matches_krateos_e2e_expectation_and_types_losslessly()
                 (KRATEO / "operator-focus_e2e_expected_metrics.txt").read_text().splitlines()
                 if line.startswith("billed_cost{")]
     assert lines[:2] == expected
-    assert decoded.nonconformant == {"ChargeCategory": 3, "ChargeFrequency": 3,
+    assert decoded.leniency.nonconformant == {"ChargeCategory": 3, "ChargeFrequency": 3,
                                      "PricingCategory": 3, "ServiceSubcategory": 3}
     first = decoded.rows.to_pylist()[0]
     assert first["CommitmentDiscountQuantity"] is None  # absent: NULL, not Krateo's 0
@@ -117,8 +117,9 @@ def test_lenient_serving_counts_or_quarantines(cell: str, served: int) -> None:
     decoded = decode(Fetched(name="r", body=body.encode(), content_type="text/csv"), _config())
     assert decoded.rows.num_rows == decoded.text.num_rows == served
     if cell == "purchase":
-        assert decoded.nonconformant == {"ChargeCategory": 1} and not decoded.quarantined
+        assert decoded.leniency.nonconformant == {"ChargeCategory": 1}
+        assert not decoded.leniency.quarantined
     else:
-        assert [(r.row, r.column, r.value) for r in decoded.quarantined] == [
+        assert [(r.row, r.column, r.value) for r in decoded.leniency.quarantined] == [
             (2, "BilledCost", "n/a")]
-        assert decoded.nonconformant == {}  # n/a's row is not served: its cells not counted
+        assert decoded.leniency.nonconformant == {}  # n/a's row is not served, nor counted
