@@ -37,6 +37,7 @@ from fixtures.exporter_pipeline import REPO, sample, scraper_for, serve, write_s
 from fixtures.net import free_port, stop, wait_http
 from fixtures.prometheus import PrometheusServer, promtool_check
 from fixtures.upstream_http import Upstream
+from focusflow.runtime.http import Request
 
 pytestmark = pytest.mark.integration
 
@@ -172,6 +173,10 @@ def test_krateo_fixture_values_are_served_whole_and_counted(upstream: Upstream, 
     assert loaded[0][3] is None  # absent: NULL in the table, Krateo's "0" only in the label
     assert json.loads(loaded[0][4]) == {"testkey1": "testvalue", "testkey2": "testvalue"}
     assert scraper.stats.nonconformant_cells == nonconformant
+    body = scraper.metrics(Request("/metrics", {}, {})).body
+    own = body.decode() if isinstance(body, bytes) else b"".join(body).decode()
+    assert 'focusflow_scraper_nonconformant_cells_total{column="ChargeCategory"} 3' in own
+    assert "focusflow_scraper_quarantined_rows_total 0" in own
 
 
 def test_untypable_cells_quarantine_their_rows_and_the_rest_is_served(
