@@ -6,8 +6,9 @@ either key casing and either duration form (reference §6.3). focusflow extensio
 
 - ``aggregateBy: [columns]``: sum the value by these columns instead of one series per row;
 - ``source: <location>``: read a path, ``http(s)://`` or ``s3://`` URL instead of ``api``;
-- ``labelNames: snake | verbatim``: snake_case label names (default: passes ``promtool check
-  metrics``) or the header text as Krateo registers it (``BilledCost``).
+- ``labelNames: verbatim | snake``: the header text as Krateo registers it (default,
+  Krateo's contract: ``billed_cost{ServiceName=...}``) or snake_case label names
+  (``service_name``: no ``promtool check metrics`` lint warnings about camelCase).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class ExporterConfig(KrateoModel):
     additional_variables: Annotated[dict[str, str], BeforeValidator(_text_map)] = Field(
         default_factory=dict)
     aggregate_by: tuple[str, ...] = ()
-    label_names: Annotated[LabelNames, BeforeValidator(_lower)] = LabelNames.SNAKE
+    # Krateo's contract by default (DESIGN §10): PromQL written for Krateo works unchanged.
+    label_names: Annotated[LabelNames, BeforeValidator(_lower)] = LabelNames.VERBATIM
     source: str | None = None
 
     @field_validator("polling_interval")

@@ -5,18 +5,23 @@ is recognised by its magic bytes whatever the header says, octet-streams use the
 sniffing, a missing type is sniffed, and an unsupported type is a clear ``InputError``.
 
 The result keeps two views of the same rows: ``text`` (every column a string, the source's
-header and values verbatim: what ``/metrics`` labels show and CSV serves) and ``rows`` (what
-``/rows`` serves losslessly: for ``cost`` the typed FOCUS table the foundation's readers make,
-decimals, UTC timestamps and all ``x_*`` columns; for ``resource``/``generic`` the text).
+header and values verbatim, or where Krateo converts JSON, spelled as Krateo does: what
+``/metrics`` labels show and CSV serves) and ``rows`` (what ``/rows`` serves losslessly: for
+``cost`` the typed FOCUS table the foundation's readers make, decimals, UTC timestamps and all
+``x_*`` columns; for ``resource``/``generic`` the text). ``cost`` rows are typed leniently: a
+value outside FOCUS's allowed lists is kept and counted, a row with an untypable cell is left
+out of both views and reported (``Decoded.quarantined``).
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import json
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -24,8 +29,10 @@ import pyarrow as pa
 
 from focusflow.errors import InputError
 from focusflow.exporter.config import ExporterConfig, MetricType
+from focusflow.exporter.focusconfig import focus_config_tables
+from focusflow.exporter.krateo_text import go_sprint, quantity_text, rfc3339_nano, rfc3339_utc
 from focusflow.focus import resolve_header
-from focusflow.focus.conversion import convert_batch
+from focusflow.focus.conversion import Leniency, convert_lenient
 from focusflow.focus.formats import (
     RaggedRowError,
     TextBatches,
@@ -46,11 +53,17 @@ CONVERT_ROWS = 65_536
 
 @dataclass(frozen=True)
 class Decoded:
-    """A snapshot's rows: ``text`` for labels/CSV, ``rows`` for the lossless endpoint."""
+    """A snapshot's rows: ``text`` for labels/CSV, ``rows`` for the lossless endpoint.
+
+    Served leniently: ``leniency`` counts the cells outside FOCUS's allowed values per column
+    (kept as they are) and holds the rows left out because a cell could not be typed at all
+    (e.g. a non-numeric BilledCost).
+    """
 
     text: pa.Table
     rows: pa.Table
     value_column: str
+    leniency: Leniency = field(default_factory=Leniency)
 
 
 def decode(fetched: Fetched, config: ExporterConfig) -> Decoded:
@@ -147,21 +160,42 @@ def _text_table(body: bytes, name: str) -> pa.Table:
 
 
 def _cost(body: bytes, kind: str, name: str) -> Decoded:
-    if kind == "json":
-        body = _cost_json(body, name)
+    if kind == "json" and body.removeprefix(_BOM).lstrip()[:1] != b"[":
+        # Not a plain FOCUS JSON array: a FocusConfig list (§2.4), Krateo's text as labels.
+        data = _load_json(body, name)
+        tables = focus_config_tables(data, name)
+        if tables is None:
+            raise InputError("expected a JSON array of FOCUS rows or a FocusConfig list "
+                             '({"items": [{"spec": {"focusSpec": {...}}}]}), found a JSON '
+                             f"{type(data).__name__}", file=name)
+        labels, lossless = tables
+        return _typed_cost(labels.column_names, labels.to_batches(), lossless.to_batches(),
+                           name)
     header, batches = _text_batches(body, name)
+    return _typed_cost(header, batches, batches, name)
+
+
+def _typed_cost(header: list[str], texts: list[pa.RecordBatch],
+                sources: list[pa.RecordBatch], name: str) -> Decoded:
+    """Typed rows from ``sources``, label text from ``texts`` (the same rows, aligned)."""
     layout = resolve_header(header, file=name, require_mandatory=False)
     if not layout.has("BilledCost"):
         raise InputError("metricType cost needs a BilledCost column", file=name, row=0)
-    typed, first = [], 1
-    for batch in batches:
-        typed.append(convert_batch(batch, layout, file=name, first_row=first))
-        first += batch.num_rows
+    # Lenient (services serve what is there): values outside FOCUS's allowed lists are kept
+    # and counted; a row with a cell that cannot be typed is set aside, text and typed alike.
+    typed, kept_texts, first = [], [], 1
+    leniency = Leniency()
+    for text, source in zip(texts, sources, strict=True):
+        lenient = convert_lenient(source, layout, first_row=first)
+        typed.append(lenient.batch)
+        kept_texts.append(text if lenient.kept is None else text.take(lenient.kept))
+        leniency.add(lenient.leniency)
+        first += source.num_rows
     text_schema = pa.schema([pa.field(h, pa.string()) for h in header])
-    text = pa.Table.from_batches(batches, schema=text_schema)
+    text_table = pa.Table.from_batches(kept_texts, schema=text_schema)
     rows = pa.Table.from_batches(typed, schema=layout.schema)
     value = header[layout.names.index("BilledCost")]
-    return Decoded(text, rows, value)
+    return Decoded(text_table, rows, value, leniency)
 
 
 def _load_json(body: bytes, name: str) -> Any:
@@ -171,43 +205,12 @@ def _load_json(body: bytes, name: str) -> Any:
         raise InputError(f"invalid JSON ({exc})", file=name) from exc
 
 
-def _cost_json(body: bytes, name: str) -> bytes:
-    """A FOCUS JSON array as is; a FocusConfig list (§2.4) flattened to such an array."""
-    if body.removeprefix(_BOM).lstrip()[:1] == b"[":
-        return body
-    data = _load_json(body, name)
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise InputError("expected a JSON array of FOCUS rows or a FocusConfig list "
-                         '({"items": [{"spec": {"focusSpec": {...}}}]}), found a JSON '
-                         f"{type(data).__name__}", file=name)
-    rows = []
-    for number, item in enumerate(items, start=1):
-        spec = (item.get("spec") or {}).get("focusSpec") if isinstance(item, dict) else None
-        if not isinstance(spec, dict):
-            raise InputError("FocusConfig item has no spec.focusSpec object", file=name,
-                             row=number)
-        rows.append({_pascal(k): _focus_value(k, v) for k, v in spec.items()})
-    if not rows:
-        raise InputError("the FocusConfig list holds no items", file=name)
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    return orjson.dumps([{k: row.get(k) for k in keys} for row in rows])
-
-
-def _pascal(key: str) -> str:
-    fixed = {"commitmentDiscoutId": "CommitmentDiscountId"}  # sic, upstream's field name
-    return fixed.get(key, key[:1].upper() + key[1:])
-
-
-def _focus_value(key: str, value: Any) -> Any:
-    if key == "tags" and isinstance(value, list):  # [{key, value}] -> a JSON object
-        return {str(t.get("key")): t.get("value") for t in value if isinstance(t, dict)}
-    return value
-
-
 def _azure_monitor(body: bytes, name: str, config: ExporterConfig) -> pa.Table:
     """Azure Monitor metrics JSON -> ResourceId, metricName, timestamp, average, unit."""
-    data = _load_json(body, name)
+    try:  # decimals as written: Krateo spells the average from its JSON literal ("12.0")
+        data = json.loads(body.removeprefix(_BOM), parse_float=Decimal)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"invalid JSON ({exc})", file=name) from exc
     if not isinstance(data, dict) or not isinstance(data.get("value"), list):
         raise InputError('expected an Azure Monitor metrics response ({"value": [...]})',
                          file=name)
@@ -224,9 +227,9 @@ def _azure_monitor(body: bytes, name: str, config: ExporterConfig) -> pa.Table:
                 average = point.get("average")
                 columns["ResourceId"].append(resource_id)
                 columns["metricName"].append(metric_name)
-                columns["timestamp"].append(str(point.get("timeStamp") or ""))
-                # R6: a missing average is NULL, not 0 (the row gets no sample).
-                columns["average"].append(None if average is None else _plain(average))
+                columns["timestamp"].append(rfc3339_utc(str(point.get("timeStamp") or "")))
+                # R6: a missing average is NULL, not Krateo's 0 (the row gets no sample).
+                columns["average"].append(quantity_text(average))
                 columns["unit"].append(str(metric.get("unit") or ""))
     return pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()})
 
@@ -243,7 +246,8 @@ def _generic_json(body: bytes, name: str) -> pa.Table:
     if not rows:
         raise InputError("the JSON array holds no rows", file=name)
     keys = sorted({str(k) for row in rows for k in row})
-    return pa.table({k: pa.array([_plain(r.get(k)) for r in rows], pa.string()) for k in keys})
+    return pa.table({k: pa.array([go_sprint(r.get(k)) for r in rows], pa.string())
+                     for k in keys})
 
 
 def _first_object_array(data: Any) -> list[Any] | None:
@@ -252,18 +256,6 @@ def _first_object_array(data: Any) -> list[Any] | None:
             if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
                 return value
     return None
-
-
-def _plain(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    return str(value)
 
 
 def _prometheus_api(data: dict[str, Any], name: str) -> pa.Table:
@@ -283,16 +275,10 @@ def _prometheus_api(data: dict[str, Any], name: str) -> pa.Table:
         for timestamp, value in points:
             for i, key in enumerate(raw):
                 columns[i].append(labels.get(key, ""))
-            columns[-2].append(str(value))
-            columns[-1].append(_rfc3339(float(timestamp)))
+            columns[-2].append(go_sprint(value))
+            columns[-1].append(rfc3339_nano(float(timestamp)))
     names = [*header, "value", "timestamp"]
     return pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns, strict=True)})
-
-
-def _rfc3339(seconds: float) -> str:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _from_table(fetched: Fetched, config: ExporterConfig) -> Decoded:

@@ -11,9 +11,11 @@ column holds, on its distinct values when they repeat; duplicate label sets are 
 
 Krateo's series shapes (reference §5.3): ``cost`` → ``billed_cost`` with one label per non-``x_``
 column (``Tags`` rewritten to Krateo's ``k: v;k2: v2``); ``resource`` → one family per
-``metricName``; ``generic`` → ``generic.metricName`` with every column as a label. Values that
-do not parse as numbers are skipped (counted). Exact duplicate series, which Prometheus would
-reject, get a ``duplicate="2"``, ``"3"``… label so every row stays one sample.
+``metricName``; ``generic`` → ``generic.metricName`` with every column as a label. Label names
+keep the header casing (Krateo's contract) unless ``labelNames: snake``; with Krateo's names
+every column whose name contains ``Tags`` gets the Tags rewrite, in every mode, as in Krateo.
+Values that do not parse as numbers are skipped (counted). Exact duplicate series, which
+Prometheus would reject, get a ``duplicate="2"``, ``"3"``… label so every row stays one sample.
 """
 
 from __future__ import annotations
@@ -269,15 +271,17 @@ def _family_lines(
     ranks = duplicate_ranks(text.select(list(label_columns)))
     per_row = max(1, _estimate(metric, text, label_columns, names) // text.num_rows)
     step = max(1, slice_bytes // per_row)
+    # Krateo rewrites every column named like Tags, in every mode; snake keeps it to cost.
+    tags_rewrite = metric == "billed_cost" or not snake_case
     for start in range(0, text.num_rows, step):
         yield from _lines(metric, text.slice(start, step), label_columns, names,
-                          values=values.slice(start, step),
+                          tags_rewrite=tags_rewrite, values=values.slice(start, step),
                           ranks=None if ranks is None else ranks.slice(start, step))
 
 
 def _lines(
     metric: str, text: pa.Table, label_columns: Sequence[str], names: Sequence[str], *,
-    values: pa.ChunkedArray, ranks: pa.Array | None,
+    tags_rewrite: bool, values: pa.ChunkedArray, ranks: pa.Array | None,
 ) -> list[memoryview]:
     """The sample lines of a slice of rows, as views on Arrow buffers (no per-row objects).
 
@@ -294,7 +298,7 @@ def _lines(
         data = text.column(column)
         if data.type != pa.string():
             data = data.cast(pa.string())
-        tags = "Tags" in column and metric == "billed_cost"
+        tags = tags_rewrite and "Tags" in column
         constant = _only_value(data)
         if constant is not None:
             literal += _escape_text(_krateo_tags_text(constant) if tags else constant)

@@ -5,9 +5,9 @@ Layer: ``exporter``. Krateo registers header text verbatim and panics on ``Resou
 Here: ``__name__`` becomes ``metric_name``; leading/trailing ``_`` are stripped (``__`` is
 reserved by Prometheus); any other character becomes ``_``; an empty name becomes ``label``; a
 leading digit gets a ``label_`` prefix; a repeated result gets ``_2``, ``_3`` (Krateo's generic
-rules, applied to every metric type). By default names are also turned into snake_case
-(``BilledCost`` → ``billed_cost``) so the exposition passes ``promtool check metrics``; the
-``labelNames: verbatim`` config keeps Krateo's header casing.
+rules, applied to every metric type). By default the header casing is kept, as Krateo does
+(``BilledCost``); the ``labelNames: snake`` config also turns names into snake_case
+(``BilledCost`` → ``billed_cost``), which ``promtool check metrics`` lints without warnings.
 """
 
 from __future__ import annotations

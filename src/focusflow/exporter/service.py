@@ -15,7 +15,7 @@ import gzip
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import xxhash
 
@@ -47,6 +47,9 @@ class ExporterStats:
     last_success: float = 0.0
     last_duration: float = 0.0
     last_error: str = ""
+    # Cumulated over published snapshots (each snapshot counted once, when it is published).
+    nonconformant_cells: dict[str, int] = field(default_factory=dict)
+    quarantined_rows: int = 0
 
 
 class Exporter:
@@ -100,6 +103,7 @@ class Exporter:
         name = fetched.name
         decoded = decode(fetched, self.config)
         del fetched  # the body is not needed once decoded: free it before the IPC copy
+        self._report_leniency(name, decoded)
         snapshot = make_snapshot(snapshot_id(digest, self._settings), decoded,
                                  lambda held: self._render(held, name))
         del decoded  # the snapshot holds the rows once, as its IPC stream
@@ -109,6 +113,16 @@ class Exporter:
         self._body_digest = digest
         logger.info("%s: published snapshot %s (%d rows)", name, snapshot.id,
                     snapshot.rows)
+
+    def _report_leniency(self, name: str, decoded: Decoded) -> None:
+        """Count and log, once per new snapshot, what was served leniently or set aside."""
+        leniency = decoded.leniency
+        for column, count in leniency.nonconformant.items():
+            self.stats.nonconformant_cells[column] = \
+                self.stats.nonconformant_cells.get(column, 0) + count
+        self.stats.quarantined_rows += len(leniency.quarantined)
+        for message in leniency.messages("served"):
+            logger.warning("%s: %s", name, message)
 
     def _render(self, decoded: Decoded, name: str) -> Exposition:
         rendered = render_parts(decoded, self.config)
@@ -205,7 +219,35 @@ class Exporter:
         lines = []
         for name, kind, help_text, value in families:
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+        lines += _leniency_metrics(stats, snapshot)
         return ("\n".join(lines) + "\n").encode()
+
+
+def _leniency_metrics(stats: ExporterStats, snapshot: Snapshot | None) -> list[str]:
+    """Non-conformant cells per column and quarantined rows: cumulated and in the snapshot."""
+    current = snapshot.decoded.leniency.nonconformant if snapshot else {}
+    quarantined = len(snapshot.decoded.leniency.quarantined) if snapshot else 0
+    lines = [
+        "# HELP focusflow_exporter_nonconformant_cells_total Cells outside FOCUS's allowed "
+        "values, served as they are (per published snapshot)",
+        "# TYPE focusflow_exporter_nonconformant_cells_total counter",
+        *(f'focusflow_exporter_nonconformant_cells_total{{column="{column}"}} {count}'
+          for column, count in sorted(stats.nonconformant_cells.items())),
+        "# HELP focusflow_exporter_nonconformant_cells Cells outside FOCUS's allowed values in "
+        "the served snapshot",
+        "# TYPE focusflow_exporter_nonconformant_cells gauge",
+        *(f'focusflow_exporter_nonconformant_cells{{column="{column}"}} {count}'
+          for column, count in sorted(current.items())),
+        "# HELP focusflow_exporter_quarantined_rows_total Rows set aside because a cell cannot "
+        "be typed (per published snapshot)",
+        "# TYPE focusflow_exporter_quarantined_rows_total counter",
+        f"focusflow_exporter_quarantined_rows_total {stats.quarantined_rows}",
+        "# HELP focusflow_exporter_quarantined_rows Rows of the source left out of the served "
+        "snapshot because a cell cannot be typed",
+        "# TYPE focusflow_exporter_quarantined_rows gauge",
+        f"focusflow_exporter_quarantined_rows {quarantined}",
+    ]
+    return lines
 
 
 def _digest(fetched: Fetched) -> str:

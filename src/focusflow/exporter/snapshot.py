@@ -22,7 +22,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -124,7 +124,7 @@ def make_snapshot(snapshot_id: str, decoded: Decoded,
     arrow = arrow_ipc_buffer(decoded.rows)
     rows = pa.ipc.open_stream(arrow).read_all()  # zero-copy: buffers point into ``arrow``
     text = rows if decoded.text is decoded.rows else _share(decoded.text, rows)
-    held = Decoded(text, rows, decoded.value_column)
+    held = replace(decoded, text=text, rows=rows)
     return Snapshot(id=snapshot_id, decoded=held, arrow=arrow, render=lambda: render(held))
 
 

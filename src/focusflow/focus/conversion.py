@@ -5,12 +5,16 @@ we walk that column value by value to name the first offending row, so clean dat
 for good error messages. Checks done here are the ones a load must not get wrong: numbers parse
 as decimals without loss, date-times parse (offset-less values are read as UTC, as the spec
 requires UTC), allowed-value columns hold allowed values, JSON columns hold JSON objects.
+
+``convert_lenient`` is the services' variant (exporter, scraper): a value outside a column's
+allowed list is kept as it is and counted, and only a cell that cannot be typed at all (a
+non-numeric cost, an unparseable date, JSON that is not an object) sets its row aside.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 import pyarrow as pa
@@ -101,14 +105,15 @@ def _blank_to_null(values: pa.Array) -> pa.Array:
     return pc.if_else(empty, pa.scalar(None, pa.string()), values)
 
 
-def _convert_column(values: pa.Array, column: LayoutColumn) -> pa.Array:
+def _convert_column(values: pa.Array, column: LayoutColumn, *,
+                    check_allowed: bool = True) -> pa.Array:
     spec = column.catalogue
     if spec is None:
         return values if is_custom(column.name) else _blank_to_null(values)
     values = _blank_to_null(values)
     converter = _CONVERTERS[spec.data_type]
     result = converter(values)
-    if spec.allowed_values:
+    if check_allowed and spec.allowed_values:
         allowed = pa.array(sorted(spec.allowed_values), pa.string())
         ok = pc.or_(pc.is_null(values), pc.is_in(values, value_set=allowed))
         if not pc.all(ok).as_py():
@@ -162,14 +167,20 @@ _CONVERTERS: dict[DataType, Callable[[pa.Array], pa.Array]] = {
 }
 
 
-def _all_bad(values: pa.Array, column: LayoutColumn) -> list[_Bad]:
-    found = []
-    for offset, value in enumerate(values.to_pylist()):
+def _all_bad(values: pa.Array, column: LayoutColumn, *,
+             check_allowed: bool = True) -> list[_Bad]:
+    # Each distinct value is tried once (a report repeats its bad values), then located.
+    bad = []
+    for value in pc.unique(values).to_pylist():
         try:
-            _convert_column(pa.array([value], pa.string()), column)
+            _convert_column(pa.array([value], pa.string()), column,
+                            check_allowed=check_allowed)
         except _ColumnError:
-            found.append(_Bad(offset, value))
-    return found
+            bad.append(value)
+    if not bad:
+        return []
+    where = pc.indices_nonzero(pc.is_in(values, value_set=pa.array(bad, pa.string())))
+    return [_Bad(offset, values[offset].as_py()) for offset in where.to_pylist()]
 
 
 def _first_bad(values: pa.Array, column: LayoutColumn) -> _Bad:
@@ -184,3 +195,94 @@ def _first_bad(values: pa.Array, column: LayoutColumn) -> _Bad:
         else:
             low = middle
     return _Bad(low, values[low].as_py())
+
+
+@dataclass
+class Leniency:
+    """What lenient typing kept as it is and what it set aside, summed over batches.
+
+    ``nonconformant`` counts the cells outside their column's allowed list per column (with
+    ``examples``, one such value per column); ``quarantined`` holds the rows set aside, each
+    with its first untypable cell.
+    """
+
+    nonconformant: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)
+    quarantined: list[Reject] = field(default_factory=list)
+
+    def add(self, other: Leniency) -> None:
+        for column, count in other.nonconformant.items():
+            self.nonconformant[column] = self.nonconformant.get(column, 0) + count
+            self.examples.setdefault(column, other.examples[column])
+        self.quarantined += other.quarantined
+
+    def messages(self, action: str, shown: int = 5) -> list[str]:
+        """One line per kind of finding (``action``: what happened to the rows, "served")."""
+        lines = []
+        if self.nonconformant:
+            lines.append(f"{sum(self.nonconformant.values())} cell(s) outside FOCUS's allowed "
+                         f"values, {action} as they are: " + "; ".join(
+                             f"{column} {count} (e.g. {self.examples[column]!r})"
+                             for column, count in sorted(self.nonconformant.items())))
+        if self.quarantined:
+            more = len(self.quarantined) - shown
+            lines.append(f"{len(self.quarantined)} row(s) quarantined, not {action} (a cell "
+                         "cannot be typed): " + "; ".join(
+                             f"row {r.row} column {r.column}: {r.reason}, found {r.value!r}"
+                             for r in self.quarantined[:shown])
+                         + (f"; and {more} more" if more > 0 else ""))
+        return lines
+
+
+@dataclass(frozen=True)
+class Lenient:
+    """What ``convert_lenient`` made of a batch: the rows that could be typed (values outside
+    an allowed list included, as they are), the input offsets of those rows (None: every
+    row), and what was counted or set aside."""
+
+    batch: pa.RecordBatch
+    kept: pa.Array | None
+    leniency: Leniency
+
+
+def convert_lenient(raw: pa.RecordBatch, layout: Layout, *, first_row: int) -> Lenient:
+    """Type ``raw`` as a service does: keep non-conformant values, set untypable rows aside."""
+    arrays: list[pa.Array] = []
+    bad: dict[int, Reject] = {}
+    for index, column in enumerate(layout.columns):
+        values = raw.column(index)
+        try:
+            arrays.append(_convert_column(values, column, check_allowed=False))
+        except _ColumnError:
+            for found in _all_bad(values, column, check_allowed=False):
+                bad.setdefault(found.offset, Reject(
+                    first_row + found.offset, column.name, found.value,
+                    f"expected {_expectation(column)}"))
+    kept = None
+    if bad:
+        kept = pa.array([i for i in range(raw.num_rows) if i not in bad], pa.int64())
+        raw = raw.take(kept)
+        arrays = [_convert_column(raw.column(i), column, check_allowed=False)
+                  for i, column in enumerate(layout.columns)]
+    batch = pa.RecordBatch.from_arrays(arrays, schema=layout.schema)
+    leniency = nonconformant_cells(batch, layout)
+    leniency.quarantined = sorted(bad.values(), key=lambda r: r.row)
+    return Lenient(batch, kept, leniency)
+
+
+def nonconformant_cells(data: pa.RecordBatch | pa.Table, layout: Layout) -> Leniency:
+    """Cells outside their column's allowed list, per column, and one example of each."""
+    counts: dict[str, int] = {}
+    examples: dict[str, str] = {}
+    for index, column in enumerate(layout.columns):
+        spec = column.catalogue
+        if spec is None or not spec.allowed_values:
+            continue
+        values = data.column(index)
+        allowed = pa.array(sorted(spec.allowed_values), pa.string())
+        outside = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=allowed)))
+        count = pc.sum(outside).as_py() or 0
+        if count:
+            counts[column.name] = int(count)
+            examples[column.name] = str(pc.filter(values, outside)[0].as_py())
+    return Leniency(counts, examples)

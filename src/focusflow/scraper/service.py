@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 from pydantic import SecretStr
@@ -24,7 +24,7 @@ from focusflow.errors import FocusflowError
 from focusflow.exporter.config import MetricType
 from focusflow.exporter.names import sanitize_metric
 from focusflow.focus import resolve_header
-from focusflow.focus.conversion import convert_batch
+from focusflow.focus.conversion import Leniency, convert_lenient, nonconformant_cells
 from focusflow.runtime.backoff import Backoff
 from focusflow.runtime.http import Request, Response, Route
 from focusflow.scraper.config import ScraperConfig
@@ -46,6 +46,10 @@ class ScraperStats:
     rows_loaded: int = 0
     last_success: float = 0.0
     last_error: str = ""
+    # Per loaded snapshot: cells outside FOCUS's allowed values (loaded as they are) and
+    # rows of a /metrics fallback that could not be typed (not loaded).
+    nonconformant_cells: dict[str, int] = field(default_factory=dict)
+    quarantined_rows: int = 0
 
 
 class Scraper:
@@ -86,7 +90,7 @@ class Scraper:
             self.stats.unchanged += 1
             logger.debug("%s: snapshot %s unchanged", snapshot.url, snapshot.id)
             return None
-        table = self._typed(snapshot)
+        table, leniency = self._typed(snapshot)
         with self.sink_lock:
             sink = open_sink(self.database().get_secret_value())
             try:
@@ -98,6 +102,7 @@ class Scraper:
             finally:
                 sink.close()
         self.snapshot_id = snapshot.id  # only after the load committed
+        self._report(snapshot.url, leniency)
         if result.unchanged:
             self.stats.unchanged += 1
             logger.info("%s: snapshot %s already loaded into %s", snapshot.url, snapshot.id,
@@ -110,23 +115,38 @@ class Scraper:
                         result.rows_replaced)
         return result
 
-    def _typed(self, snapshot: Snapshot) -> pa.Table:
+    def _typed(self, snapshot: Snapshot) -> tuple[pa.Table, Leniency]:
+        """The snapshot's rows as they are loaded (leniently) and what was counted."""
         table = snapshot.table
         assert table is not None  # noqa: S101 - checked by the caller
+        if self.config.metric_type is not MetricType.COST:
+            return table, Leniency()
         text_only = all(pa.types.is_string(t) or pa.types.is_floating(t)
                         for t in table.schema.types)
-        if self.config.metric_type is not MetricType.COST or not text_only or \
-                "value" not in table.column_names:
-            return table
-        # A /metrics fallback: FOCUS labels back to typed FOCUS columns.
+        if not text_only or "value" not in table.column_names:
+            # Typed rows from /rows: loaded as they are; only counted.
+            layout = resolve_header(table.column_names, file=snapshot.url,
+                                    require_mandatory=False)
+            return table, nonconformant_cells(table, layout)
+        # A /metrics fallback: FOCUS labels back to typed FOCUS columns, as the exporter does.
         table = table.drop_columns(["value"])
         layout = resolve_header(table.column_names, file=snapshot.url, require_mandatory=False)
-        batches = []
-        first = 1
+        batches, first, leniency = [], 1, Leniency()
         for batch in table.to_batches():
-            batches.append(convert_batch(batch, layout, file=snapshot.url, first_row=first))
+            lenient = convert_lenient(batch, layout, first_row=first)
+            batches.append(lenient.batch)
+            leniency.add(lenient.leniency)
             first += batch.num_rows
-        return pa.Table.from_batches(batches, schema=layout.schema)
+        return pa.Table.from_batches(batches, schema=layout.schema), leniency
+
+    def _report(self, url: str, leniency: Leniency) -> None:
+        """Count and log, once per loaded snapshot, what was loaded as is or left out."""
+        for column, count in leniency.nonconformant.items():
+            self.stats.nonconformant_cells[column] = \
+                self.stats.nonconformant_cells.get(column, 0) + count
+        self.stats.quarantined_rows += len(leniency.quarantined)
+        for message in leniency.messages("loaded"):
+            logger.warning("%s: %s", url, message)
 
     def run(self, stop: threading.Event, *, once: bool = False) -> bool:
         """Scrape until ``stop`` (or one successful cycle with ``once``); False if it gave up."""
@@ -174,6 +194,14 @@ class Scraper:
         ):
             lines += [f"# HELP {name} {name.replace('_', ' ')}", f"# TYPE {name} {kind}",
                       f"{name} {value}"]
+        name = "focusflow_scraper_nonconformant_cells_total"
+        lines += [f"# HELP {name} Cells outside FOCUS's allowed values, loaded as they are",
+                  f"# TYPE {name} counter",
+                  *(f'{name}{{column="{column}"}} {count}'
+                    for column, count in sorted(s.nonconformant_cells.items()))]
+        name = "focusflow_scraper_quarantined_rows_total"
+        lines += [f"# HELP {name} Rows of a /metrics fallback that cannot be typed, not loaded",
+                  f"# TYPE {name} counter", f"{name} {s.quarantined_rows}"]
         return Response(200, ("\n".join(lines) + "\n").encode(),
                         "text/plain; version=0.0.4; charset=utf-8")
 

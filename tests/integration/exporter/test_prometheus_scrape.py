@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -13,7 +12,7 @@ import pytest
 
 from fixtures.exporter_pipeline import sample, serve
 from fixtures.paths import sample_files
-from fixtures.prometheus import PrometheusServer
+from fixtures.prometheus import PrometheusServer, promtool_check
 
 pytestmark = pytest.mark.integration
 
@@ -58,15 +57,13 @@ def test_prometheus_counts_and_sums_billed_cost(
 
 COST_SAMPLES = [p for p in sample_files() if "BilledCost" in p.read_text().split("\n", 1)[0]]
 
-
+@pytest.mark.parametrize("label_names", ["verbatim", "snake"])
 @pytest.mark.parametrize("path", COST_SAMPLES, ids=lambda p: p.name)
-def test_promtool_accepts_the_exposition(path: Path, promtool: str) -> None:
-    with serve({"source": str(path)}) as served:
+def test_promtool_accepts_the_exposition(path: Path, label_names: str, promtool: str) -> None:
+    with serve({"source": str(path), "labelNames": label_names}) as served:
         assert served.exporter.poll_once()
         body = httpx.get(f"{served.url}/metrics", timeout=30).content
-    checked = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
-                             check=False)
-    assert checked.returncode == 0, checked.stdout.decode()[:2000] + checked.stderr.decode()[:2000]
+    promtool_check(promtool, body, camel_case=label_names == "verbatim")
     assert body.count(b"\nbilled_cost{") + body.startswith(b"billed_cost{") > 0
 
 
@@ -76,12 +73,15 @@ def test_promtool_accepts_generic_mode_with_awkward_headers(promtool: str, tmp_p
                       'a,"x\\y ""q""",n,1,2.5\na,"x\\y ""q""",n,1,2.5\nb,z,n,2,not-a-number\n')
     config = {"source": str(report), "metricType": "generic",
               "generic": {"metricName": "disk read/write bytes", "valueColumnIndex": 4}}
-    with serve(config) as served:
+    with serve({**config, "labelNames": "snake"}) as served:
         assert served.exporter.poll_once()
         body = httpx.get(f"{served.url}/metrics", timeout=30).content
-    checked = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
-                             check=False)
-    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    promtool_check(promtool, body, camel_case=False)
     assert b'disk_read_write_bytes{resource_id="a",disk_read_bytes_sec="x\\\\y \\"q\\""' in body
     assert b'duplicate="2"' in body
     assert b"focusflow_exporter_skipped_rows 1" in body
+    with serve(config) as served:  # Krateo's names (the default): header casing, sanitised
+        assert served.exporter.poll_once()
+        body = httpx.get(f"{served.url}/metrics", timeout=30).content
+    promtool_check(promtool, body, camel_case=True)
+    assert b'disk_read_write_bytes{Resource_Id="a",Disk_Read_Bytes_sec="x\\\\y \\"q\\""' in body

@@ -62,7 +62,10 @@ MONITOR = json.dumps({"value": [
 
 
 def cases() -> list[tuple[str, dict[str, Any], bytes, str]]:
-    base: dict[str, Any] = {"source": "x", "pollingInterval": "1m"}
+    # The first pins were made with snake_case names, then the default; Krateo's names are
+    # the default now (``:verbatim``, ``:krateo``).
+    base: dict[str, Any] = {"source": "x", "pollingInterval": "1m", "labelNames": "snake"}
+    krateo: dict[str, Any] = {"source": "x", "pollingInterval": "1m"}
     out = []
     for path in SAMPLES:
         rel, body = str(path.relative_to(REPO)), path.read_bytes()
@@ -84,6 +87,12 @@ def cases() -> list[tuple[str, dict[str, Any], bytes, str]]:
         ("monitor", {**base, "metricType": "Resource",
                      "additionalVariables": {"ResourceId": '/vm"01'}}, MONITOR,
          "application/json"),
+        ("generic_csv:krateo", {**krateo, "metricType": "generic", "generic": {
+            "metricName": "my metric", "valueColumnIndex": 0}}, GENERIC_CSV, "text/csv"),
+        ("monitor:krateo", {**krateo, "metricType": "Resource",
+                            "additionalVariables": {"ResourceId": '/vm"01'}}, MONITOR,
+         "application/json"),
+        ("tricky:krateo", krateo, TRICKY, "text/csv"),
     ]
     return out
 
