@@ -10,6 +10,8 @@ with every text escaped; money is shown to the cent (half up), per currency.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
@@ -18,9 +20,17 @@ from typing import Any
 
 from focusflow.errors import MissingExtraError
 from focusflow.reports.anomalies import METHOD
-from focusflow.reports.model import CostReport, CurrencyTotal, DailySeries, Idle, Mover
+from focusflow.reports.model import (
+    Commitment,
+    CostReport,
+    CurrencyTotal,
+    DailySeries,
+    Idle,
+    Mover,
+)
 
 CENT = Decimal("0.01")
+COMMITMENTS = 20  # commitments listed per currency (the totals cover all)
 
 
 def cents(value: Decimal) -> Decimal:
@@ -76,7 +86,7 @@ def chart_data(report: CostReport) -> dict[str, Any]:
                       for a in report.anomalies],
         "commitments": None if report.commitments is None else [
             {"currency": c.currency, "name": c.name, "used": float(cents(c.used)),
-             "unused": float(cents(c.unused))} for c in report.commitments],
+             "unused": float(cents(c.unused))} for c in top_commitments(report.commitments)],
         "kubernetes": None,
     }
     if report.kubernetes is not None:
@@ -170,12 +180,34 @@ def _kubernetes(report: CostReport) -> str:
                  _idle_rows(k8s.nodes, True), "idle-nodes"))
 
 
+def top_commitments(commitments: list[Commitment]) -> list[Commitment]:
+    """The ``COMMITMENTS`` largest of each currency (the list comes largest first)."""
+    seen: dict[str, int] = {}
+    kept = []
+    for c in commitments:
+        seen[c.currency] = seen.get(c.currency, 0) + 1
+        if seen[c.currency] <= COMMITMENTS:
+            kept.append(c)
+    return kept
+
+
 def _commitments(report: CostReport) -> str:
     if report.commitments is None:
         return '<p class="empty">The table has no commitment status columns.</p>'
+    totals: dict[str, Commitment] = {}
+    for c in report.commitments:
+        t = totals.get(c.currency, Commitment(c.currency, "", "", Decimal(0), Decimal(0)))
+        totals[c.currency] = replace(t, used=t.used + c.used, unused=t.unused + c.unused)
+    counts = Counter(c.currency for c in report.commitments)
+    summary = [[escape(t.currency), f"all {counts[t.currency]:,} commitments",
+                money(t.used), money(t.unused), percent(t.utilisation)]
+               for t in totals.values()]
     body = [[escape(c.currency), escape(c.name), money(c.used), money(c.unused),
-             percent(c.utilisation)] for c in report.commitments]
+             percent(c.utilisation)] for c in top_commitments(report.commitments)]
     return ('<div class="chart" id="commitments"></div>'
+            + _table(["currency", "commitments", "used", "unused", "utilisation"], summary,
+                     "commitment-totals")
+            + f"<h3>The {COMMITMENTS} largest per currency</h3>"
             + _table(["currency", "commitment", "used", "unused", "utilisation"], body))
 
 
@@ -215,8 +247,9 @@ def render(report: CostReport) -> str:
     period = report.period
     notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
     dims = "".join(f'<option value="{escape(d)}">{escape(d)}</option>' for d in report.daily)
+    # the currency with the most cost is drawn first
     currencies = "".join(f'<option value="{escape(t.currency)}">{escape(t.currency)}</option>'
-                         for t in report.totals)
+                         for t in sorted(report.totals, key=lambda t: -t.effective))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

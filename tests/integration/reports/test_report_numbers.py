@@ -148,6 +148,17 @@ def test_movers_and_commitments_equal_sql(database: str) -> None:
     assert {(c.currency, c.id) for c in report.commitments} == set(used)
     for c in report.commitments:
         assert (cents(c.used), cents(c.unused)) == used[(c.currency, c.id)]
+    page = render(report)
+    for currency, total_used, total_unused in plain(
+            'SELECT "BillingCurrency", SUM(CASE WHEN "CommitmentDiscountStatus" = \'Used\' '
+            'THEN "EffectiveCost" ELSE 0 END), SUM(CASE WHEN "CommitmentDiscountStatus" = '
+            '\'Unused\' THEN "EffectiveCost" ELSE 0 END) FROM focus WHERE "ChargePeriodStart" '
+            '>= %s AND "ChargePeriodStart" < %s AND "CommitmentDiscountId" IS NOT NULL '
+            'GROUP BY 1', START, END):
+        count = sum(c.currency == currency for c in report.commitments)
+        row = f"<td>{currency}</td><td>all {count:,} "
+        assert f"{row}commitments</td><td>{cents(total_used):,.2f}</td><td>" \
+            f"{cents(total_unused):,.2f}</td>" in page
 
 
 def test_kubernetes_section_equals_sql(database: str) -> None:
