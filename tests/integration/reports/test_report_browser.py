@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -130,3 +131,20 @@ def test_report_renders_offline_with_data_and_switches_dimension(
     WebDriverWait(browser, 30).until(
         lambda d: [t["name"] for t in _traces(d, "daily")] == [*eur["series"], "anomaly"])
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_report_of_an_empty_table_renders_without_errors(
+        browser: webdriver.Chrome, tmp_path: Path) -> None:
+    db = tmp_path / "empty.duckdb"
+    load_cost_tables(f"duckdb:///{db}", tmp_path)
+    with duckdb.connect(str(db)) as con:
+        con.execute("DELETE FROM focus")
+    out = tmp_path / "empty.html"
+    result = CliRunner().invoke(app, ["report", "--db", f"duckdb:///{db}", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    browser.get(out.as_uri())
+    WebDriverWait(browser, 60).until(
+        lambda d: d.execute_script("return document.body.getAttribute('data-rendered')"))
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+    assert "No charges in either period." in browser.find_element("id", "totals").text
+    assert "no charges in these periods" in browser.find_element("id", "daily").text

@@ -10,7 +10,10 @@ expected values come from hand-written SQL run on a separate connection, not fro
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -215,3 +218,16 @@ def test_cli_writes_one_self_contained_file(tmp_path: Path) -> None:
     assert data is not None and len(data[1]) < 200_000  # aggregates, not rows
     bad = CliRunner().invoke(app, ["report", "--db", url, "--start", "2026-05-01"])
     assert bad.exit_code != 0
+
+
+def test_a_missing_table_is_one_clear_line(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'none.duckdb'}"
+    load_cost_tables(url, tmp_path)
+    done = subprocess.run([str(Path(sys.executable).with_name("focusflow")), "report", "--db",
+                           url, "--table", "nope", "--out", str(tmp_path / "r.html")],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "COLUMNS": "250"})
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"error: duckdb {tmp_path / 'none.duckdb'}: table 'nope' " \
+        "does not exist"
+    assert not (tmp_path / "r.html").exists()

@@ -27,14 +27,20 @@
 
   function drawDaily() {
     var dim = dimension.value, cur = currency.value;
+    var traces = dailyTraces(dim, cur);
     var layout = {barmode: "stack", margin: {t: 30, r: 10}, legend: {orientation: "h"},
-                  yaxis: {title: {text: "effective cost (" + cur + ")"}},
-                  shapes: [{type: "line", xref: "x", yref: "paper", y0: 0, y1: 1,
-                            x0: data.period.start, x1: data.period.start,
-                            line: {dash: "dot", color: "#52606d"}}],
-                  annotations: [{x: data.period.start, yref: "paper", y: 1.05,
-                                 text: "period start", showarrow: false}]};
-    Plotly.react("daily", dailyTraces(dim, cur), layout, config);
+                  yaxis: {title: {text: "effective cost (" + cur + ")"}}};
+    if (traces.length > 1) {  // a marker on an empty date axis would have no position
+      layout.shapes = [{type: "line", xref: "x", yref: "paper", y0: 0, y1: 1,
+                        x0: data.period.start, x1: data.period.start,
+                        line: {dash: "dot", color: "#52606d"}}];
+      layout.annotations = [{x: data.period.start, yref: "paper", y: 1.05,
+                             text: "period start", showarrow: false}];
+    } else {
+      layout.annotations = [{xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false,
+                             text: "no charges in these periods"}];
+    }
+    Plotly.react("daily", traces, layout, config);
     document.getElementById("daily").setAttribute("data-dimension", dim);
   }
 
