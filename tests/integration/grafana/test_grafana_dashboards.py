@@ -41,12 +41,15 @@ from fixtures.prometheus import PrometheusServer
 from fixtures.report_tables import SAMPLES, load_allocation_table
 from focusflow.allocation.rows import SCHEMA
 from focusflow.cli import app
+from focusflow.exporter import service as exporter_service
 from focusflow.runtime import HttpServer
 
 pytestmark = pytest.mark.integration
-# Where the servers publish what the dashboards read (one place to change if a path moves).
+# Where the servers publish what the dashboards read. The exporter's self-metrics move off the
+# data /metrics to their own path (``SELF_METRICS_PATH``, /metrics/self) with the production
+# HTTP server; until that change is in, they share /metrics.
 DATA_METRICS = "/metrics"
-SELF_METRICS = "/metrics"
+SELF_METRICS: str = getattr(exporter_service, "SELF_METRICS_PATH", DATA_METRICS)
 SCRAPER_METRICS = "/metrics"
 LABELS = {"labelNames": "verbatim"}  # FOCUS header casing: ServiceName, BillingCurrency, ...
 ALLOCATION_KEYS = ["BillingCurrency", "x_Cluster", "x_Node", "x_Namespace", "x_ControllerKind",
