@@ -213,7 +213,8 @@ def _commitments(report: CostReport) -> str:
 
 def _quality(report: CostReport) -> str:
     q = report.quality
-    parts = [f"<p><b>{q.rows_total:,}</b> rows in <code>{escape(report.table)}</code>.</p>"]
+    parts = [f"<p><strong>{q.rows_total:,}</strong> rows in "
+             f"<code>{escape(report.table)}</code>.</p>"]
     if q.sources is None:
         parts.append('<p class="empty">This sink keeps no loads registry to read.</p>')
     else:

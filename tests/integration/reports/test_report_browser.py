@@ -10,6 +10,7 @@ page is also written to ``docs/img/report.png`` (the README's picture).
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -26,12 +27,16 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from typer.testing import CliRunner
 
+from fixtures.exporter_pipeline import sample
 from fixtures.paths import REPO
-from fixtures.report_tables import load_allocation_table, load_cost_tables
+from fixtures.report_tables import SAMPLES, load_allocation_table, load_cost_tables
 from focusflow.cli import app
+from focusflow.ingest import IngestOptions, ingest
+from focusflow.sinks import open_sink
 
 pytestmark = pytest.mark.integration
 ARTIFACTS = REPO / "test-artifacts"
+MARKUP = ('<img src=x onerror="document.title=1">', "<b>bold</b>")
 
 
 def _binary(*names: str) -> str:
@@ -148,3 +153,36 @@ def test_report_of_an_empty_table_renders_without_errors(
     assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
     assert "No charges in either period." in browser.find_element("id", "totals").text
     assert "no charges in these periods" in browser.find_element("id", "daily").text
+
+
+def test_markup_in_the_data_stays_text(browser: webdriver.Chrome, tmp_path: Path) -> None:
+    source = sample(SAMPLES[0])
+    hostile = tmp_path / "hostile.csv"
+    with source.open(newline="", encoding="utf-8") as src, \
+            hostile.open("w", newline="", encoding="utf-8") as dst:
+        reader = csv.DictReader(src)
+        writer = csv.DictWriter(dst, fieldnames=reader.fieldnames or [])
+        writer.writeheader()
+        for i, row in enumerate(reader):
+            if i % 2:
+                row["ServiceName"] = MARKUP[i % 4 // 2]
+            writer.writerow(row)
+    db = f"duckdb:///{tmp_path / 'hostile.duckdb'}"
+    sink = open_sink(db)
+    try:
+        ingest(str(hostile), sink, IngestOptions(table="focus"))
+    finally:
+        sink.close()
+    out = tmp_path / "hostile.html"
+    assert CliRunner().invoke(app, ["report", "--db", db, "--out", str(out)]).exit_code == 0
+    browser.get(out.as_uri())
+    WebDriverWait(browser, 60).until(
+        lambda d: d.execute_script("return document.body.getAttribute('data-rendered')"))
+    assert browser.title.startswith("Cost report")  # no handler ran
+    assert browser.execute_script(
+        "return performance.getEntriesByType('resource').length") == 0
+    assert browser.execute_script("return document.querySelectorAll('img, b').length") == 0
+    legend = browser.find_element("css selector", "#daily .legend").text
+    movers = browser.find_element("id", "movers").text
+    for text in MARKUP:
+        assert text in legend and text in movers

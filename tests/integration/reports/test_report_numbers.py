@@ -25,9 +25,11 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from fixtures.paths import TEST_DATA
 from fixtures.report_tables import load_allocation_table, load_cost_tables
 from focusflow.cli import app
-from focusflow.reports import CostReport, build_report, explicit_period, render
+from focusflow.ingest import IngestOptions, ingest
+from focusflow.reports import CostReport, build_report, choose_period, explicit_period, render
 from focusflow.reports.sql import OTHER
 from focusflow.sinks import open_sink
 
@@ -231,3 +233,26 @@ def test_a_missing_table_is_one_clear_line(tmp_path: Path) -> None:
     assert done.stderr.strip() == f"error: duckdb {tmp_path / 'none.duckdb'}: table 'nope' " \
         "does not exist"
     assert not (tmp_path / "r.html").exists()
+
+
+def test_focus_1_3_table(tmp_path: Path) -> None:
+    """FOCUS 1.3 (ServiceProviderName beside the deprecated ProviderName): every section."""
+    url = f"duckdb:///{tmp_path / 'v13.duckdb'}"
+    sink = open_sink(url)
+    try:
+        ingest(str(TEST_DATA / "v13" / "focus_1_3_cost_and_usage_aws.csv"), sink,
+               IngestOptions(table="focus"))
+        [newest] = sink.query("focus", 'SELECT MAX("ChargePeriodStart") AS m FROM {table}') \
+            .column("m").to_pylist()
+        report = build_report(sink, "focus", choose_period(sink, "focus", NOW), now=NOW)
+    finally:
+        sink.close()
+    assert report.period.start.month == newest.month
+    assert set(report.daily) == {"service", "sub-account", "region", "provider",
+                                 "charge category"}
+    [(effective, n)] = Plain(url)(
+        'SELECT SUM("EffectiveCost"), COUNT(*) FROM focus WHERE "ChargePeriodStart" >= %s '
+        'AND "ChargePeriodStart" < %s', report.period.start, report.period.end)
+    [total] = report.totals
+    assert (cents(total.effective), total.rows) == (cents(effective), n)
+    assert sum(len(v) for v in report.daily["provider"][0].series.values()) > 0

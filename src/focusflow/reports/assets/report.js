@@ -4,6 +4,8 @@
   var data = JSON.parse(document.getElementById("focusflow-data").textContent);
   var config = {displaylogo: false, responsive: true};
   var dimension = document.getElementById("dimension");
+  // Plotly reads a pseudo-HTML subset in names and labels: data text must stay text
+  function esc(text) { return String(text).replace(/</g, "&lt;").replace(/>/g, "&gt;"); }
   var currency = document.getElementById("currency");
 
   function dailyTraces(dim, cur) {
@@ -12,8 +14,9 @@
     var traces = [];
     if (series) {
       Object.keys(series.series).forEach(function (name) {
-        traces.push({type: "bar", name: name, x: series.days, y: series.series[name],
-                     hovertemplate: "%{x}<br>" + name + ": %{y:,.2f} " + cur + "<extra></extra>"});
+        traces.push({type: "bar", name: esc(name), x: series.days, y: series.series[name],
+                     hovertemplate: "%{x}<br>" + esc(name) + ": %{y:,.2f} " + esc(cur) +
+                       "<extra></extra>"});
       });
     }
     var marks = data.anomalies.filter(function (a) { return a.currency === cur; });
@@ -21,7 +24,7 @@
                  x: marks.map(function (a) { return a.day; }),
                  y: marks.map(function (a) { return a.cost; }),
                  marker: {symbol: "x", size: 14, color: "#b42318", line: {width: 2}},
-                 hovertemplate: "%{x}: %{y:,.2f} " + cur + " (anomaly)<extra></extra>"});
+                 hovertemplate: "%{x}: %{y:,.2f} " + esc(cur) + " (anomaly)<extra></extra>"});
     return traces;
   }
 
@@ -29,7 +32,7 @@
     var dim = dimension.value, cur = currency.value;
     var traces = dailyTraces(dim, cur);
     var layout = {barmode: "stack", margin: {t: 30, r: 10}, legend: {orientation: "h"},
-                  yaxis: {title: {text: "effective cost (" + cur + ")"}}};
+                  yaxis: {title: {text: "effective cost (" + esc(cur) + ")"}}};
     if (traces.length > 1) {  // a marker on an empty date axis would have no position
       layout.shapes = [{type: "line", xref: "x", yref: "paper", y0: 0, y1: 1,
                         x0: data.period.start, x1: data.period.start,
@@ -49,11 +52,11 @@
     if (!el || !data.commitments) { return; }
     var cur = currency.value;
     var rows = data.commitments.filter(function (c) { return c.currency === cur; }).slice(0, 20);
-    var names = rows.map(function (c) { return c.name; });
+    var names = rows.map(function (c) { return esc(c.name); });
     Plotly.react(el, [
       {type: "bar", orientation: "h", name: "used", y: names, x: rows.map(function (c) { return c.used; })},
       {type: "bar", orientation: "h", name: "unused", y: names, x: rows.map(function (c) { return c.unused; })}
-    ], {barmode: "stack", margin: {l: 260, t: 10}, xaxis: {title: {text: cur}},
+    ], {barmode: "stack", margin: {l: 260, t: 10}, xaxis: {title: {text: esc(cur)}},
         yaxis: {automargin: true}}, config);
   }
 
@@ -62,9 +65,9 @@
     if (!el || !data.kubernetes) { return; }
     var cur = currency.value;
     var rows = data.kubernetes.namespaces.filter(function (n) { return n.currency === cur; });
-    Plotly.react(el, [{type: "bar", x: rows.map(function (n) { return n.cluster + "/" + n.namespace; }),
+    Plotly.react(el, [{type: "bar", x: rows.map(function (n) { return esc(n.cluster + "/" + n.namespace); }),
                        y: rows.map(function (n) { return n.cost; }), name: "namespace"}],
-                 {margin: {t: 10}, yaxis: {title: {text: "allocated cost (" + cur + ")"}}}, config);
+                 {margin: {t: 10}, yaxis: {title: {text: "allocated cost (" + esc(cur) + ")"}}}, config);
   }
 
   function drawAll() { drawDaily(); drawCommitments(); drawNamespaces(); }
