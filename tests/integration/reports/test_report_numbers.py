@@ -1,7 +1,7 @@
 """The report's numbers equal plain SQL over the same table, to the cent, per currency.
 
 Real data: the FOCUS 1.2 samples of the shared data set (AWS, Azure, GCP) plus the AWS sample
-billed in EUR, loaded by ``focusflow ingest`` into DuckDB and into a real PostgreSQL; the
+billed in EUR, loaded by ``focusflow ingest`` into DuckDB, a real PostgreSQL and a Delta table; the
 allocation table is made by the allocation layer's own ``allocate`` and ``to_batch``. The
 expected values come from hand-written SQL run on a separate connection, not from
 ``focusflow.reports``.
@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import psycopg
 import pytest
+from deltalake import DeltaTable
 from typer.testing import CliRunner
 
 from fixtures.paths import TEST_DATA
@@ -49,6 +50,15 @@ class Plain:
         self.url = url
 
     def __call__(self, statement: str, *params: object) -> list[tuple[Any, ...]]:
+        if self.url.startswith("delta"):  # the Delta tables as deltalake reads them
+            root = Path(self.url.split("://", 1)[1])
+            with duckdb.connect() as con:
+                con.execute("SET TimeZone = 'UTC'")
+                for table in ("focus", "k8s_allocation"):
+                    if (root / table).exists():
+                        arrow = DeltaTable(str(root / table)).to_pyarrow_table()  # noqa: F841
+                        con.execute(f"CREATE TABLE {table} AS SELECT * FROM arrow")
+                return con.execute(statement.replace("%s", "?"), list(params)).fetchall()
         if self.url.startswith("duckdb"):
             with duckdb.connect(self.url.split(":///", 1)[1], read_only=True) as con:
                 con.execute("SET TimeZone = 'UTC'")
@@ -57,10 +67,12 @@ class Plain:
             return con.execute(statement, list(params)).fetchall()  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=["duckdb", "postgres", "delta"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "duckdb":
         url = f"duckdb:///{tmp_path / 'report.duckdb'}"
+    elif request.param == "delta":
+        url = f"delta+file://{tmp_path / 'lake'}"
     else:
         url = request.getfixturevalue("postgres_url")
     load_cost_tables(url, tmp_path)
