@@ -2,8 +2,9 @@
 
 1. Schema: each dashboard, as a TypeScript object literal, type-checks against ``Dashboard``
    from ``@grafana/schema`` 13.2.3 (the types Grafana generates from its dashboard schema for
-   that release; pinned in scripts/install-system-deps.sh) with ``tsc --strict``: unknown
-   fields and wrong types fail.
+   that release; pinned in scripts/install-system-deps.sh) with ``tsc --strict``, and each
+   panel's ``options`` against its plugin's ``Options`` (stat, bar gauge, table, time series):
+   unknown fields, wrong types and unknown enum values fail.
 2. PromQL: every panel query and variable selector parses with ``promtool check rules``.
 3. Data: a real Prometheus scrapes real focusflow servers on loopback: three exporters serving
    the FOCUS 1.2 samples (AWS, Azure, GCP) with labels in FOCUS header casing as Krateo
@@ -56,14 +57,39 @@ ALLOCATION_KEYS = ["BillingCurrency", "x_Cluster", "x_Node", "x_Namespace", "x_C
                    "x_Controller", "x_PriceSource"]
 
 
+# Panel plugins' option types (the same package); a panel of another type must not set options.
+PANEL_OPTIONS = {"stat": "StatPanelCfg", "bargauge": "BarGaugePanelCfg",
+                 "table": "TablePanelCfg", "timeseries": "TimeSeriesPanelCfg"}
+# JSON spells a string enum member as its value: the option types with enums as string literals,
+# every field optional (Grafana fills in the defaults), deeply.
+AS_JSON = """type AsJson<T> = T extends string ? `${T}` : T extends number | boolean ? T :
+  T extends Array<infer U> ? Array<AsJson<U>> :
+  T extends object ? { [K in keyof T]?: AsJson<T[K]> } : T;
+"""
+
+
+def _typescript(board: dict[str, Any]) -> str:
+    imports = ['import type { Dashboard } from "@grafana/schema";']
+    checks = []
+    for kind, module in PANEL_OPTIONS.items():
+        imports.append(f'import type {{ Options as {module} }} from "@grafana/schema/dist/esm/'
+                       f'raw/composable/{kind}/panelcfg/x/{module}_types.gen";')
+    for panel in board["panels"]:
+        if "options" in panel:
+            module = PANEL_OPTIONS.get(panel["type"], "never")
+            checks.append(f"export const options{panel['id']}: AsJson<{module}> = "
+                          f"{json.dumps(panel['options'], indent=2)};")
+    return "\n".join([*imports, AS_JSON,
+                      f"export const dashboard: Dashboard = {json.dumps(board, indent=2)};",
+                      *checks, ""])
+
+
 def _tsc(work: Path, boards: dict[str, dict[str, Any]]) -> subprocess.CompletedProcess[str]:
     if not (SCHEMA_TOOLS / "typescript" / "bin" / "tsc").exists():
         pytest.fail("@grafana/schema and typescript are not installed: run `make system-deps`")
     (work / "node_modules").symlink_to(SCHEMA_TOOLS)
     for name, board in boards.items():
-        (work / f"{Path(name).stem}.ts").write_text(
-            'import type { Dashboard } from "@grafana/schema";\n\n'
-            f"export const dashboard: Dashboard = {json.dumps(board, indent=2)};\n")
+        (work / f"{Path(name).stem}.ts").write_text(_typescript(board))
     (work / "tsconfig.json").write_text(json.dumps({"compilerOptions": {
         "strict": True, "noEmit": True, "module": "nodenext", "moduleResolution": "nodenext",
         "target": "es2022", "skipLibCheck": True, "types": []}, "include": ["*.ts"]}))
@@ -88,10 +114,13 @@ def test_the_schema_check_rejects_a_wrong_dashboard(tmp_path: Path) -> None:
     board = dashboards()["focusflow-cost.json"]
     board["panels"][0]["gridPosition"] = board["panels"][0].pop("gridPos")
     board["schemaVersion"] = "39"
+    bars = next(p for p in board["panels"] if p["type"] == "bargauge")
+    bars["options"]["displayMode"] = "bars"  # not a BarGaugeDisplayMode
     result = _tsc(tmp_path, {"broken.json": board})
     assert result.returncode != 0
     assert "'\"gridPosition\"' does not exist in type 'Panel" in result.stdout
     assert "Type 'string' is not assignable to type 'number'" in result.stdout
+    assert "Type '\"bars\"' is not assignable to type" in result.stdout
 
 
 def _promtool_rules(promtool: str, work: Path,
