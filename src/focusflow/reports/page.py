@@ -10,6 +10,7 @@ with every text escaped; money is shown to the cent (half up), per currency.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime
@@ -85,7 +86,7 @@ def chart_data(report: CostReport) -> dict[str, Any]:
                        "cost": float(cents(a.cost)), "median": float(cents(a.median))}
                       for a in report.anomalies],
         "commitments": None if report.commitments is None else [
-            {"currency": c.currency, "name": c.name, "used": float(cents(c.used)),
+            {"currency": c.currency, "name": commitment_label(c), "used": float(cents(c.used)),
              "unused": float(cents(c.unused))} for c in top_commitments(report.commitments)],
         "kubernetes": None,
     }
@@ -180,6 +181,12 @@ def _kubernetes(report: CostReport) -> str:
                  _idle_rows(k8s.nodes, True), "idle-nodes"))
 
 
+def commitment_label(commitment: Commitment) -> str:
+    """Name and the end of the id: names repeat (one per purchase), ids do not."""
+    tail = re.split(r"[/:]", commitment.id)[-1][-12:]
+    return commitment.name if commitment.name == commitment.id else f"{commitment.name} …{tail}"
+
+
 def top_commitments(commitments: list[Commitment]) -> list[Commitment]:
     """The ``COMMITMENTS`` largest of each currency (the list comes largest first)."""
     seen: dict[str, int] = {}
@@ -202,13 +209,13 @@ def _commitments(report: CostReport) -> str:
     summary = [[escape(t.currency), f"all {counts[t.currency]:,} commitments",
                 money(t.used), money(t.unused), percent(t.utilisation)]
                for t in totals.values()]
-    body = [[escape(c.currency), escape(c.name), money(c.used), money(c.unused),
-             percent(c.utilisation)] for c in top_commitments(report.commitments)]
+    body = [[escape(c.currency), escape(c.name), f"<code>{escape(c.id)}</code>", money(c.used),
+             money(c.unused), percent(c.utilisation)] for c in top_commitments(report.commitments)]
     return ('<div class="chart" id="commitments"></div>'
             + _table(["currency", "commitments", "used", "unused", "utilisation"], summary,
                      "commitment-totals")
             + f"<h3>The {COMMITMENTS} largest per currency</h3>"
-            + _table(["currency", "commitment", "used", "unused", "utilisation"], body))
+            + _table(["currency", "commitment", "id", "used", "unused", "utilisation"], body))
 
 
 def _quality(report: CostReport) -> str:
