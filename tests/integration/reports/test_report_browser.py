@@ -113,6 +113,9 @@ def test_report_renders_offline_with_data_and_switches_dimension(
     bars = browser.execute_script("return document.querySelectorAll('#daily .bars path').length")
     assert bars > 50  # drawn, not just configured
     assert len(_traces(browser, "commitments")) == 2
+    assert browser.execute_script(  # one bar per commitment: names repeat, labels must not
+        "var y = document.getElementById('commitments').data[0].y;"
+        "return [new Set(y).size, y.length];") == [20, 20]
     assert _traces(browser, "namespaces")[0]["n"] == sum(
         1 for n in data["kubernetes"]["namespaces"] if n["currency"] == "USD")
 
