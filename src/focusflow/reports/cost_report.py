@@ -14,7 +14,7 @@ import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from focusflow.errors import SinkError
+from focusflow.errors import ConfigError, SinkError
 from focusflow.reports import sql
 from focusflow.reports.anomalies import WINDOW_DAYS, find_anomalies
 from focusflow.reports.kubernetes import kubernetes_section
@@ -72,8 +72,8 @@ def build_report(
     present = set(sql.columns(sink, table))
     missing = [c for c in REQUIRED if c not in present]
     if missing:
-        raise SinkError(f"table {table!r} is not a FOCUS cost table: no column(s) "
-                        f"{', '.join(missing)}")
+        raise ConfigError(f"--table {table}: not a FOCUS cost table (no column "
+                          f"{', '.join(missing)})")
     notes: list[str] = []
     daily: dict[str, list[DailySeries]] = {}
     for label, candidates in DIMENSIONS.items():

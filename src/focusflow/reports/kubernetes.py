@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from focusflow.errors import SinkError
+from focusflow.errors import ConfigError
 from focusflow.reports import sql
 from focusflow.reports.model import Idle, Kubernetes, Share
 from focusflow.reports.period import Period
@@ -35,8 +35,8 @@ def kubernetes_section(sink: Sink, table: str, period: Period) -> Kubernetes:
     present = set(sql.columns(sink, table))
     missing = [c for c in NEEDED if c not in present]
     if missing:
-        raise SinkError(f"allocation table {table!r} lacks {', '.join(missing)}: expected "
-                        f"the output of `focusflow allocate`")
+        raise ConfigError(f"--allocation-table {table}: no column {', '.join(missing)} "
+                          f"(expected a table written by `focusflow allocate`)")
     bounds: list[object] = [period.start, period.end]
     cost, ns = quote("EffectiveCost"), quote("x_Namespace")
     cluster = sql.text("x_Cluster")

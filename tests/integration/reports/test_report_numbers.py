@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 from fixtures.paths import TEST_DATA
 from fixtures.report_tables import load_allocation_table, load_cost_tables
 from focusflow.cli import app
+from focusflow.errors import ConfigError
 from focusflow.ingest import IngestOptions, ingest
 from focusflow.reports import CostReport, build_report, choose_period, explicit_period, render
 from focusflow.reports.sql import OTHER
@@ -268,3 +269,18 @@ def test_focus_1_3_table(tmp_path: Path) -> None:
     [total] = report.totals
     assert (cents(total.effective), total.rows) == (cents(effective), n)
     assert sum(len(v) for v in report.daily["provider"][0].series.values()) > 0
+
+
+def test_wrong_tables_are_named_with_their_flag(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'wrong.duckdb'}"
+    load_cost_tables(url, tmp_path)
+    load_allocation_table(url)
+    sink = open_sink(url)
+    try:
+        period = explicit_period(START, END)
+        with pytest.raises(ConfigError, match=r"^--allocation-table focus: no column x_Cluster"):
+            build_report(sink, "focus", period, allocation_table="focus", now=NOW)
+        with pytest.raises(ConfigError, match=r"^--table _focusflow_loads: not a FOCUS cost"):
+            build_report(sink, "_focusflow_loads", period, now=NOW)
+    finally:
+        sink.close()
