@@ -20,7 +20,7 @@ def report_command(
         "report.html"),
     db: Annotated[str, typer.Option("--db", envvar="FOCUSFLOW_DB",
                                     help="Database URL.")] = DEFAULT_DB_URL,
-    table: Annotated[str, typer.Option(help="FOCUS table, [schema.]name.")] = "focus",
+    table: Annotated[str, typer.Option(help="FOCUS table (name or schema.name).")] = "focus",
     allocation_table: Annotated[str | None, typer.Option(
         help="Table written by `focusflow allocate` (adds the Kubernetes section).")] = None,
     start: Annotated[str | None, typer.Option(
