@@ -25,6 +25,9 @@ demo: $(STAMP)
 	$(BIN)/focusflow run examples/pipeline.yaml --once --log-level WARNING
 	$(BIN)/focusflow summary --db duckdb:///$(DEMO_DB) --table focus
 	$(BIN)/focusflow plot --db duckdb:///$(DEMO_DB) --table focus --out demo/cost-by-service.png
+	@# the bundled samples cover 1-28 May 2026: report the second fortnight against the first
+	$(BIN)/focusflow report --db duckdb:///$(DEMO_DB) --table focus --out demo/report.html \
+		--start 2026-05-15 --end 2026-05-29
 
 ## system-deps: the real servers the tests start (PostgreSQL, Prometheus, Azurite)
 system-deps:

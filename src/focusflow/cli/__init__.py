@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, str] = {
     "summary": "ingest",
     "export": "ingest",
     "plot": "plot",
+    "report": "report",
     "validate": "validate",
     "rules": "rules",
     "exporter": "exporter",
