@@ -164,7 +164,8 @@ def test_krateo_pipeline_yields_exactly_its_children(kube_api_module: KubeApiEmu
         by_owner.setdefault(ref["kind"], []).append(child["kind"])
         assert is_dns_label(child["metadata"]["name"])
     assert sorted(by_owner["ExporterScraperConfig"]) == [
-        "ConfigMap", "Deployment", "ScraperConfig", "Secret", "Service", "ServiceAccount"]
+        "ConfigMap", "Deployment", "NetworkPolicy", "ScraperConfig", "Secret", "Service",
+        "ServiceAccount"]
     assert sorted(by_owner["ScraperConfig"]) == ["ConfigMap", "Deployment", "ServiceAccount"]
     (service,) = [c for c in children if c["kind"] == "Service"]
     assert service["spec"]["type"] == "ClusterIP"
@@ -256,7 +257,7 @@ def test_deleting_the_cr_removes_every_child(kube_api_module: KubeApiEmulator,
     api, ns = kube_api_module, "cleanup"
     apply_pipeline(kubectl, ns)
     wait_pipeline_ready(api, ns, "azure-focus")
-    assert len(owned(api, ns)) == 9
+    assert len(owned(api, ns)) == 10
     kubectl.delete("ExporterScraperConfig", ns, "azure-focus")
     api.wait_for(lambda: not owned(api, ns))
     assert api.find("ScraperConfig", ns, "azure-focus-scraper") is None
