@@ -50,9 +50,9 @@ class Results:
             self.bytes_read += size
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -147,6 +147,7 @@ def run_load(report: Path, work: Path, clients: int, seconds: float) -> None:
             samples.append(rss_mb(process.pid))
             time.sleep(0.2)
         idle = statistics.median(samples)
+        polled = rss_mb(process.pid, "VmHWM")  # the peak so far: the poll (decode, render)
         results = Results()
         until = time.monotonic() + seconds
         threads = [threading.Thread(target=_client, args=(base, i, until, results))
@@ -181,4 +182,7 @@ def run_load(report: Path, work: Path, clients: int, seconds: float) -> None:
         f"[bold]{ratio:.2f}x[/] idle (target <= 1.5x); {results.bytes_read / 1e9:.1f} GB "
         f"served; errors {len(results.errors)} {sorted(set(results.errors))[:5]}; /healthz "
         f"p99 {probe:.3f} s (target < 1 s) -> {'OK' if ok else 'MISSED'}")
+    console.print(f"poll peak RSS (before the load) {polled:,.0f} MB = "
+                  f"{polled * 2**20 / report.stat().st_size:.2f}x the CSV; idle "
+                  f"{idle * 2**20 / report.stat().st_size:.2f}x the CSV")
     console.print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

@@ -157,6 +157,8 @@ def render_exporter_scraper_config(body: Manifest, settings: OperatorSettings) -
     config_text = _dump(_cr_doc(body))
     container = _program_container("exporter", EXPORTER_PORT, "http-metrics", mounts.mounts())
     container["args"] += ["--rows-token-file", access.token_path(namespace, n["endpoint"])]
+    container["resources"] = resources(memory=settings.exporter_memory_request,
+                                       memory_limit=settings.exporter_memory_limit)
     volumes = [{"name": "config", "configMap": {"name": n["configmap"]}}, *mounts.volumes()]
     # Without an endpointRef the exporter reads the in-cluster API (Krateo's FocusConfig list,
     # reference section 2.4): only then does the pod get a token, and a Role for exactly that.

@@ -72,7 +72,7 @@ class Limits:
     backlog: int = 512  # connections the kernel queues before accept
     idle_timeout: float = 15.0  # s a connection may sit idle or take to send its headers
     send_timeout: float = 60.0  # s one write may wait for a client that does not read
-    workers: int = 8  # threads running routes and making body parts
+    workers: int = 8  # threads running routes (body parts: heavy_slots + 1 more)
     max_in_flight: int = 256  # requests being answered at once; more get 503
     heavy_slots: int = 4  # large bodies being sent at once; others wait their turn
     heavy_queue: int = 128  # large bodies waiting for a slot; more get 503
@@ -128,6 +128,10 @@ class HttpServer:
         self._sock = _listening_socket(listen, self.limits.backlog)
         self._address = self._sock.getsockname()
         self._pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="http-worker")
+        # Body parts are made on their own few threads: a probe's route never queues behind
+        # the CSV or inflate steps of large responses.
+        self._parts = ThreadPoolExecutor(self.limits.heavy_slots + 1,
+                                         thread_name_prefix="http-parts")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever,
                                         name=f"http-{self.port}", daemon=True)
@@ -174,6 +178,7 @@ class HttpServer:
             self._loop.close()
         self._sock.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._parts.shutdown(wait=False, cancel_futures=True)
 
     # -- one request -------------------------------------------------------------------------
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -274,7 +279,7 @@ class HttpServer:
         loop = asyncio.get_running_loop()
         timeout = self.limits.send_timeout
         if isinstance(parts, Iterator):
-            while (part := await loop.run_in_executor(self._pool, next, parts, None)) is not None:
+            while (part := await loop.run_in_executor(self._parts, next, parts, None)) is not None:
                 await self._write(out, part, timeout)
         else:
             for part in parts:

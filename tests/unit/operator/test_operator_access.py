@@ -7,12 +7,14 @@ kubernetes-validate 1.30; the selectors are checked against the pods the same re
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 from pydantic import SecretStr
 
 from fixtures.krateo_examples import AZURE_FOCUS, DATABASE, ENDPOINT_SECRET, PASSWORD_SECRET, load
+from focusflow.exporter.service import SELF_METRICS_PATH
 from focusflow.operator import OperatorSettings, render_tree
 
 SETTINGS = OperatorSettings(token_key=SecretStr("k" * 32))
@@ -59,6 +61,9 @@ def test_policy_admits_only_the_scraper_and_prometheus() -> None:
         "podSelector": {"matchLabels": {"app": "prom"}}}]
     container = exporter["spec"]["template"]["spec"]["containers"][0]
     assert {p["name"] for p in container["ports"]} == {"http-metrics"}
+    # Sized from the load benchmark (docs/operator.md): request >= idle, limit >= a re-poll.
+    assert container["resources"]["requests"]["memory"] == "768Mi"
+    assert container["resources"]["limits"]["memory"] == "2Gi"
     for rule in spec["ingress"]:
         assert rule["ports"] == [{"protocol": "TCP", "port": "http-metrics"}]
 
@@ -95,3 +100,22 @@ def test_both_pods_mount_the_token_and_it_changes_with_the_spec() -> None:
     assert _one(objects, "Deployment", "azure-focus-deployment") == _one(
         _tree(uid="5d1c0f6e-0000-4000-8000-000000000001", generation=4), "Deployment",
         "azure-focus-deployment")
+
+
+def test_service_monitor_scrapes_data_and_self_metrics_of_rendered_exporters() -> None:
+    """deploy/monitoring: both pages of every exporter Service the operator renders."""
+    import yaml  # noqa: PLC0415
+
+    path = Path(__file__).resolve().parents[3] / "deploy/monitoring/servicemonitor.yaml"
+    monitor, pods = yaml.safe_load_all(path.read_text())
+    objects = _tree()
+    service = _one(objects, "Service")
+    assert _matches(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+    (port,) = service["spec"]["ports"]
+    assert {(e["port"], e["path"]) for e in monitor["spec"]["endpoints"]} == {
+        (port["name"], "/metrics"), (port["name"], SELF_METRICS_PATH)}
+    scraper = _one(objects, "Deployment", "scraper")
+    assert _matches(pods["spec"]["selector"]["matchLabels"], _pod_labels(scraper))
+    (container,) = scraper["spec"]["template"]["spec"]["containers"]
+    assert pods["spec"]["podMetricsEndpoints"][0]["port"] in {
+        p["name"] for p in container["ports"]}
