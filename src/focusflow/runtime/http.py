@@ -189,7 +189,9 @@ class HttpServer:
                 request.content_length is None and request.body_exists):
             # Length unknown (chunked) or too large: refuse and close, never parse it as a
             # request. A small body is left to aiohttp, which reads it as this request's.
-            return _plain(413, b"request body too large\n", {"Connection": "close"})
+            refused = _plain(413, b"request body too large\n")
+            refused.force_close()  # the unread body must not be parsed as the next request
+            return refused
         route = self.routes.get(request.path)
         if route is None:
             return _plain(404, b"not found\n")
