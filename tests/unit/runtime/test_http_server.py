@@ -6,11 +6,15 @@ instead is noted per test: each of these failed against it.
 
 from __future__ import annotations
 
+import json
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +23,7 @@ from focusflow.runtime import HttpServer, Response
 from focusflow.runtime.http import Limits, Request
 
 MB = 1 << 20
+LOAD_CLIENTS = Path(__file__).resolve().parents[2] / "fixtures" / "http_load.py"
 
 
 class Produced:
@@ -178,36 +183,6 @@ def test_heavy_bodies_queue_then_get_503_with_retry_after() -> None:
         server.stop()
 
 
-def _fast(base: str, errors: list[str]) -> None:
-    try:
-        with httpx.Client(timeout=60) as client:
-            response = client.get(f"{base}/big")
-            if response.status_code != 200 or len(response.content) != 16 * MB:
-                errors.append(f"fast: {response.status_code}")
-    except httpx.HTTPError as exc:
-        errors.append(f"fast: {exc!r}")
-
-
-def _slow_reader(port: int) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        for _ in range(10):
-            if not sock.recv(1024):
-                break
-            time.sleep(0.2)
-
-
-def _idle_or_trickle(port: int, trickle: bool) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        try:
-            for byte in b"GET /healthz HTTP/1.1\r\n" if trickle else b"":
-                sock.sendall(bytes([byte]))
-                time.sleep(0.3)
-            sock.recv(1)
-        except OSError:
-            pass
-
-
 def _probe(base: str, stop: threading.Event, latencies: list[float],
            errors: list[str]) -> None:
     with httpx.Client(timeout=10) as client:
@@ -221,7 +196,8 @@ def _probe(base: str, stop: threading.Event, latencies: list[float],
 
 @pytest.mark.slow
 def test_bounded_load_mixed_clients_keep_healthz_fast_and_threads_bounded() -> None:
-    """30 fast readers of a 16 MB body, slow readers, idle and trickling clients, and a probe.
+    """30 fast readers of a 16 MB body, slow readers, idle and trickling clients (in a child
+    process, ``fixtures/http_load.py``) while a probe times ``/healthz``.
 
     The stdlib server: one thread per connection, a queue of 5, probes over 5 s under load.
     """
@@ -235,25 +211,24 @@ def test_bounded_load_mixed_clients_keep_healthz_fast_and_threads_bounded() -> N
     errors: list[str] = []
     latencies: list[float] = []
     stop = threading.Event()
-    workers = ([threading.Thread(target=_fast, args=(base, errors)) for _ in range(30)]
-               + [threading.Thread(target=_slow_reader, args=(server.port,)) for _ in range(5)]
-               + [threading.Thread(target=_idle_or_trickle, args=(server.port, i % 2 == 0))
-                  for i in range(10)])
     prober = threading.Thread(target=_probe, args=(base, stop, latencies, errors))
+    clients = subprocess.Popen([sys.executable, str(LOAD_CLIENTS), str(server.port),
+                                str(16 * MB)], stdout=subprocess.PIPE, text=True)
     try:
         prober.start()
-        for worker in workers:
-            worker.start()
-        time.sleep(1.0)
-        # Client threads are ours; the server adds at most its bounded pool.
-        server_threads = threading.active_count() - threads_before - len(workers) - 1
-        assert server_threads <= limits.workers + limits.heavy_slots + 2
-        for worker in workers:
-            worker.join(60)
+        time.sleep(1.5)
+        # The clients are another process: every thread here beyond the probe is the server's.
+        assert threading.active_count() - threads_before - 1 <= \
+            limits.workers + limits.heavy_slots + 1
+        output, _ = clients.communicate(timeout=90)
     finally:
+        clients.kill()
+        clients.wait()
         stop.set()
         prober.join(15)
         server.stop()
+    report = json.loads(output)
+    assert report == {"errors": [], "stuck": 0}
     assert not errors, errors[:5]
     p99 = statistics.quantiles(latencies, n=100)[98]
     assert p99 < 1.0, f"/healthz p99 {p99:.2f}s"
