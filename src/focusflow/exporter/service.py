@@ -14,11 +14,13 @@ caps how many are sent at once.
 
 from __future__ import annotations
 
+import gzip
 import hmac
 import logging
 import re
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import xxhash
@@ -174,22 +176,41 @@ class Exporter:
         return Response(200, b"ready\n")
 
     def metrics(self, request: Request) -> Response:
-        """The data family only (Krateo's scraper reads every family here as rows)."""
+        """The data family only (Krateo's scraper reads every family here as rows).
+
+        Not rendered yet (a ``focusflow run`` pipeline renders on first request): the render
+        runs as the body's first step, behind the server's cap on large bodies, not on a
+        route thread that a health probe may need.
+        """
         snapshot = self.holder.current
         if snapshot is None:
             return Response(200, b"", METRICS_TYPE)
         gzipped = "gzip" in request.headers.get("accept-encoding", "").lower()
+        headers = {"Vary": "Accept-Encoding"}
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        rendered = snapshot.rendered is not None
+        length = None
+        if rendered:
+            length = (sum(len(p) for p in snapshot.exposition_gzip(b"")) if gzipped
+                      else snapshot.plain_size)
+        return Response(200, self._exposition(snapshot, gzipped=gzipped), METRICS_TYPE,
+                        headers, length=length, heavy=True)
+
+    def _exposition(self, snapshot: Snapshot, *, gzipped: bool) -> Iterator[bytes | memoryview]:
         try:
-            if gzipped:
-                return Response(200, snapshot.exposition_gzip(b""), METRICS_TYPE,
-                                {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
-                                heavy=True)
-            return Response(200, snapshot.exposition(), METRICS_TYPE,
-                            {"Vary": "Accept-Encoding"}, length=snapshot.plain_size,
-                            heavy=True)
+            parts: Iterable[bytes | memoryview] = (
+                snapshot.exposition_gzip(b"") if gzipped else snapshot.exposition())
+            iterator = iter(parts)
+            first = next(iterator, None)  # a lazy render fails here, before any byte is sent
         except FocusflowError as exc:  # lazy render of a bad config (e.g. aggregateBy)
             logger.error("%s: /metrics cannot be rendered: %s", self.source.name, exc)  # noqa: TRY400
-            return Response(200, b"", METRICS_TYPE)
+            if gzipped:  # headers are sent: an empty page, but a valid gzip stream
+                yield gzip.compress(b"")
+            return
+        if first is not None:
+            yield first
+            yield from iterator
 
     def own_metrics(self, _: Request) -> Response:
         """The exporter's self-metrics (``focusflow_exporter_*``), on their own path."""

@@ -222,3 +222,31 @@ def test_metrics_gzip_is_one_stream_equal_to_the_plain_body(tmp_path: Path) -> N
     text = gzip.decompress(raw)
     assert text == plain.content and text.count(b"\nbilled_cost{") == 2000
     assert len(raw) < len(plain.content) / 5 and b"focusflow_" not in text
+
+
+def test_lazy_metrics_render_error_is_an_empty_page_and_one_line(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A ``run`` pipeline renders /metrics on first request, as the body's first step: a bad
+    ``aggregateBy`` gives an empty data page and one error line, and the server stays up."""
+    from focusflow.exporter import Exporter, ExporterConfig, build_source  # noqa: PLC0415
+    from focusflow.runtime import HttpServer  # noqa: PLC0415
+
+    config = ExporterConfig.parse({"source": str(sample("focus_1_2_cost_and_usage_aws.csv")),
+                                   "pollingInterval": "1h", "aggregateBy": ["NoSuchColumn"]},
+                                  where="test")
+    exporter = Exporter(config, build_source(config, endpoint_resolver(None), None),
+                        eager_metrics=False)
+    assert exporter.poll_once()
+    server = HttpServer("127.0.0.1:0", exporter.routes()).start()
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        with caplog.at_level(logging.ERROR):
+            for encoding in ("gzip", "identity"):
+                page = httpx.get(f"{url}/metrics", headers={"Accept-Encoding": encoding})
+                assert (page.status_code, page.content) == (200, b"")  # gzip: decoded
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert httpx.get(f"{url}/rows").status_code == 200  # the rows are fine
+    finally:
+        server.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2 and all("NoSuchColumn" in e for e in errors)
