@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -154,13 +154,22 @@ def test_a_client_that_stops_reading_pins_one_part_then_is_dropped() -> None:
 
 
 def test_heavy_bodies_queue_then_get_503_with_retry_after() -> None:
-    gate = threading.Event()
+    gate, sending = threading.Event(), threading.Event()
+    routed: list[int] = []
 
     def slow(_: Request) -> Response:
+        routed.append(1)
+
         def body() -> Iterator[bytes]:
+            sending.set()
             gate.wait(10)
             yield b"done"
         return Response(200, body(), heavy=True)
+
+    def until(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 10
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     server = HttpServer("127.0.0.1:0", {"/heavy": slow},
                         Limits(heavy_slots=1, heavy_queue=1, heavy_wait=5)).start()
@@ -169,9 +178,11 @@ def test_heavy_bodies_queue_then_get_503_with_retry_after() -> None:
     try:
         threads = [threading.Thread(target=lambda: results.append(
             httpx.get(url, timeout=20).status_code)) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-            time.sleep(0.3)  # one sending, one queued
+        threads[0].start()
+        until(sending.is_set)  # the first holds the only slot
+        threads[1].start()
+        until(lambda: len(routed) == 2)
+        time.sleep(0.3)  # the second is queued behind it
         third = httpx.get(url, timeout=20)
         assert third.status_code == 503 and third.headers["retry-after"]
         gate.set()
