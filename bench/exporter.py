@@ -10,7 +10,10 @@ Prints, measured in the same run on the same generated 200k-row FOCUS report:
   <= 2x), and the peak RSS of an exporter process polling once (eager render + gzip), less
   that of a process that only imports it.
 
-Usage: ``python bench/exporter.py [--rows 200000]``.
+With ``--clients N`` it measures instead an exporter process serving N concurrent mixed
+clients (``_exporter_load.py``: peak RSS vs idle, errors, p99 latencies).
+
+Usage: ``python bench/exporter.py [--rows 200000] [--clients 50 [--seconds 30]]``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from _common import SAMPLE, WORK, python_snippet
+from _exporter_load import run_load
 from focusflow.exporter import Exporter, ExporterConfig
 from focusflow.exporter.decode import decode
 from focusflow.exporter.exposition import render
@@ -124,12 +128,22 @@ def peak_rss(report: Path) -> tuple[float, float]:
     return run("poll"), run("import")
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--clients", type=int, default=0,
+                        help="run the load benchmark with this many concurrent clients")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     report = make_unique_report(args.rows, WORK / f"exporter_{args.rows}.csv")
+    if args.clients:
+        run_load(report, WORK, args.clients, args.seconds)
+        return
     config = ExporterConfig.parse({"source": str(report), "pollingInterval": "1h"}, where="b")
     fetched = Fetched(name=report.name, body=report.read_bytes(), content_type="text/csv")
     start = time.perf_counter()
@@ -142,7 +156,7 @@ def main() -> None:
 
     exporter = Exporter(config, LocationSource(str(report)))
     assert exporter.poll_once()
-    server = HttpServer("127.0.0.1:0", exporter.routes()).start()
+    server = HttpServer("127.0.0.1:0", exporter.routes()).start()  # /rows open: no token
     base = f"http://127.0.0.1:{server.port}"
     with httpx.Client(timeout=300) as client:
         arrow_seconds = best(lambda: client.get(f"{base}/rows").raise_for_status(),
@@ -171,7 +185,7 @@ def main() -> None:
     table.add_row("GET /rows Arrow IPC over loopback", f"{arrow_seconds:.3f}", "",
                   f"{len(snapshot.arrow):,}")
     table.add_row("GET /rows?format=csv over loopback", f"{csv_seconds:.3f}", "",
-                  f"{len(snapshot.csv()):,}")
+                  f"{sum(len(part) for part in snapshot.csv()):,}")
     held, poll_cpu = retained(report, config)
     polled_mb, idle_mb = peak_rss(report)
     size = report.stat().st_size

@@ -164,7 +164,8 @@ def test_krateo_pipeline_yields_exactly_its_children(kube_api_module: KubeApiEmu
         by_owner.setdefault(ref["kind"], []).append(child["kind"])
         assert is_dns_label(child["metadata"]["name"])
     assert sorted(by_owner["ExporterScraperConfig"]) == [
-        "ConfigMap", "Deployment", "ScraperConfig", "Secret", "Service", "ServiceAccount"]
+        "ConfigMap", "Deployment", "NetworkPolicy", "ScraperConfig", "Secret", "Service",
+        "ServiceAccount"]
     assert sorted(by_owner["ScraperConfig"]) == ["ConfigMap", "Deployment", "ServiceAccount"]
     (service,) = [c for c in children if c["kind"] == "Service"]
     assert service["spec"]["type"] == "ClusterIP"
@@ -235,6 +236,7 @@ def test_polling_interval_change_updates_config_and_rolls_once(
     apply_pipeline(kubectl, ns)
     wait_pipeline_ready(api, ns, "azure-focus")
     scraper_before = api.find("Deployment", ns, "azure-focus-scraper-deployment")
+    token_before = api.find("Secret", ns, "azure-focus-endpoint")["stringData"]["token"]
     kubectl.patch("ExporterScraperConfig", ns, "azure-focus",
                   {"spec": {"exporterConfig": {"pollingInterval": "30m"}}})
     api.wait_for(lambda: (o := api.find("ExporterScraperConfig", ns, "azure-focus"))
@@ -249,6 +251,9 @@ def test_polling_interval_change_updates_config_and_rolls_once(
     scraper_after = api.find("Deployment", ns, "azure-focus-scraper-deployment")
     assert scraper_after["metadata"]["resourceVersion"] == \
         scraper_before["metadata"]["resourceVersion"]
+    # The CR changed: its /rows token is replaced (both pods re-read the mounted key).
+    token_after = api.find("Secret", ns, "azure-focus-endpoint")["stringData"]["token"]
+    assert token_after != token_before and len(token_after) >= 40
 
 
 def test_deleting_the_cr_removes_every_child(kube_api_module: KubeApiEmulator,
@@ -256,7 +261,7 @@ def test_deleting_the_cr_removes_every_child(kube_api_module: KubeApiEmulator,
     api, ns = kube_api_module, "cleanup"
     apply_pipeline(kubectl, ns)
     wait_pipeline_ready(api, ns, "azure-focus")
-    assert len(owned(api, ns)) == 9
+    assert len(owned(api, ns)) == 10
     kubectl.delete("ExporterScraperConfig", ns, "azure-focus")
     api.wait_for(lambda: not owned(api, ns))
     assert api.find("ScraperConfig", ns, "azure-focus-scraper") is None
@@ -344,6 +349,9 @@ def test_no_secret_value_outside_secrets_or_in_the_log(kube_api_module: KubeApiE
     log = operator.log.read_text()
     assert "azure-focus" in log  # the log is real and names the objects
     assert not any(value in log for value in SECRET_VALUES)
+    rows_token = api.find("Secret", ns, "azure-focus-endpoint")["stringData"]["token"]
+    assert rows_token not in log
+    assert not any(rows_token in repr(o) for o in api.all_in(ns) if o["kind"] != "Secret")
     assert operator.token not in log
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import pyarrow.csv as pacsv
 import pytest
 
@@ -64,6 +65,7 @@ def _local_args(container: dict[str, Any], config: Path, secrets: Path, port: in
     mapping = {"/etc/focusflow/config.yaml": str(config),
                "/var/run/secrets/focusflow": str(secrets)}
     args = [mapping.get(a, a) for a in container["args"]]
+    args = [a.replace("/var/run/secrets/focusflow/", f"{secrets}/") for a in args]
     args[args.index("--listen") + 1] = f"127.0.0.1:{port}"
     focusflow = Path(sys.executable).parent / container["command"][0]
     return [str(focusflow), *args]
@@ -82,6 +84,9 @@ def test_rendered_exporter_and_scraper_load_the_report(upstream: Upstream,
     objects = render_tree(_docs(db_file), OperatorSettings())
     secrets = tmp_path / "secrets"
     _secret(secrets, "source", "server-url", upstream.url)
+    (endpoint,) = [o for o in objects if o["kind"] == "Secret"]
+    for key, value in endpoint["stringData"].items():  # what the kubelet mounts
+        _secret(secrets, endpoint["metadata"]["name"], key, value)
 
     exporter_cfg = tmp_path / "exporter.yaml"
     exporter_cfg.write_text(_config(objects, "aws-focus-configmap"))
@@ -91,7 +96,8 @@ def test_rendered_exporter_and_scraper_load_the_report(upstream: Upstream,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", exporter)
-        (endpoint,) = [o for o in objects if o["kind"] == "Secret"]
+        # /rows needs the pipeline's token: anyone else gets 401 (issue 15 item 9).
+        assert httpx.get(f"http://127.0.0.1:{port}/rows").status_code == 401
         # In a cluster this DNS name reaches the Service; locally the exporter is on loopback.
         assert endpoint["stringData"]["server-url"] == "http://aws-focus-service.finops.svc:2112"
         _secret(secrets, endpoint["metadata"]["name"], "server-url", f"http://127.0.0.1:{port}")

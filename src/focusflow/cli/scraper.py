@@ -10,11 +10,18 @@ import typer
 from pydantic import SecretStr
 
 from focusflow.cli.app import app, setup_logging
-from focusflow.cli.exporter import LogJsonOption, LogLevelOption, SecretsDirOption
+from focusflow.cli.exporter import (
+    LogJsonOption,
+    LogLevelOption,
+    RowsTokenFileOption,
+    RowsTokenOption,
+    SecretsDirOption,
+)
 from focusflow.errors import ConfigError, SourceError
 from focusflow.focus import display_name
 from focusflow.runtime import HttpServer, endpoint_resolver, secret_store_for
 from focusflow.runtime.lifecycle import stop_on_signals
+from focusflow.runtime.tokens import token_source
 from focusflow.scraper import Scraper, ScraperFile, database_url, load_scraper_file
 
 
@@ -46,6 +53,8 @@ def scraper_command(
         help="Scrape until one cycle succeeds, then exit (no server).")] = False,
     log_level: LogLevelOption = "INFO",
     log_json: LogJsonOption = False,
+    rows_token: RowsTokenOption = None,
+    rows_token_file: RowsTokenFileOption = None,
 ) -> None:
     """Every pollingInterval, load the exporter's changed snapshot (retries with backoff)."""
     setup_logging(log_level, log_json)
@@ -64,7 +73,8 @@ def scraper_command(
     except SourceError as exc:  # an unreachable Secret is retried by the loop (R17)
         logging.getLogger(__name__).warning("database credentials not readable yet: %s", exc)
     scraper = Scraper(file.scraper, endpoint_resolver(secrets_dir), database,
-                      scraper_source_id(file))
+                      scraper_source_id(file),
+                      rows_token=token_source(rows_token, rows_token_file))
     stop = stop_on_signals()
     if once:
         raise typer.Exit(0 if scraper.run(stop, once=True) else 1)

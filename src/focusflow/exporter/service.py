@@ -4,17 +4,23 @@ Layer: ``exporter``. ``Exporter.poll_once`` fetches, decodes and renders off to 
 swaps the snapshot in. On failure the last good snapshot keeps being served; the error is
 counted, logged once per cycle, and the next attempt waits a bounded exponential backoff with
 jitter (never longer than the polling interval, never a hot loop). ``routes()`` gives the HTTP
-endpoints: ``/metrics`` (exposition + self-metrics), ``/rows`` (Arrow IPC stream, or CSV with
-``?format=csv`` / ``Accept: text/csv``; ``ETag`` = snapshot id, ``If-None-Match`` → 304),
-``/healthz`` (alive) and ``/readyz`` (a snapshot is being served).
+endpoints: ``/metrics`` (the data family only, as Krateo's scraper expects), ``/metrics/self``
+(the ``focusflow_exporter_*`` self-metrics), ``/rows`` (Arrow IPC stream, or CSV with
+``?format=csv`` / ``Accept: text/csv``; ``ETag`` = snapshot id, ``If-None-Match`` → 304; a
+bearer token when one is configured), ``/healthz`` (alive) and ``/readyz`` (a snapshot is
+being served). Large bodies are streamed from the snapshot and marked ``heavy`` so the server
+caps how many are sent at once.
 """
 
 from __future__ import annotations
 
 import gzip
+import hmac
 import logging
+import re
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import xxhash
@@ -33,11 +39,13 @@ from focusflow.exporter.snapshot import (
 )
 from focusflow.runtime.backoff import Backoff
 from focusflow.runtime.http import Request, Response, Route
+from focusflow.runtime.tokens import TokenSource
 from focusflow.sources import Fetched, Source
 
 logger = logging.getLogger(__name__)
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SELF_METRICS_PATH = "/metrics/self"  # /metrics holds the data family only (Krateo's contract)
 
 
 @dataclass
@@ -56,13 +64,15 @@ class Exporter:
     """One source served as metrics and rows."""
 
     def __init__(self, config: ExporterConfig, source: Source, *,
-                 eager_metrics: bool = True) -> None:
+                 eager_metrics: bool = True, rows_token: TokenSource | None = None) -> None:
         self.config = config
         self.source = source
         # Eager: /metrics is rendered during the poll (Prometheus is the consumer; render errors
         # count as poll failures). Lazy: on the first /metrics request (a scraper reads /rows).
         self.eager_metrics = eager_metrics
         self.holder = SnapshotHolder()
+        # /rows answers only a request bearing this token (None: open, outside Kubernetes).
+        self.rows_token = rows_token
         self.stats = ExporterStats()
         self.backoff = Backoff(base=min(1.0, config.polling_interval),
                                cap=config.polling_interval)
@@ -154,6 +164,7 @@ class Exporter:
     def routes(self, prefix: str = "") -> dict[str, Route]:
         return {
             f"{prefix}/metrics": self.metrics,
+            f"{prefix}{SELF_METRICS_PATH}": self.own_metrics,
             f"{prefix}/rows": self.rows,
             f"{prefix}/healthz": lambda _: Response(200, b"ok\n"),
             f"{prefix}/readyz": self.ready,
@@ -165,38 +176,73 @@ class Exporter:
         return Response(200, b"ready\n")
 
     def metrics(self, request: Request) -> Response:
+        """The data family only (Krateo's scraper reads every family here as rows).
+
+        Not rendered yet (a ``focusflow run`` pipeline renders on first request): the render
+        runs as the body's first step, behind the server's cap on large bodies, not on a
+        route thread that a health probe may need.
+        """
         snapshot = self.holder.current
+        if snapshot is None:
+            return Response(200, b"", METRICS_TYPE)
         gzipped = "gzip" in request.headers.get("accept-encoding", "").lower()
-        own = self.self_metrics(snapshot)
+        headers = {"Vary": "Accept-Encoding"}
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        rendered = snapshot.rendered is not None
+        length = None
+        if rendered:
+            length = (sum(len(p) for p in snapshot.exposition_gzip(b"")) if gzipped
+                      else snapshot.plain_size)
+        return Response(200, self._exposition(snapshot, gzipped=gzipped), METRICS_TYPE,
+                        headers, length=length, heavy=True)
+
+    def _exposition(self, snapshot: Snapshot, *, gzipped: bool) -> Iterator[bytes | memoryview]:
         try:
-            if gzipped:
-                body = snapshot.exposition_gzip(own) if snapshot else [gzip.compress(own, 1)]
-                return Response(200, body, METRICS_TYPE,
-                                {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
-            parts = list(snapshot.exposition().parts) if snapshot else []
+            parts: Iterable[bytes | memoryview] = (
+                snapshot.exposition_gzip(b"") if gzipped else snapshot.exposition())
+            iterator = iter(parts)
+            first = next(iterator, None)  # a lazy render fails here, before any byte is sent
         except FocusflowError as exc:  # lazy render of a bad config (e.g. aggregateBy)
             logger.error("%s: /metrics cannot be rendered: %s", self.source.name, exc)  # noqa: TRY400
-            parts = []
-        return Response(200, [*parts, own], METRICS_TYPE)
+            if gzipped:  # headers are sent: an empty page, but a valid gzip stream
+                yield gzip.compress(b"")
+            return
+        if first is not None:
+            yield first
+            yield from iterator
+
+    def own_metrics(self, _: Request) -> Response:
+        """The exporter's self-metrics (``focusflow_exporter_*``), on their own path."""
+        return Response(200, self.self_metrics(self.holder.current), METRICS_TYPE)
 
     def rows(self, request: Request) -> Response:
         snapshot = self.holder.current
+        if not self._authorized(request):
+            return Response(401, b"a bearer token is required for /rows\n",
+                            headers={"WWW-Authenticate": 'Bearer realm="focusflow"'})
         if snapshot is None:
-            return Response(503, b"no snapshot yet\n")
+            return Response(503, b"no snapshot yet\n", headers={"Retry-After": "5"})
         etag = f'"{snapshot.id}"'
         headers = {"ETag": etag, "X-Focusflow-Snapshot": snapshot.id,
                    "X-Focusflow-Rows": str(snapshot.rows)}
-        wanted = request.headers.get("if-none-match", "")
-        if snapshot.id in {tag.strip().removeprefix("W/").strip('"')
-                           for tag in wanted.split(",")}:
+        if none_match(request.headers.get("if-none-match"), snapshot.id):
             return Response(304, b"", headers=headers)
         as_csv = request.query.get("format", [""])[0].lower() == "csv" or (
             "text/csv" in request.headers.get("accept", "")
             and ARROW_STREAM not in request.headers.get("accept", ""))
         if as_csv:
-            return Response(200, [memoryview(snapshot.csv())], "text/csv; charset=utf-8",
-                            headers)
-        return Response(200, [memoryview(snapshot.arrow)], ARROW_STREAM, headers)
+            return Response(200, snapshot.csv(), "text/csv; charset=utf-8", headers,
+                            heavy=True)
+        return Response(200, [memoryview(snapshot.arrow)], ARROW_STREAM, headers, heavy=True)
+
+    def _authorized(self, request: Request) -> bool:
+        expected = self.rows_token() if self.rows_token is not None else None
+        if expected is None:
+            return True
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), expected.get_secret_value().encode())
 
     def self_metrics(self, snapshot: Snapshot | None) -> bytes:
         stats = self.stats
@@ -248,6 +294,22 @@ def _leniency_metrics(stats: ExporterStats, snapshot: Snapshot | None) -> list[s
         f"focusflow_exporter_quarantined_rows {quarantined}",
     ]
     return lines
+
+
+_ENTITY_TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*(?:,|$)')
+
+
+def none_match(header: str | None, current: str) -> bool:
+    """RFC 9110 13.1.2 for a representation that exists: does ``If-None-Match`` match it?
+
+    ``*`` matches any current representation; otherwise the entity tags are compared weakly
+    (``W/`` ignored). A malformed field matches nothing (the full response is sent).
+    """
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    return current in {match.group(1) for match in _ENTITY_TAG.finditer(header)}
 
 
 def _digest(fetched: Fetched) -> str:

@@ -12,8 +12,10 @@ the text view (``/metrics`` labels, CSV) shares every column whose text is the t
 itself, so only re-typed columns (costs, dates) keep a text copy of their own. The
 ``/metrics`` exposition (about twice the CSV) is kept only gzip-compressed (about a tenth):
 it is rendered a slice of rows at a time into one gzip stream, once per snapshot, which is
-what Prometheus asks for; a client without gzip gets it decompressed per request. CSV bodies
-are made per request.
+what Prometheus asks for; a client without gzip gets it decompressed as it reads. Every
+served form streams: the held Arrow and gzip buffers as views, the plain exposition inflated
+and the CSV written about ``PART_BYTES`` at a time as the client takes them, so a request holds
+one part, never the body (issue 15: one plain request once cost +270 MB).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
@@ -36,7 +38,7 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 # zlib-ng (a drop-in zlib) level 2: 1.1 s CPU for a 451 MB exposition where zlib level 1
 # takes 2.1 s, and a smaller stream (37 MB vs 39 MB); inflating is 2x faster too.
 _GZIP_LEVEL = 2
-_INFLATE_STEP = 2 << 20  # compressed bytes inflated per part for a client without gzip
+PART_BYTES = 1 << 20  # about this much body is made per step of a streamed response
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Counts:
 
     series: int
     skipped: int
+    size: int = 0  # bytes of the plain exposition
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,13 @@ class Snapshot:
             if not self._metrics:
                 exposition = self.render()
                 compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-                chunks = [compressor.compress(part) for part in exposition.parts]
+                chunks, size = [], 0
+                for part in exposition.parts:
+                    size += len(part)
+                    chunks.append(compressor.compress(part))
                 chunks.append(compressor.flush(zlib.Z_SYNC_FLUSH))
-                self._metrics.append(_Compressed(b"".join(chunks), compressor,
-                                                 Counts(exposition.series, exposition.skipped)))
+                counts = Counts(exposition.series, exposition.skipped, size)
+                self._metrics.append(_Compressed(b"".join(chunks), compressor, counts))
             return self._metrics[0]
 
     def exposition_gzip(self, trailer: bytes) -> list[bytes]:
@@ -95,27 +101,53 @@ class Snapshot:
             finisher = compressed.compressor.copy()  # type: ignore[attr-defined] # not stubbed
         return [compressed.stream, finisher.compress(trailer) + finisher.flush()]
 
-    def exposition(self) -> Rendered:
-        """The exposition as plain text (decompressed for this request, not kept)."""
-        compressed = self._compressed()
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        view = memoryview(compressed.stream)
-        parts: list[bytes | memoryview] = []
-        for start in range(0, len(view), _INFLATE_STEP):
-            parts.append(inflater.decompress(view[start:start + _INFLATE_STEP]))
-        return Rendered(parts, compressed.counts.series, compressed.counts.skipped)
+    @property
+    def plain_size(self) -> int:
+        """Bytes of the plain exposition (known once compressed)."""
+        return self._compressed().counts.size
+
+    def exposition(self) -> Iterator[bytes]:
+        """The exposition as plain text, inflated about ``PART_BYTES`` at a time as the
+        consumer asks (nothing of it is kept)."""
+        stream = self._compressed().stream
+
+        def parts() -> Iterator[bytes]:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            view = memoryview(stream)
+            for start in range(0, len(view), PART_BYTES // 8):
+                data: bytes | memoryview = view[start:start + PART_BYTES // 8]
+                while data:  # bounded output per step however well the input compressed
+                    part = inflater.decompress(data, PART_BYTES)
+                    data = inflater.unconsumed_tail
+                    if part:
+                        yield part
+
+        return parts()
+
+    def plain_text(self) -> Rendered:
+        """The whole plain exposition in memory (tests and benchmarks only)."""
+        counts = self._compressed().counts
+        return Rendered(list(self.exposition()), counts.series, counts.skipped)
 
     @property
     def rendered(self) -> Counts | None:
         """The exposition's counts if it was rendered already (self-metrics must not render)."""
         return self._metrics[0].counts if self._metrics else None
 
-    def csv(self) -> pa.Buffer:
-        """The rows as the source spelled them (text view), RFC 4180 quoting; per request."""
-        sink = pa.BufferOutputStream()
-        pacsv.write_csv(self.decoded.text, sink,
-                        write_options=pacsv.WriteOptions(quoting_style="needed"))
-        return sink.getvalue()
+    def csv(self) -> Iterator[memoryview]:
+        """The rows as the source spelled them (text view), RFC 4180 quoting, written about
+        ``PART_BYTES`` of CSV at a time as the consumer asks (slices are views, not copies)."""
+        text = self.decoded.text
+        step = max(1, PART_BYTES * max(1, text.num_rows) // max(1, text.nbytes))
+
+        def parts() -> Iterator[memoryview]:
+            for start in range(0, max(1, text.num_rows), step):
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(text.slice(start, step), sink, write_options=pacsv.WriteOptions(
+                    quoting_style="needed", include_header=start == 0))
+                yield memoryview(sink.getvalue())
+
+        return parts()
 
 
 def make_snapshot(snapshot_id: str, decoded: Decoded,

@@ -35,6 +35,7 @@ WATCHED_CHILDREN = (
     ("", "v1", "services"),
     ("apps", "v1", "deployments"),
     ("batch", "v1", "cronjobs"),
+    ("networking.k8s.io", "v1", "networkpolicies"),
     ("finops.krateo.io", "v1", "scraperconfigs"),
 )
 ANNOTATION_PREFIX = "operator.focusflow.dev"

@@ -41,6 +41,7 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "CronJob": ("/apis/batch/v1", "cronjobs"),
     "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles"),
     "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
     "ExporterScraperConfig": ("/apis/finops.krateo.io/v1", "exporterscraperconfigs"),
     "ScraperConfig": ("/apis/finops.krateo.io/v1", "scraperconfigs"),
     "DatabaseConfig": ("/apis/finops.krateo.io/v1", "databaseconfigs"),

@@ -10,7 +10,8 @@ Deployment. They read nothing and write nothing: the handlers apply what they re
 The scraper reaches the exporter through an operator-created endpoint Secret (Krateo's own
 mechanism, reference section 6.1) whose ``server-url`` is the Service's DNS name,
 ``http://<service>.<namespace>.svc:2112`` — never a ClusterIP, so a re-created Service keeps
-working.
+working — and whose ``token`` the exporter's ``/rows`` requires; a NetworkPolicy admits only
+the scraper and Prometheus to the exporter (``access``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import hashlib
 
 from focusflow.errors import ConfigError
 from focusflow.exporter.config import ExporterConfig as ExporterProgramConfig
-from focusflow.operator import names
+from focusflow.operator import access, names
 from focusflow.operator.models import (
     DatabaseSpec,
     ExporterScraperSpec,
@@ -129,6 +130,7 @@ def exporter_names(name: str) -> dict[str, str]:
         "serviceaccount": names.child_name(name, "exporter"),
         "endpoint": names.child_name(name, "endpoint"),
         "scraperconfig": names.child_name(name, "scraper"),
+        "networkpolicy": names.child_name(name, "exporter-ingress"),
     }
 
 
@@ -151,8 +153,12 @@ def render_exporter_scraper_config(body: Manifest, settings: OperatorSettings) -
     endpoint = spec.exporter_config.api.endpoint_ref
     if endpoint is not None:
         mounts.add(_same_namespace(body, endpoint, "spec.exporterConfig.api.endpointRef"))
+    mounts.add(n["endpoint"], access.TOKEN_KEY)  # the /rows token (operator/access.py)
     config_text = _dump(_cr_doc(body))
     container = _program_container("exporter", EXPORTER_PORT, "http-metrics", mounts.mounts())
+    container["args"] += ["--rows-token-file", access.token_path(namespace, n["endpoint"])]
+    container["resources"] = resources(memory=settings.exporter_memory_request,
+                                       memory_limit=settings.exporter_memory_limit)
     volumes = [{"name": "config", "configMap": {"name": n["configmap"]}}, *mounts.volumes()]
     # Without an endpointRef the exporter reads the in-cluster API (Krateo's FocusConfig list,
     # reference section 2.4): only then does the pod get a token, and a Role for exactly that.
@@ -167,9 +173,27 @@ def render_exporter_scraper_config(body: Manifest, settings: OperatorSettings) -
     objects.append(_deployment(n["deployment"], namespace, instance, "exporter", owner=owner,
                                config_text=config_text, pod=pod))
     objects.append(_service(n["service"], namespace, instance, labels, owner))
+    objects.append(_endpoint_secret(body, n, labels, owner, settings))
+    objects.append(access.network_policy(
+        n["networkpolicy"], namespace, exporter=names.selector(instance, "exporter"),
+        scraper=access.scraper_selector(n["scraperconfig"]), port="http-metrics",
+        labels=labels, owner=owner, settings=settings))
     if spec.scraper_config is not None:
         objects += _scraper_for(body, spec, n, labels, owner)
     return objects
+
+
+def _endpoint_secret(body: Manifest, n: dict[str, str], labels: dict[str, str],
+                     owner: Manifest, settings: OperatorSettings) -> Manifest:
+    """The Secret the scraper reaches the exporter with (Krateo's endpoint format): the
+    Service's DNS name and the /rows token the exporter also mounts."""
+    namespace = body["metadata"]["namespace"]
+    url = f"http://{n['service']}.{namespace}.svc:{EXPORTER_PORT}"
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": n["endpoint"], "namespace": namespace,
+                         "labels": labels, "ownerReferences": [owner]},
+            "stringData": {"server-url": url,
+                           access.TOKEN_KEY: access.rows_token(body, settings)}}
 
 
 def _program_container(program: str, port: int, port_name: str,
@@ -224,11 +248,6 @@ def _scraper_for(body: Manifest, spec: ExporterScraperSpec, n: dict[str, str],
     out: list[Manifest] = []
     api = raw.get("api") or {}
     if not api.get("endpointRef"):
-        url = f"http://{n['service']}.{namespace}.svc:{EXPORTER_PORT}"
-        out.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                    "metadata": {"name": n["endpoint"], "namespace": namespace,
-                                 "labels": labels, "ownerReferences": [owner]},
-                    "stringData": {"server-url": url}})
         api = {"path": "/metrics", "verb": "GET",
                "endpointRef": {"name": n["endpoint"], "namespace": namespace}}
     scraper_spec: Manifest = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_IMAGE = "ghcr.io/focusflow/focusflow:0.1.0"
@@ -34,6 +34,21 @@ class OperatorSettings(BaseSettings):
     database_secret_key: str = Field(default="url")
     resync_seconds: float = Field(default=300.0, gt=0,
                                   description="Periodic drift check of every CR.")
+    prometheus_namespace: str = Field(
+        default="monitoring",
+        description="Namespace of the Prometheus allowed to scrape exporters (NetworkPolicy).")
+    prometheus_selector: dict[str, str] = Field(
+        default={"app.kubernetes.io/name": "prometheus"},
+        description="Labels of the Prometheus pods in that namespace ({} = every pod there).")
+    # Sized from bench/exporter.py --clients 50 (docs/operator.md "Exporter memory"): a
+    # 200k-row, 245 MB report idles at 704 MB RSS, 50 concurrent clients add nothing
+    # measurable (1.00x), and a re-poll holds the old snapshot while building the new one
+    # (~1.4 GiB). Larger reports: about 3x the CSV to request, 6x to limit.
+    exporter_memory_request: str = Field(default="768Mi")
+    exporter_memory_limit: str = Field(default="2Gi")
+    token_key: SecretStr | None = Field(
+        default=None, description="Key the /rows tokens are derived from (a Secret); without "
+        "one, a key per operator process (tokens are replaced when it restarts).")
 
     @field_validator("image")
     @classmethod

@@ -6,6 +6,8 @@ file is focusflow's own schema, built from Krateo's pieces::
     apiVersion: focusflow.dev/v1alpha1
     kind: Pipeline
     listen: 127.0.0.1:2112            # one server: /<name>/metrics, /<name>/rows, /healthz
+                                      # (/rows needs the token this process makes for its
+                                      # scrapers: nobody else reads it)
     secretsDir: ./secrets             # optional: DIR/<namespace>/<name>/<key>
     database: duckdb:///demo/focusflow.duckdb   # a URL, or a DatabaseConfig spec mapping
     sources:
@@ -32,6 +34,7 @@ from focusflow.errors import ConfigError, FocusflowError
 from focusflow.exporter import Exporter, ExporterConfig, build_source
 from focusflow.exporter.config import read_yaml
 from focusflow.runtime import HttpServer, endpoint_resolver, secret_store_for
+from focusflow.runtime.tokens import fixed_token, new_token
 from focusflow.scraper.config import DatabaseConfig, ScraperConfig, database_url
 from focusflow.scraper.service import Scraper
 from focusflow.sources import KrateoModel
@@ -76,10 +79,12 @@ class Pipeline:
         self.config = config
         resolver = endpoint_resolver(config.secrets_dir)
         store = secret_store_for(config.secrets_dir)
+        # One process: the exporters require, and the scrapers send, a token made here.
+        rows_token = fixed_token(new_token())
         # The in-process scraper reads /rows: /metrics is rendered only if someone asks for it.
         self.exporters = {s.name: Exporter(s.exporter_config,
                                            build_source(s.exporter_config, resolver, base_dir),
-                                           eager_metrics=False)
+                                           eager_metrics=False, rows_token=rows_token)
                           for s in config.sources}
         routes: dict[str, Any] = {"/healthz": lambda _: _ok()}
         for name, exporter in self.exporters.items():
@@ -106,7 +111,7 @@ class Pipeline:
                                                  "scraperConfig")
             self.scrapers[source.name] = Scraper(scraper_config, resolver, database_url_now,
                                                  scraper_config.source_id or source.name,
-                                                 sink_lock=lock)
+                                                 sink_lock=lock, rows_token=rows_token)
 
     def run_once(self) -> bool:
         """Poll every exporter, serve, scrape each once over HTTP; True if all succeeded."""

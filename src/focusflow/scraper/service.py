@@ -27,6 +27,7 @@ from focusflow.focus import resolve_header
 from focusflow.focus.conversion import Leniency, convert_lenient, nonconformant_cells
 from focusflow.runtime.backoff import Backoff
 from focusflow.runtime.http import Request, Response, Route
+from focusflow.runtime.tokens import TokenSource
 from focusflow.scraper.config import ScraperConfig
 from focusflow.scraper.fetch import Snapshot, fetch_snapshot
 from focusflow.sinks import LoadRequest, LoadResult, open_sink
@@ -58,12 +59,14 @@ class Scraper:
     def __init__(
         self, config: ScraperConfig, endpoints: EndpointResolver,
         database: Callable[[], SecretStr], source_id: str,
-        sink_lock: threading.Lock | None = None,
+        sink_lock: threading.Lock | None = None, *, rows_token: TokenSource | None = None,
     ) -> None:
         self.config = config
         self.endpoints = endpoints
         self.database = database
         self.source_id = source_id
+        # The exporter's /rows token, sent when the endpoint Secret carries no credentials.
+        self.rows_token = rows_token
         # Scrapers sharing one embedded database in a process take turns (DuckDB: one writer).
         self.sink_lock = sink_lock or threading.Lock()
         self.snapshot_id: str | None = None
@@ -72,8 +75,13 @@ class Scraper:
 
     def _endpoint(self) -> Endpoint:
         if self.config.exporter_url:
-            return Endpoint(server_url=self.config.exporter_url)
-        return self.endpoints(self.config.api.endpoint_ref)
+            endpoint = Endpoint(server_url=self.config.exporter_url)
+        else:
+            endpoint = self.endpoints(self.config.api.endpoint_ref)
+        token = self.rows_token() if self.rows_token is not None else None
+        if token is not None and endpoint.token is None and endpoint.password is None:
+            endpoint = endpoint.model_copy(update={"token": token})
+        return endpoint
 
     def _metric_name(self) -> str:
         if self.config.metric_type is MetricType.GENERIC and self.config.generic:

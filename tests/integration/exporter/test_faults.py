@@ -66,9 +66,10 @@ def test_source_failure_keeps_the_last_good_snapshot(
         after = httpx.get(f"{served.url}/rows")
         assert after.status_code == 200 and after.headers["etag"] == good.headers["etag"]
         assert after.content == good.content
+        own = httpx.get(f"{served.url}/metrics/self").text
+        assert "focusflow_exporter_fetch_errors_total 1" in own
         metrics = httpx.get(f"{served.url}/metrics").text
-        assert "focusflow_exporter_fetch_errors_total 1" in metrics
-        assert metrics.count("\nbilled_cost{") == 2
+        assert metrics.count("\nbilled_cost{") == 2 and "focusflow_" not in metrics
         # No hot loop: a transient failure backs off from 1 s; bad content waits the interval.
         delay = served.exporter.next_delay(False)
         if fault in ("500", "timeout"):
@@ -173,6 +174,7 @@ def test_secrets_never_appear_in_logs_metrics_or_errors(
         assert served.exporter.poll_once()
         assert upstream.requests[-1][2]["Authorization"] == f"Bearer {TOKEN}"
         metrics = httpx.get(f"{served.url}/metrics").text
+        metrics += httpx.get(f"{served.url}/metrics/self").text
         rows_csv = httpx.get(f"{served.url}/rows?format=csv").text
 
         # A database whose password comes from a Secret, unreachable: retried, never shown.
@@ -218,8 +220,33 @@ def test_metrics_gzip_is_one_stream_equal_to_the_plain_body(tmp_path: Path) -> N
             raw = b"".join(response.iter_raw())
     assert "content-encoding" not in plain.headers
     text = gzip.decompress(raw)
-    # Same exposition; only the self-metrics' fetch duration/timestamps may differ by request.
-    strip = [line for line in text.splitlines() if not line.startswith(b"focusflow_")]
-    assert strip == [line for line in plain.content.splitlines()
-                     if not line.startswith(b"focusflow_")]
-    assert len(raw) < len(plain.content) / 5 and b"focusflow_exporter_rows 2000" in text
+    assert text == plain.content and text.count(b"\nbilled_cost{") == 2000
+    assert len(raw) < len(plain.content) / 5 and b"focusflow_" not in text
+
+
+def test_lazy_metrics_render_error_is_an_empty_page_and_one_line(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A ``run`` pipeline renders /metrics on first request, as the body's first step: a bad
+    ``aggregateBy`` gives an empty data page and one error line, and the server stays up."""
+    from focusflow.exporter import Exporter, ExporterConfig, build_source  # noqa: PLC0415
+    from focusflow.runtime import HttpServer  # noqa: PLC0415
+
+    config = ExporterConfig.parse({"source": str(sample("focus_1_2_cost_and_usage_aws.csv")),
+                                   "pollingInterval": "1h", "aggregateBy": ["NoSuchColumn"]},
+                                  where="test")
+    exporter = Exporter(config, build_source(config, endpoint_resolver(None), None),
+                        eager_metrics=False)
+    assert exporter.poll_once()
+    server = HttpServer("127.0.0.1:0", exporter.routes()).start()
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        with caplog.at_level(logging.ERROR):
+            for encoding in ("gzip", "identity"):
+                page = httpx.get(f"{url}/metrics", headers={"Accept-Encoding": encoding})
+                assert (page.status_code, page.content) == (200, b"")  # gzip: decoded
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert httpx.get(f"{url}/rows").status_code == 200  # the rows are fine
+    finally:
+        server.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2 and all("NoSuchColumn" in e for e in errors)

@@ -18,6 +18,7 @@ from test_decode_render import COST
 
 from fixtures.paths import EXAMPLES
 from focusflow.exporter import ExporterConfig
+from focusflow.exporter import snapshot as snapshot_module
 from focusflow.exporter.decode import Decoded, decode
 from focusflow.exporter.exposition import render, render_parts
 from focusflow.exporter.snapshot import arrow_ipc, make_snapshot
@@ -61,7 +62,7 @@ def test_rows_are_views_on_the_ipc_stream_and_text_shares_them() -> None:
                         if chunk.buffers()[2] is not None and chunk.buffers()[2].size}
                 assert all(start <= a < end for a in data), name
         assert csv_of(held.text) == csv_of(original.text)  # quoted "" and NULL kept apart
-        assert bytes(snapshot.csv()) == csv_of(original.text)
+        assert b"".join(snapshot.csv()) == csv_of(original.text)
 
 
 def test_exposition_is_kept_compressed_and_served_unchanged() -> None:
@@ -69,7 +70,7 @@ def test_exposition_is_kept_compressed_and_served_unchanged() -> None:
     expected = render(original, COST)
     snapshot = make_snapshot("s", original, lambda d: render_parts(d, COST))
     assert snapshot.rendered is None  # nothing rendered before it is asked for
-    plain = snapshot.exposition()
+    plain = snapshot.plain_text()
     assert plain.text == expected.text
     assert (plain.series, plain.skipped) == (expected.series, expected.skipped) == (2000, 0)
     trailer = b"# HELP x y\n# TYPE x gauge\nx 1\n"
@@ -91,8 +92,24 @@ def test_a_served_snapshot_retains_at_most_twice_the_file(path: Path) -> None:
     snapshot = make_snapshot("s", decoded, lambda d: render_parts(d, COST))
     del decoded
     assert snapshot.compress_metrics().series == 2000
-    assert bytes(snapshot.csv())  # served per request, not kept
+    assert b"".join(snapshot.csv())  # served per request, not kept
     gc.collect()
     kept = sum(len(part) for part in snapshot.exposition_gzip(b""))
     held = pa.total_allocated_bytes() - base + kept
     assert held <= 2 * len(body), f"{held / len(body):.2f}x the file"
+
+
+def test_served_forms_stream_in_bounded_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain /metrics and CSV /rows are made part by part as read, never whole (issue 15)."""
+    monkeypatch.setattr(snapshot_module, "PART_BYTES", 64 << 10)
+    original = decoded_of(AZURE.read_bytes())
+    expected = render(original, COST).text
+    snapshot = make_snapshot("s", original, lambda d: render_parts(d, COST))
+    snapshot.compress_metrics()
+    plain = list(snapshot.exposition())
+    assert b"".join(plain) == expected and snapshot.plain_size == len(expected)
+    assert len(plain) > 5 and max(len(part) for part in plain) <= 64 << 10
+    csv_parts = [bytes(part) for part in snapshot.csv()]
+    assert b"".join(csv_parts) == csv_of(original.text)
+    assert len(csv_parts) > 5 and max(len(part) for part in csv_parts) <= 2 * (64 << 10)
+    assert csv_parts[1].count(b"\n") > 1 and not csv_parts[1].startswith(csv_parts[0][:20])

@@ -61,7 +61,8 @@ def test_krateo_exporter_scraper_config_tree() -> None:
     sc_children = [o for o in objects
                    if o["metadata"]["ownerReferences"][0]["kind"] == "ScraperConfig"]
     assert sorted(o["kind"] for o in esc_children) == [
-        "ConfigMap", "Deployment", "ScraperConfig", "Secret", "Service", "ServiceAccount"]
+        "ConfigMap", "Deployment", "NetworkPolicy", "ScraperConfig", "Secret", "Service",
+        "ServiceAccount"]
     assert sorted(o["kind"] for o in sc_children) == ["ConfigMap", "Deployment", "ServiceAccount"]
     for obj in objects:
         validate(obj)
@@ -77,8 +78,9 @@ def test_service_is_cluster_ip_and_scraper_uses_its_dns_name() -> None:
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["ports"][0]["port"] == 2112
     (endpoint,) = by_kind(objects, "Secret")
-    assert endpoint["stringData"] == {
-        "server-url": "http://azure-focus-service.krateo-system.svc:2112"}
+    assert endpoint["stringData"]["server-url"] == \
+        "http://azure-focus-service.krateo-system.svc:2112"
+    assert sorted(endpoint["stringData"]) == ["server-url", "token"]
     (scraper,) = by_kind(objects, "ScraperConfig")
     assert scraper["metadata"]["name"] == "azure-focus-scraper"
     assert scraper["spec"]["api"]["endpointRef"] == {
@@ -95,7 +97,7 @@ def test_pods_are_locked_down_and_run_the_contracted_commands() -> None:
         (container,) = pod["containers"]
         assert container["args"][:5] == [command, "--config", "/etc/focusflow/config.yaml",
                                          "--secrets-dir", "/var/run/secrets/focusflow"]
-        assert container["args"][5:] == ["--listen", f"0.0.0.0:{port}"]
+        assert container["args"][5:7] == ["--listen", f"0.0.0.0:{port}"]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         security = container["securityContext"]
@@ -187,7 +189,7 @@ def test_sixty_character_name_gives_valid_children() -> None:
     docs = krateo_docs()
     docs[-1]["metadata"]["name"] = "a" * 60
     objects = render_tree(docs, SETTINGS)
-    assert len(objects) == 9
+    assert len(objects) == 10
     for obj in objects:
         assert is_dns_label(obj["metadata"]["name"]) and len(obj["metadata"]["name"]) <= 63
         for value in obj["metadata"]["labels"].values():
