@@ -75,11 +75,13 @@ def table_rows(db: str, table: str) -> pa.Table:
     return data.sort_by([(name, "ascending") for name in data.column_names])
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=["duckdb", "postgres", "delta"])
 def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A DuckDB file, or a fresh database on the real PostgreSQL."""
+    """A DuckDB file, a fresh database on the real PostgreSQL, or a local Delta Lake folder."""
     if request.param == "duckdb":
         return f"duckdb:///{tmp_path / 'focus.duckdb'}"
+    if request.param == "delta":
+        return f"delta+file://{tmp_path / 'lake'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
 
@@ -340,3 +342,24 @@ def test_a_killed_export_leaves_no_truncated_file(tmp_path: Path) -> None:
     assert ok_run.returncode == 0, ok_run.stderr
     with out.open(newline="", encoding="utf-8") as handle:
         assert sum(1 for _ in csv.reader(handle)) == 400_001
+
+
+# -- versions focusflow does not read are named as such ---------------------------------------
+def test_unsupported_versions_are_named_in_one_line(
+        cli: Cli, toolkit_files: dict[str, Path], tmp_path: Path) -> None:
+    db = f"duckdb:///{tmp_path / 'focus.duckdb'}"
+    source = toolkit_files["1.4/BillingPeriod/csv"]
+    for command in (("validate", source), ("ingest", source, "--db", db)):
+        code, _, err = cli(*command, "--focus-version", "1.5")
+        assert code != 0
+        assert err.strip().splitlines() == [
+            "error: FOCUS 1.5 is not a version focusflow supports "
+            "(it reads FOCUS 1.0, 1.1, 1.2, 1.3 and 1.4)"]
+    old = tmp_path / "focus05.csv"
+    old.write_text("BilledCost,BillingCurrency,ChargeType,Region,ChargePeriodStart\n"
+                   "1,USD,Usage,eu-west-1,2023-01-01T00:00:00Z\n", encoding="utf-8")
+    for command in (("validate", old), ("ingest", old, "--db", db)):
+        code, _, err = cli(*command)
+        assert code != 0
+        assert "is a FOCUS 0.5 file" in err and "lacks" not in err
+        assert len(err.strip().splitlines()) == 1
