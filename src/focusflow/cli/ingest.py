@@ -25,8 +25,8 @@ from focusflow.cli.summaries import BREAKDOWNS, breakdown_table
 from focusflow.focus import Dataset
 from focusflow.focus.writer import FileFormat, write_focus_file
 from focusflow.ingest import IngestOptions, IngestOutcome, ingest_location, write_rejects
-from focusflow.ingest.datasets import table_dataset
 from focusflow.sinks import DEFAULT_DB_URL, Sink, open_sink, quote
+from focusflow.sinks.datasets import table_dataset
 
 DbOption = Annotated[str, typer.Option("--db", help="Database URL: duckdb:///file.duckdb or "
                                        "postgresql://user@host/db", envvar="FOCUSFLOW_DB")]

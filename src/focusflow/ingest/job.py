@@ -23,8 +23,8 @@ import pyarrow as pa
 from focusflow.focus import FocusReader, HttpOptions, Reject
 from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
-from focusflow.ingest.datasets import check_dataset
 from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused
+from focusflow.sinks.datasets import check_dataset
 
 Progress = Callable[[int, int | None, int], None]
 """Called as (bytes read, total bytes or None, rows read) while a file streams."""

@@ -1,9 +1,10 @@
 """One table per FOCUS dataset: which dataset a table holds, and the guard that keeps it so.
 
-Orchestration layer. A table's columns say which dataset it holds (the same test a file's
-header passes: ``catalogue.detect_dataset``), in every sink and for tables older than this
-check; a load whose file is of another dataset is refused before anything is written, naming
-both, so Contract Commitment rows never land in a Cost and Usage table.
+Sinks layer, for every sink; jobs call ``check_dataset`` before ``Sink.load``. A table's
+columns say which dataset it holds (the same test a file's header passes:
+``catalogue.detect_dataset``), in every sink and for tables older than this check; a load whose
+file is of another dataset is refused before anything is written, naming both, so Contract
+Commitment rows never land in a Cost and Usage table.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import re
 
 from focusflow.errors import InputError, SinkError, TransientError
-from focusflow.focus import Dataset
-from focusflow.focus.catalogue import detect_dataset
-from focusflow.sinks import Sink
+from focusflow.focus.catalogue import Dataset, detect_dataset
+from focusflow.sinks.base import Sink
 
 
 def table_columns(sink: Sink, table: str) -> list[str] | None:
