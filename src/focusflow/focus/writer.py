@@ -110,7 +110,7 @@ def focus_parquet_table(data: pa.Table) -> pa.Table:
 def _write_csv(data: pa.Table, handle: IO[bytes] | gzip.GzipFile) -> None:
     handle.write((",".join(_header_cell(n) for n in data.column_names) + "\n").encode())
     for lines in _csv_lines(data):
-        handle.write(lines.encode("utf-8"))
+        handle.write(lines)
 
 
 def _header_cell(name: str) -> str:
@@ -121,21 +121,40 @@ def _quote_text(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _csv_lines(data: pa.Table) -> Iterator[str]:
-    """The rows as CSV text, one block per batch (memory bounded by the batch)."""
+def _csv_lines(data: pa.Table) -> Iterator[memoryview]:
+    """The rows as UTF-8 CSV text, one block per batch (memory bounded by the batch).
+
+    Each batch's lines are built column-wise by Arrow and handed over as the string array's
+    own data buffer: no Python object per row or cell."""
     for batch in data.to_batches(max_chunksize=BATCH_ROWS):
         if batch.num_rows == 0:
             continue
         cells = [csv_cells(column) for column in batch.columns]
         rows = pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
-        yield "\n".join(rows.to_pylist()) + "\n"
+        lines = pc.binary_join_element_wise(rows, "", "\n")  # each row + "\n"
+        _, offset_buffer, data_buffer = lines.buffers()
+        offsets = pa.Array.from_buffers(pa.int32(), len(lines) + 1, [None, offset_buffer],
+                                        offset=lines.offset)
+        yield memoryview(data_buffer)[offsets[0].as_py():offsets[-1].as_py()]
 
 
 def csv_cells(column: pa.Array) -> pa.Array:
-    """One column as CSV fields: FOCUS text for each value, "" (unquoted) for nulls."""
+    """One column as CSV fields: FOCUS text for each value, "" (unquoted) for nulls.
+
+    FOCUS columns repeat (a billing period, a service, a price per hour): a column with few
+    distinct values is formatted once per distinct value and expanded by index."""
+    if isinstance(column.type, pa.ExtensionType):
+        column = column.cast(column.type.storage_type)
+    if len(column) >= 64 and not pa.types.is_boolean(column.type):
+        encoded = pc.dictionary_encode(column)
+        if len(encoded.dictionary) * 4 <= len(column):
+            cells = _cells(encoded.dictionary)
+            return pc.fill_null(pc.take(cells, encoded.indices), "")
+    return pc.fill_null(_cells(column), "")
+
+
+def _cells(column: pa.Array) -> pa.Array:
     kind = column.type
-    if isinstance(kind, pa.ExtensionType):
-        column, kind = column.cast(kind.storage_type), kind.storage_type
     if pa.types.is_decimal(kind):
         text = decimal_text(column)
     elif pa.types.is_timestamp(kind):
@@ -148,7 +167,7 @@ def csv_cells(column: pa.Array) -> pa.Array:
     else:  # anything else a sink may hand back: its text, quoted
         text = pc.binary_join_element_wise(
             '"', pc.replace_substring(column.cast(_TEXT), '"', '""'), '"', "")
-    return pc.fill_null(text, "")
+    return text
 
 
 def decimal_text(column: pa.Array) -> pa.Array:
@@ -159,9 +178,8 @@ def decimal_text(column: pa.Array) -> pa.Array:
     if pc.any(scientific).as_py():
         text = pa.array([_plain(value) if value is not None and "E" in value else value
                          for value in text.to_pylist()], _TEXT)
-    text = pc.replace_substring_regex(text, r"(\.\d*[1-9])0+$", r"\1")
-    text = pc.replace_substring_regex(text, r"\.0*$", "")
-    return pc.replace_substring_regex(text, r"^-0$", "0")
+    # (no "-0": a decimal has no negative zero, and a tiny negative went through _plain)
+    return pc.replace_substring_regex(text, r"(\.\d*[1-9])0+$|\.0*$", r"\1")
 
 
 def _plain(value: str) -> str:
