@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from focusflow.errors import SinkError
 
-BATCH_ROWS = 65_536
+BATCH_ROWS = 8192
 _TEXT = pa.string()
 
 
