@@ -23,10 +23,11 @@ from focusflow.cli.ingest_validation import Prepared, prevalidate, with_rejects
 from focusflow.cli.options import http_options
 from focusflow.cli.summaries import BREAKDOWNS, breakdown_table
 from focusflow.focus import Dataset
+from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.writer import FileFormat, write_focus_file
 from focusflow.ingest import IngestOptions, IngestOutcome, ingest_location, write_rejects
 from focusflow.sinks import DEFAULT_DB_URL, Sink, open_sink, quote
-from focusflow.sinks.datasets import table_dataset
+from focusflow.sinks.datasets import table_columns
 
 DbOption = Annotated[str, typer.Option("--db", help="Database URL: duckdb:///file.duckdb or "
                                        "postgresql://user@host/db", envvar="FOCUSFLOW_DB")]
@@ -139,9 +140,10 @@ def summary_command(
     invoices or billing periods of a table holding another FOCUS dataset."""
     sink = open_sink(db)
     try:
-        dataset = table_dataset(sink, table)
-        if dataset is None:
+        columns = table_columns(sink, table)
+        if columns is None:
             raise fail(f"table {table!r} does not exist in {sink.name}", 1)
+        dataset = detect_dataset(columns)
         if dataset is not Dataset.COST_AND_USAGE:
             console.print(f"{table}: FOCUS {dataset.label}", highlight=False)
             for spec in BREAKDOWNS[dataset]:
@@ -190,9 +192,10 @@ def export_command(
     exact decimals, JSON as text) or typed Parquet. The file appears whole or not at all."""
     sink = open_sink(db)
     try:
-        dataset = table_dataset(sink, table)
-        if dataset is None:
+        columns = table_columns(sink, table)
+        if columns is None:
             raise fail(f"table {table!r} does not exist in {sink.name}", 1)
+        dataset = detect_dataset(columns)
         data = sink.read_table(table)
     finally:
         sink.close()

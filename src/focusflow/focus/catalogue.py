@@ -333,14 +333,19 @@ def is_custom(name: str) -> bool:
 
 def detect_dataset(header: Iterable[str]) -> Dataset:
     """The dataset whose own columns the header has most of; Cost and Usage when a charge
-    period is present or nothing else fits (a table's column names work as well as a file's)."""
+    period is present or nothing else fits."""
+    return identify_dataset(header) or Dataset.COST_AND_USAGE
+
+
+def identify_dataset(header: Iterable[str]) -> Dataset | None:
+    """Like ``detect_dataset``, but None when no column tells a dataset (a table's column names
+    work as well as a file's header)."""
     names = {h.strip().lower() for h in header}
     if "chargeperiodstart" in names:
         return Dataset.COST_AND_USAGE
-    found = {dataset: len(names & _MARKERS[dataset]) for dataset in Dataset
-             if dataset is not Dataset.COST_AND_USAGE}
+    found = {dataset: len(names & _MARKERS[dataset]) for dataset in Dataset}
     best = max(found, key=lambda dataset: found[dataset])
-    return best if found[best] else Dataset.COST_AND_USAGE
+    return best if found[best] else None
 
 
 def unsupported_version(header: Iterable[str]) -> tuple[str, list[str]] | None:

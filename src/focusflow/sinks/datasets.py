@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from focusflow.errors import InputError, SinkError, TransientError
-from focusflow.focus.catalogue import Dataset, detect_dataset
+from focusflow.focus.catalogue import Dataset, identify_dataset
 from focusflow.sinks.base import Sink
 
 
@@ -28,9 +28,10 @@ def table_columns(sink: Sink, table: str) -> list[str] | None:
 
 
 def table_dataset(sink: Sink, table: str) -> Dataset | None:
-    """The FOCUS dataset ``table`` holds, or None when it does not exist."""
+    """The FOCUS dataset ``table`` holds, or None when it does not exist or no column of it
+    tells a dataset (not a FOCUS table: nothing to protect)."""
     columns = table_columns(sink, table)
-    return detect_dataset(columns) if columns is not None else None
+    return identify_dataset(columns) if columns is not None else None
 
 
 def default_table(dataset: Dataset) -> str:

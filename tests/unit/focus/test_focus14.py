@@ -19,7 +19,7 @@ import pytest
 
 from focusflow.errors import ConfigError, InputError
 from focusflow.focus import Dataset, FocusReader, Level, columns_for
-from focusflow.focus.catalogue import detect_dataset, detect_version, lookup
+from focusflow.focus.catalogue import detect_dataset, detect_version, identify_dataset, lookup
 from focusflow.focus.datamodel import MODEL_FILE, model_columns, provenance
 from focusflow.focus.validation import ValidateOptions, validate
 
@@ -161,3 +161,14 @@ def test_typed_14_parquet_keeps_its_types(toolkit_files: dict[str, Path]) -> Non
     report = validate(str(path))
     assert (report.version, report.dataset) == ("1.4", "InvoiceDetail")
     assert not [r for r in report.failures if r.rule_id == "columns.mandatory-present"]
+
+
+def test_a_dataset_is_told_by_its_own_columns_only() -> None:
+    assert identify_dataset(["x_Anything", "Name"]) is None  # not a FOCUS table
+    assert detect_dataset(["x_Anything", "Name"]) is Dataset.COST_AND_USAGE
+    assert identify_dataset(["BilledCost", "InvoiceIssueStatus"]) is Dataset.INVOICE_DETAIL
+    # InvoiceDetailId is a Cost and Usage 1.4 column too: a charge period decides
+    assert identify_dataset(["ChargePeriodStart", "InvoiceDetailId"]) is Dataset.COST_AND_USAGE
+    assert identify_dataset(["contractid", "CONTRACTCOMMITMENTID"]) is \
+        Dataset.CONTRACT_COMMITMENT
+    assert identify_dataset(["BillingPeriodStatus"]) is Dataset.BILLING_PERIOD
