@@ -75,10 +75,16 @@ class Column:
     allowed_values: frozenset[str] = field(default_factory=frozenset)
     dataset: Dataset = Dataset.COST_AND_USAGE
     numeric_range: tuple[float, float] | None = None  # 1.4: e.g. percentages within [0, 1]
+    # Versions whose nullability differs from ``nullable`` (1.4 made PricingCurrency non-null).
+    nulls_by_version: Mapping[str, bool] = field(default_factory=dict)
 
     def level(self, version: str) -> Level | None:
         """The column's feature level in ``version``, or None when that version lacks it."""
         return self.levels.get(version)
+
+    def allows_nulls(self, version: str) -> bool:
+        """Whether ``version`` allows nulls in the column."""
+        return self.nulls_by_version.get(version, self.nullable)
 
     @property
     def is_currency(self) -> bool:
@@ -273,9 +279,12 @@ def _merge_model(hand: list[Column]) -> dict[Dataset, dict[str, Column]]:
         level = Level(spec.feature_level)
         known = tables[dataset].get(spec.name)
         if known is not None:
+            nulls = {**known.nulls_by_version}
+            if spec.allows_nulls != known.nullable:
+                nulls["1.4"] = spec.allows_nulls
             tables[dataset][spec.name] = replace(
                 known, levels=MappingProxyType({**known.levels, "1.4": level}),
-                numeric_range=spec.numeric_range)
+                numeric_range=spec.numeric_range, nulls_by_version=MappingProxyType(nulls))
             continue
         allowed = frozenset(spec.allowed_values) or _ALLOWED.get(spec.name, frozenset())
         tables[dataset][spec.name] = Column(

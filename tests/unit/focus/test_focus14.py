@@ -172,3 +172,17 @@ def test_a_dataset_is_told_by_its_own_columns_only() -> None:
     assert identify_dataset(["contractid", "CONTRACTCOMMITMENTID"]) is \
         Dataset.CONTRACT_COMMITMENT
     assert identify_dataset(["BillingPeriodStatus"]) is Dataset.BILLING_PERIOD
+
+
+@pytest.mark.parametrize(("version", "flagged"), [("1.3", False), ("1.4", True)])
+def test_nullability_follows_the_version(
+        toolkit_files: dict[str, Path], tmp_path: Path, version: str, flagged: bool) -> None:
+    # The 1.4 Data Model made PricingCurrency non-nullable; 1.3 allows nulls.
+    rows = read_rows(toolkit_files[f"{version}/CostAndUsage/csv"])
+    where = rows[0].index("PricingCurrency")
+    rows[3][where] = ""
+    target = tmp_path / "cu.csv"
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    failed = [(r.rule_id, r.column, r.rows) for r in validate(str(target)).failures]
+    assert failed == ([("values.not-null", "PricingCurrency", (3,))] if flagged else [])

@@ -94,7 +94,7 @@ def row_rules(layout: Layout) -> list[RowRule]:
         column = entry.catalogue
         if column is None or column.level(layout.version) is None:
             continue
-        rules.extend(_column_rules(column))
+        rules.extend(_column_rules(column, layout.version))
     if layout.has("ServiceCategory") and layout.has("ServiceSubcategory"):
         rules.append(_subcategory_rule())
     for start, end in PERIODS:
@@ -110,10 +110,10 @@ def _rule(rule_id: str, column: str, severity: Severity, message: str, violation
                    RowCheck(f"{rule_id}:{column}", violation))
 
 
-def _column_rules(column: Column) -> list[RowRule]:
+def _column_rules(column: Column, version: str) -> list[RowRule]:
     col, name = q(column.name), column.name
     rules = []
-    if not column.nullable:
+    if not column.allows_nulls(version):
         rules.append(_rule(NOT_NULL, name, Severity.ERROR, f"{name} must not be null",
                            f"{col} IS NULL"))
     if column.data_type is DataType.DECIMAL:
