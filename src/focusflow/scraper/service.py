@@ -24,7 +24,7 @@ from focusflow.errors import FocusflowError
 from focusflow.exporter.config import MetricType
 from focusflow.exporter.names import sanitize_metric
 from focusflow.focus import resolve_header
-from focusflow.focus.catalogue import detect_dataset
+from focusflow.focus.catalogue import identify_dataset
 from focusflow.focus.conversion import Leniency, convert_lenient, nonconformant_cells
 from focusflow.runtime.backoff import Backoff
 from focusflow.runtime.http import Request, Response, Route
@@ -104,7 +104,7 @@ class Scraper:
         with self.sink_lock:
             sink = open_sink(self.database().get_secret_value())
             try:  # one table per FOCUS dataset
-                check_dataset(sink, self.config.table_name, detect_dataset(table.column_names),
+                check_dataset(sink, self.config.table_name, identify_dataset(table.column_names),
                               file=snapshot.url)
                 result = sink.load(LoadRequest(
                     table=self.config.table_name, source_id=self.source_id,

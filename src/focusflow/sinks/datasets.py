@@ -41,8 +41,11 @@ def default_table(dataset: Dataset) -> str:
     return "focus_" + re.sub(r"(?<!^)(?=[A-Z])", "_", dataset.value).lower()
 
 
-def check_dataset(sink: Sink, table: str, dataset: Dataset, *, file: str) -> None:
-    """Refuse to load a ``dataset`` file into a table that holds another dataset."""
+def check_dataset(sink: Sink, table: str, dataset: Dataset | None, *, file: str) -> None:
+    """Refuse to load a ``dataset`` file into a table that holds another dataset (None: rows
+    no column of which tells a dataset, e.g. a generic metric: nothing to check)."""
+    if dataset is None:
+        return
     held = table_dataset(sink, table)
     if held is None or held is dataset:
         return
