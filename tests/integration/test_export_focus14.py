@@ -9,6 +9,7 @@ the files themselves (Python's ``csv`` and ``decimal``), not from focusflow.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import resource
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +28,7 @@ import pytest
 
 from fixtures.paths import sample_files
 from focusflow.cli import main
+from focusflow.focus.catalogue import DataType, detect_dataset, lookup
 from focusflow.sinks import open_sink
 
 pytestmark = pytest.mark.integration
@@ -363,3 +366,42 @@ def test_unsupported_versions_are_named_in_one_line(
         assert code != 0
         assert "is a FOCUS 0.5 file" in err and "lacks" not in err
         assert len(err.strip().splitlines()) == 1
+
+
+# -- nothing lost against the raw file -----------------------------------------------------------
+def canonical(path: Path) -> list[tuple[tuple[str, object], ...]]:
+    """Each row's cells by column name, as values: decimals by value, date-times as instants,
+    JSON as objects, empty as null; in a stable row order."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    dataset = detect_dataset(list(rows[0]))
+    out = []
+    for row in rows:
+        cells = []
+        for name, value in sorted(row.items()):
+            column = lookup(name, dataset)
+            kind = column.data_type if column else None
+            cell: object = value if value != "" or name.startswith("x_") else None
+            if value and kind is DataType.DECIMAL:
+                cell = Decimal(value).normalize()
+            elif value and kind is DataType.DATETIME:
+                cell = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            elif value and kind is DataType.JSON:
+                cell = json.dumps(json.loads(value), sort_keys=True)
+            cells.append((name, cell))
+        out.append(tuple(cells))
+    return sorted(out, key=repr)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_an_export_holds_every_cell_of_the_raw_14_file(
+        cli: Cli, toolkit_files: dict[str, Path], tmp_path: Path, dataset: str) -> None:
+    source = toolkit_files[f"1.4/{dataset}/csv"]
+    db = f"duckdb:///{tmp_path / 'focus.duckdb'}"
+    ok(cli, "ingest", source, "--db", db, "--table", dataset)
+    ok(cli, "export", tmp_path / "out.csv", "--db", db, "--table", dataset)
+    assert canonical(tmp_path / "out.csv") == canonical(source)
+    with source.open(newline="", encoding="utf-8") as raw, \
+            (tmp_path / "out.csv").open(newline="", encoding="utf-8") as exported:
+        assert next(csv.reader(exported)) == next(csv.reader(raw))  # same columns, same order
