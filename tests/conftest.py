@@ -24,6 +24,7 @@ pytest_plugins = [
     "fixtures.databricks_sql",
     "fixtures.kube_api",
     "fixtures.focus_rules",
+    "fixtures.toolkit_files",
 ]
 
 

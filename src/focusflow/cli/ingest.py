@@ -7,9 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import typer
 from rich.progress import (
     BarColumn,
@@ -21,11 +18,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from focusflow.cli.app import app, console
+from focusflow.cli.app import app, console, fail
 from focusflow.cli.ingest_validation import Prepared, prevalidate, with_rejects
 from focusflow.cli.options import http_options
+from focusflow.cli.summaries import BREAKDOWNS, breakdown_table
+from focusflow.focus import Dataset
+from focusflow.focus.catalogue import detect_dataset
+from focusflow.focus.writer import FileFormat, write_focus_file
 from focusflow.ingest import IngestOptions, IngestOutcome, ingest_location, write_rejects
 from focusflow.sinks import DEFAULT_DB_URL, Sink, open_sink, quote
+from focusflow.sinks.datasets import table_columns
 
 DbOption = Annotated[str, typer.Option("--db", help="Database URL: duckdb:///file.duckdb or "
                                        "postgresql://user@host/db", envvar="FOCUSFLOW_DB")]
@@ -134,9 +136,19 @@ def summary_command(
     table: TableOption = "focus",
     top: Annotated[int, typer.Option(help="Rows per breakdown.")] = 10,
 ) -> None:
-    """Cost by service, by month and by sub-account of a loaded table."""
+    """Cost by month, service and sub-account of a Cost and Usage table; commitments,
+    invoices or billing periods of a table holding another FOCUS dataset."""
     sink = open_sink(db)
     try:
+        columns = table_columns(sink, table)
+        if columns is None:
+            raise fail(f"table {table!r} does not exist in {sink.name}", 1)
+        dataset = detect_dataset(columns)
+        if dataset is not Dataset.COST_AND_USAGE:
+            console.print(f"{table}: FOCUS {dataset.label}", highlight=False)
+            for spec in BREAKDOWNS[dataset]:
+                console.print(breakdown_table(sink, table, spec, top))
+            return
         for title, key in (("Cost by month", "month"), ("Cost by service", "ServiceName"),
                            ("Cost by sub-account", "SubAccountName")):
             console.print(_breakdown(sink, table, title, key, top))
@@ -170,32 +182,23 @@ def _breakdown(sink: Sink, table: str, title: str, key: str, top: int) -> Table:
 
 @app.command("export")
 def export_command(
-    out: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    out: Annotated[Path, typer.Argument(help="File to write: .csv, .csv.gz or .parquet.")],
     db: DbOption = DEFAULT_DB_URL,
     table: TableOption = "focus",
+    file_format: Annotated[FileFormat | None, typer.Option(
+        "--format", help="csv, csv.gz or parquet (default: from the file name).")] = None,
 ) -> None:
-    """Write a loaded table back to CSV (FOCUS date-times as ISO 8601 UTC, JSON as text)."""
+    """Write a loaded table back as a FOCUS file: conformant CSV (UTC 'Z' date-times, shortest
+    exact decimals, JSON as text) or typed Parquet. The file appears whole or not at all."""
     sink = open_sink(db)
     try:
+        columns = table_columns(sink, table)
+        if columns is None:
+            raise fail(f"table {table!r} does not exist in {sink.name}", 1)
+        dataset = detect_dataset(columns)
         data = sink.read_table(table)
     finally:
         sink.close()
-    write_focus_csv(data, out)
-    console.print(f"wrote {data.num_rows:,} rows to {out}")
-
-
-def write_focus_csv(data: pa.Table, out: Path) -> None:
-    """CSV the way FOCUS writes it: ``...Z`` date-times, plain decimals, JSON as text."""
-    columns = []
-    for column, field in zip(data.columns, data.schema, strict=True):
-        if pa.types.is_timestamp(field.type):
-            columns.append(pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ"))
-        elif not pa.types.is_string(field.type):
-            columns.append(column.cast(pa.string()))
-        else:
-            columns.append(column)
-    text = pa.table(columns, names=data.column_names)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pacsv.write_csv(text, out, write_options=pacsv.WriteOptions(quoting_style="needed"))
-
-
+    write_focus_file(data, out, file_format)
+    console.print(f"wrote {data.num_rows:,} FOCUS {dataset.label} rows to {out}",
+                  highlight=False)

@@ -1,18 +1,23 @@
-"""The FOCUS column catalogue: every column of FOCUS 1.0-1.3 with its type, level and values.
+"""The FOCUS column catalogue: every column of FOCUS 1.0-1.4 with its type, level and values.
 
 This is the model layer's ground truth; readers, the typed schema and the validator all ask it.
-Facts come from the FOCUS specification's column "Content constraints" tables (see
+Facts for 1.0-1.3 come from the FOCUS specification's column "Content constraints" tables (see
 ``shared/reference/focus-columns.md``): level per version, data type, nullability, value format
-and allowed values. Names are matched case-insensitively and reported in their canonical
-PascalCase form.
+and allowed values. FOCUS 1.4 and its four datasets come from the published 1.4 Data Model
+(``datamodel.py``, vendored with its provenance). Names are matched case-insensitively and
+reported in their canonical PascalCase form. A header tells its dataset and version
+(``detect_dataset``, ``detect_version``); versions focusflow does not read are named as such.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
+
+from focusflow.errors import ConfigError
+from focusflow.focus.datamodel import model_columns
 
 
 class DataType(StrEnum):
@@ -33,14 +38,29 @@ class Level(StrEnum):
 
 
 class Dataset(StrEnum):
-    """FOCUS datasets (1.3 added Contract Commitment beside Cost and Usage)."""
+    """FOCUS datasets: 1.3 added Contract Commitment, 1.4 Invoice Detail and Billing Period."""
 
     COST_AND_USAGE = "CostAndUsage"
     CONTRACT_COMMITMENT = "ContractCommitment"
+    INVOICE_DETAIL = "InvoiceDetail"
+    BILLING_PERIOD = "BillingPeriod"
+
+    @property
+    def label(self) -> str:
+        """The spec's name: "Cost and Usage", "Contract Commitment", ..."""
+        return _TITLES[self]
 
 
-VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3")
-LATEST_VERSION = "1.3"
+_TITLES = {
+    Dataset.COST_AND_USAGE: "Cost and Usage",
+    Dataset.CONTRACT_COMMITMENT: "Contract Commitment",
+    Dataset.INVOICE_DETAIL: "Invoice Detail",
+    Dataset.BILLING_PERIOD: "Billing Period",
+}
+
+VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3", "1.4")
+LATEST_VERSION = "1.4"
+_HAND_VERSIONS = VERSIONS[:4]  # written below from the spec text; 1.4 comes from the model
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +74,17 @@ class Column:
     value_format: str = ""
     allowed_values: frozenset[str] = field(default_factory=frozenset)
     dataset: Dataset = Dataset.COST_AND_USAGE
+    numeric_range: tuple[float, float] | None = None  # 1.4: e.g. percentages within [0, 1]
+    # Versions whose nullability differs from ``nullable`` (1.4 made PricingCurrency non-null).
+    nulls_by_version: Mapping[str, bool] = field(default_factory=dict)
 
     def level(self, version: str) -> Level | None:
         """The column's feature level in ``version``, or None when that version lacks it."""
         return self.levels.get(version)
+
+    def allows_nulls(self, version: str) -> bool:
+        """Whether ``version`` allows nulls in the column."""
+        return self.nulls_by_version.get(version, self.nullable)
 
     @property
     def is_currency(self) -> bool:
@@ -75,7 +102,8 @@ NUM, DTF, CUR, KV, UNIT, ALLOWED = (
 def _levels(*per_version: Level | None) -> Mapping[str, Level]:
     """Levels for 1.0, 1.1, 1.2, 1.3 in order; None where the version lacks the column."""
     return MappingProxyType({
-        version: level for version, level in zip(VERSIONS, per_version, strict=True) if level
+        version: level for version, level in zip(_HAND_VERSIONS, per_version, strict=True)
+        if level
     })
 
 
@@ -238,20 +266,68 @@ _CC = [
     _col("BillingCurrency", S, True, _since_13(M), CUR, _CC_DS),
 ]
 
-COST_AND_USAGE: Mapping[str, Column] = MappingProxyType({c.name: c for c in _CU})
-CONTRACT_COMMITMENT: Mapping[str, Column] = MappingProxyType({c.name: c for c in _CC})
+
+
+def _merge_model(hand: list[Column]) -> dict[Dataset, dict[str, Column]]:
+    """The hand-written 1.0-1.3 columns, each given its 1.4 level from the published model;
+    columns new in 1.4 (and the Invoice Detail and Billing Period datasets) taken from it."""
+    tables: dict[Dataset, dict[str, Column]] = {dataset: {} for dataset in Dataset}
+    for column in hand:
+        tables[column.dataset][column.name] = column
+    for spec in model_columns():
+        dataset = Dataset(spec.dataset)
+        level = Level(spec.feature_level)
+        known = tables[dataset].get(spec.name)
+        if known is not None:
+            nulls = {**known.nulls_by_version}
+            if spec.allows_nulls != known.nullable:
+                nulls["1.4"] = spec.allows_nulls
+            tables[dataset][spec.name] = replace(
+                known, levels=MappingProxyType({**known.levels, "1.4": level}),
+                numeric_range=spec.numeric_range, nulls_by_version=MappingProxyType(nulls))
+            continue
+        allowed = frozenset(spec.allowed_values) or _ALLOWED.get(spec.name, frozenset())
+        tables[dataset][spec.name] = Column(
+            spec.name, DataType(spec.data_type), spec.allows_nulls,
+            MappingProxyType({"1.4": level}), spec.value_format, allowed, dataset,
+            spec.numeric_range)
+    return tables
+
+
+_TABLES = _merge_model([*_CU, *_CC])
+COST_AND_USAGE: Mapping[str, Column] = MappingProxyType(_TABLES[Dataset.COST_AND_USAGE])
+CONTRACT_COMMITMENT: Mapping[str, Column] = MappingProxyType(_TABLES[Dataset.CONTRACT_COMMITMENT])
+INVOICE_DETAIL: Mapping[str, Column] = MappingProxyType(_TABLES[Dataset.INVOICE_DETAIL])
+BILLING_PERIOD: Mapping[str, Column] = MappingProxyType(_TABLES[Dataset.BILLING_PERIOD])
 _BY_LOWER: Mapping[Dataset, Mapping[str, Column]] = {
-    Dataset.COST_AND_USAGE: {c.name.lower(): c for c in _CU},
-    Dataset.CONTRACT_COMMITMENT: {c.name.lower(): c for c in _CC},
+    dataset: {name.lower(): column for name, column in table.items()}
+    for dataset, table in _TABLES.items()
 }
+# Columns only one dataset has: what tells a header's dataset.
+_MARKERS: Mapping[Dataset, frozenset[str]] = {
+    dataset: frozenset(name for name in _BY_LOWER[dataset]
+                       if not any(name in _BY_LOWER[other] for other in Dataset
+                                  if other is not dataset))
+    for dataset in Dataset
+}
+
+SUPPORTED = "FOCUS 1.0, 1.1, 1.2, 1.3 and 1.4"
+# FOCUS 0.5 column IDs that 1.0 renamed (ChargeType -> ChargeCategory, Region -> RegionId/Name).
+_V05_ONLY = ("ChargeType", "Region")
+
+
+def require_supported(version: str) -> str:
+    """``version`` when focusflow reads it; ``ConfigError`` naming it and what is supported."""
+    if version not in VERSIONS:
+        raise ConfigError(f"FOCUS {version} is not a version focusflow supports "
+                          f"(it reads {SUPPORTED})")
+    return version
 
 
 def columns_for(version: str, dataset: Dataset = Dataset.COST_AND_USAGE) -> list[Column]:
     """The columns ``version`` defines for ``dataset``, in catalogue order."""
-    if version not in VERSIONS:
-        raise ValueError(f"unknown FOCUS version {version!r}; known: {', '.join(VERSIONS)}")
-    table = COST_AND_USAGE if dataset is Dataset.COST_AND_USAGE else CONTRACT_COMMITMENT
-    return [c for c in table.values() if c.level(version) is not None]
+    require_supported(version)
+    return [c for c in _TABLES[dataset].values() if c.level(version) is not None]
 
 
 def lookup(name: str, dataset: Dataset = Dataset.COST_AND_USAGE) -> Column | None:
@@ -265,29 +341,54 @@ def is_custom(name: str) -> bool:
 
 
 def detect_dataset(header: Iterable[str]) -> Dataset:
-    """Contract Commitment when its key columns are present and Cost and Usage's are not."""
+    """The dataset whose own columns the header has most of; Cost and Usage when a charge
+    period is present or nothing else fits."""
+    return identify_dataset(header) or Dataset.COST_AND_USAGE
+
+
+def identify_dataset(header: Iterable[str]) -> Dataset | None:
+    """Like ``detect_dataset``, but None when no column tells a dataset (a table's column names
+    work as well as a file's header)."""
     names = {h.strip().lower() for h in header}
-    if "contractcommitmentid" in names and "chargeperiodstart" not in names:
-        return Dataset.CONTRACT_COMMITMENT
-    return Dataset.COST_AND_USAGE
+    if "chargeperiodstart" in names:
+        return Dataset.COST_AND_USAGE
+    found = {dataset: len(names & _MARKERS[dataset]) for dataset in Dataset}
+    best = max(found, key=lambda dataset: found[dataset])
+    return best if found[best] else None
+
+
+def unsupported_version(header: Iterable[str]) -> tuple[str, list[str]] | None:
+    """(version, telling columns) when the header is of a FOCUS version focusflow does not
+    read (0.5: it has ChargeType or Region and no ChargeCategory), else None."""
+    names = {h.strip().lower(): h.strip() for h in header}
+    if "chargecategory" in names:
+        return None
+    telling = [names[n.lower()] for n in _V05_ONLY if n.lower() in names]
+    return ("0.5", telling) if telling else None
 
 
 def detect_version(header: Iterable[str]) -> str:
-    """The newest FOCUS version whose columns best explain ``header``.
+    """The FOCUS version that best explains ``header``.
 
-    A column introduced in version V proves the file is at least V; with no such marker the
-    file is 1.0. 1.3 Contract Commitment files are 1.3 by definition.
+    A column introduced in version V proves the file is at least V, and a column a later
+    version dropped (ProviderName, PublisherName in 1.4) that it is at most the last version
+    having it. In that range the oldest version whose Mandatory columns are all present wins
+    (a 1.4 Cost and Usage file without the 1.4-only Conditional columns is 1.4, not a 1.3 file
+    lacking ProviderName); with none complete, the oldest, whose missing columns get reported.
     """
-    names = list(header)
+    names = [h.strip() for h in header]
     dataset = detect_dataset(names)
-    if dataset is Dataset.CONTRACT_COMMITMENT:
-        return "1.3"
-    version = VERSIONS[0]
-    for name in names:
-        column = lookup(name, dataset)
-        if column is None:
+    exists = [v for v in VERSIONS if any(c.level(v) for c in _TABLES[dataset].values())]
+    known = [c for c in (lookup(n, dataset) for n in names) if c is not None]
+    index = VERSIONS.index
+    low = max((min(c.levels, key=index) for c in known), default=exists[0], key=index)
+    low = max(low, exists[0], key=index)
+    high = min((max(c.levels, key=index) for c in known), default=exists[-1], key=index)
+    present = {n.lower() for n in names}
+    for version in exists:
+        if not index(low) <= index(version) <= index(high):
             continue
-        introduced = min(column.levels, key=VERSIONS.index)
-        if VERSIONS.index(introduced) > VERSIONS.index(version):
-            version = introduced
-    return version
+        if all(c.name.lower() in present for c in _TABLES[dataset].values()
+               if c.level(version) is Level.MANDATORY):
+            return version
+    return low

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from focusflow.errors import InputError
 from focusflow.focus.catalogue import (
+    SUPPORTED,
     Column,
     Dataset,
     DataType,
@@ -24,6 +25,8 @@ from focusflow.focus.catalogue import (
     detect_dataset,
     detect_version,
     lookup,
+    require_supported,
+    unsupported_version,
 )
 
 DECIMAL = pa.decimal128(38, 18)
@@ -86,6 +89,13 @@ def resolve_header(
     the validator needs) is a header lacking a column the FOCUS version makes Mandatory.
     """
     dataset = detect_dataset(header)
+    if version is not None:
+        require_supported(version)
+    elif (older := unsupported_version(header)) is not None:
+        raise InputError(
+            f"is a FOCUS {older[0]} file (it has {', '.join(older[1])}, which FOCUS 1.0 "
+            f"renamed): FOCUS {older[0]} is not a version focusflow supports (it reads "
+            f"{SUPPORTED})", file=file, row=0)
     focus_version = version or detect_version(header)
     columns: list[LayoutColumn] = []
     seen: dict[str, int] = {}
@@ -108,7 +118,8 @@ def resolve_header(
         missing = missing_mandatory(layout)
         if missing:
             raise InputError(
-                f"lacks FOCUS {focus_version} mandatory column(s) {', '.join(missing)}",
+                f"lacks FOCUS {focus_version} {dataset.label} mandatory column(s) "
+                f"{', '.join(missing)}",
                 file=file, row=0,
             )
     return layout

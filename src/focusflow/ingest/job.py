@@ -21,8 +21,10 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from focusflow.focus import FocusReader, HttpOptions, Reject
+from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
 from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused
+from focusflow.sinks.datasets import check_dataset
 
 Progress = Callable[[int, int | None, int], None]
 """Called as (bytes read, total bytes or None, rows read) while a file streams."""
@@ -111,6 +113,7 @@ def _load(
     version: str, source_id: str, known_fingerprint: str | None, progress: Progress | None,
     text: TextRows | None = None,
 ) -> IngestOutcome:
+    check_dataset(sink, options.table, detect_dataset(reader.schema.names), file=reader.name)
     result = sink.load(LoadRequest(
         table=options.table, source_id=source_id, schema=reader.schema,
         batches=_metered(reader.batches(), reader, progress),

@@ -24,6 +24,7 @@ from focusflow.errors import FocusflowError
 from focusflow.exporter.config import MetricType
 from focusflow.exporter.names import sanitize_metric
 from focusflow.focus import resolve_header
+from focusflow.focus.catalogue import identify_dataset
 from focusflow.focus.conversion import Leniency, convert_lenient, nonconformant_cells
 from focusflow.runtime.backoff import Backoff
 from focusflow.runtime.http import Request, Response, Route
@@ -31,6 +32,7 @@ from focusflow.runtime.tokens import TokenSource
 from focusflow.scraper.config import ScraperConfig
 from focusflow.scraper.fetch import Snapshot, fetch_snapshot
 from focusflow.sinks import LoadRequest, LoadResult, open_sink
+from focusflow.sinks.datasets import check_dataset
 from focusflow.sources import Endpoint, EndpointResolver
 
 logger = logging.getLogger(__name__)
@@ -101,7 +103,9 @@ class Scraper:
         table, leniency = self._typed(snapshot)
         with self.sink_lock:
             sink = open_sink(self.database().get_secret_value())
-            try:
+            try:  # one table per FOCUS dataset
+                check_dataset(sink, self.config.table_name, identify_dataset(table.column_names),
+                              file=snapshot.url)
                 result = sink.load(LoadRequest(
                     table=self.config.table_name, source_id=self.source_id,
                     schema=table.schema, batches=table.to_batches(max_chunksize=65_536),

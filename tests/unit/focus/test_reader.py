@@ -88,7 +88,7 @@ def test_memory_is_bounded_by_batches(tmp_path: Path) -> None:
         (b"", "the file is empty"),
         (b"\x00\x01\x02\x03garbage\x00" * 100, "binary data"),
         (b"\xff\xfe\xfa not utf8 at all,\xff\n1,2\n", "not UTF-8"),
-        (b"BilledCost,BillingCurrency\n1,USD\n", "lacks FOCUS 1.0 mandatory column(s)"),
+        (b"BilledCost,BillingCurrency\n1,USD\n", "lacks FOCUS 1.0 Cost and Usage mandatory"),
         (b"[1, 2, 3]", "expected a JSON object per row"),
     ],
 )

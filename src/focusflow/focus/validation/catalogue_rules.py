@@ -1,9 +1,10 @@
-"""The validator's built-in rules, derived from the FOCUS 1.0-1.3 column catalogue.
+"""The validator's built-in rules, derived from the FOCUS 1.0-1.4 column catalogue.
 
 Model layer. These need no model file: mandatory columns present, custom columns prefixed
 ``x_``, non-nullable columns without nulls, Numeric and Date/Time formats, allowed values (and
 each ServiceSubcategory under its own ServiceCategory), ISO 4217 currency codes, Key-Value
-JSON objects, and each period's start before its end. Header rules are decided here from the
+JSON objects, 1.4's numeric ranges (percentages within [0, 1]), and each period's start
+before its end. Header rules are decided here from the
 layout; row rules become SQL predicates for the single scan (``scan.py``).
 """
 
@@ -29,6 +30,7 @@ MANDATORY = "columns.mandatory-present"
 CUSTOM_PREFIX = "columns.custom-prefix"
 NOT_NULL = "values.not-null"
 NUMERIC = "values.numeric-format"
+NUMERIC_RANGE = "values.numeric-range"
 DATETIME = "values.datetime-format"
 ALLOWED = "values.allowed"
 SUBCATEGORY = "values.subcategory-of-category"
@@ -92,7 +94,7 @@ def row_rules(layout: Layout) -> list[RowRule]:
         column = entry.catalogue
         if column is None or column.level(layout.version) is None:
             continue
-        rules.extend(_column_rules(column))
+        rules.extend(_column_rules(column, layout.version))
     if layout.has("ServiceCategory") and layout.has("ServiceSubcategory"):
         rules.append(_subcategory_rule())
     for start, end in PERIODS:
@@ -108,16 +110,21 @@ def _rule(rule_id: str, column: str, severity: Severity, message: str, violation
                    RowCheck(f"{rule_id}:{column}", violation))
 
 
-def _column_rules(column: Column) -> list[RowRule]:
+def _column_rules(column: Column, version: str) -> list[RowRule]:
     col, name = q(column.name), column.name
     rules = []
-    if not column.nullable:
+    if not column.allows_nulls(version):
         rules.append(_rule(NOT_NULL, name, Severity.ERROR, f"{name} must not be null",
                            f"{col} IS NULL"))
     if column.data_type is DataType.DECIMAL:
         rules.append(_rule(NUMERIC, name, Severity.ERROR,
                            f"{name} must be a decimal in Numeric Format (e.g. -12.5, 1E-3)",
                            f"{col} IS NOT NULL AND NOT {sql.is_numeric(col)}"))
+        if column.numeric_range is not None:
+            low, high = column.numeric_range
+            rules.append(_rule(NUMERIC_RANGE, name, Severity.ERROR,
+                               f"{name} must be within [{low:g}, {high:g}]",
+                               f"{sql.as_number(col)} NOT BETWEEN {low!r} AND {high!r}"))
     elif column.data_type is DataType.DATETIME:
         rules.append(_rule(DATETIME, name, Severity.ERROR,
                            f"{name} must be a UTC date-time 'YYYY-MM-DDTHH:mm:ssZ'",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from focusflow.errors import InputError
+from focusflow.focus.catalogue import require_supported
 from focusflow.focus.locations import HttpOptions
 from focusflow.focus.validation import catalogue_rules
 from focusflow.focus.validation.findings import Report, RuleResult, Severity, Status
@@ -40,6 +41,10 @@ class ValidateOptions:
     first_rows: int = 10
     model: RequirementsModel | None = None
     applicable: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.focus_version is not None:  # 0.5, 1.5: named as unsupported, up front
+            require_supported(self.focus_version)
 
 
 def validate(uri: str, options: ValidateOptions | None = None) -> Report:

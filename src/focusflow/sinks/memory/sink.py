@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from focusflow.errors import SinkError
 from focusflow.sinks.base import (
     LOAD_COLUMN,
     PERIOD_COLUMN,
@@ -73,6 +74,8 @@ class MemorySink:
         return result
 
     def query(self, table: str, sql: str, params: Sequence[object] = ()) -> pa.Table:
+        if table not in self.tables:
+            raise SinkError(f"memory: table {table!r} does not exist")
         con = duckdb.connect()
         con.register("t", self.tables[table])
         result: pa.Table = con.sql(sql.format(table="t"), params=list(params)).to_arrow_table()
