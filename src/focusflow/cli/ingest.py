@@ -20,7 +20,7 @@ from rich.table import Table
 
 from focusflow.cli.app import app, console, fail
 from focusflow.cli.ingest_validation import Prepared, prevalidate, with_rejects
-from focusflow.cli.options import http_options
+from focusflow.cli.options import NullValueOption, http_options, null_values
 from focusflow.cli.summaries import BREAKDOWNS, breakdown_table
 from focusflow.focus import Dataset
 from focusflow.focus.catalogue import detect_dataset
@@ -62,11 +62,13 @@ def ingest_command(
     validate: Annotated[bool, typer.Option(
         help="Check FOCUS conformance first (as 'focusflow validate'): refuse files breaking "
              "a MUST rule, or with --skip-invalid quarantine the offending rows.")] = False,
+    null_value: NullValueOption = None,
 ) -> None:
     """Load FOCUS reports into a database, replacing each source's earlier rows per period."""
     http = http_options(header, bearer_token, username, password, ca_file, insecure)
+    nulls = null_values(null_value)
     one_id = source_id if len(sources) == 1 else None
-    prepared = prevalidate(sources, focus_version=focus_version, http=http,
+    prepared = prevalidate(sources, focus_version=focus_version, http=http, null_values=nulls,
                            skip_invalid=skip_invalid, source_id=one_id) if validate else [
         Prepared(uri, one_id) for uri in sources]
     sink = open_sink(db)
@@ -76,6 +78,7 @@ def ingest_command(
             found = _ingest_one(item.uri, sink, IngestOptions(
                 table=table, source_id=item.source_id,
                 focus_version=focus_version, skip_invalid=skip_invalid, http=http,
+                null_values=nulls,
             ))
             outcomes.extend(with_rejects(found, item))
     finally:

@@ -40,14 +40,15 @@ class Prepared:
 
 
 def prevalidate(uris: list[str], *, focus_version: str | None, http: HttpOptions,
-                skip_invalid: bool, source_id: str | None) -> list[Prepared]:
+                skip_invalid: bool, source_id: str | None,
+                null_values: tuple[str, ...]) -> list[Prepared]:
     """Validate every source; refuse or quarantine as described in the module docstring."""
     # The engine loads only when --validate asks for it: plain ingests start faster.
     from focusflow.focus.validation import validate  # noqa: PLC0415
 
     prepared = []
     for uri in uris:
-        options = _options(uri, focus_version, http)
+        options = _options(uri, focus_version, http, null_values)
         report = validate(uri, options)
         if not report.has_errors:
             prepared.append(Prepared(uri, source_id))
@@ -67,14 +68,15 @@ def with_rejects(outcomes: list[IngestOutcome], item: Prepared) -> list[IngestOu
     return outcomes
 
 
-def _options(uri: str, focus_version: str | None, http: HttpOptions) -> ValidateOptions:
+def _options(uri: str, focus_version: str | None, http: HttpOptions,
+             null_values: tuple[str, ...]) -> ValidateOptions:
     from focusflow.focus.validation import (  # noqa: PLC0415 - see prevalidate
         ValidateOptions,
         find_cached_model,
         probe_version,
     )
 
-    options = ValidateOptions(focus_version=focus_version, http=http)
+    options = ValidateOptions(focus_version=focus_version, http=http, null_values=null_values)
     cached = find_cached_model(focus_version or probe_version(uri, options))
     return replace(options, model=cached[1]) if cached else options
 
@@ -105,7 +107,7 @@ def _quarantine(uri: str, options: ValidateOptions, source_id: str | None,
                          file=report.file)
     bad = offending_rows(uri, options)
     temp = Path(tempfile.mkdtemp(prefix="focusflow-valid-")) / "rows.csv"
-    _write_without(uri, options.http, set(bad), temp)
+    _write_without(uri, options, set(bad), temp)
     rejects = [Reject(row, rule.column or "", None, f"{rule.rule_id}: {rule.message}")
                for row, rule in bad.items()]
     return Prepared(str(temp), source_id or _identity(uri), rejects, temp)
@@ -117,11 +119,12 @@ def _identity(uri: str) -> str:
     return str(path.resolve()) if "://" not in uri and path.exists() else display_name(uri)
 
 
-def _write_without(uri: str, http: HttpOptions | None, bad: set[int], out: Path) -> None:
+def _write_without(uri: str, options: ValidateOptions, bad: set[int], out: Path) -> None:
     """Copy ``uri`` as CSV text without the rows in ``bad`` (one streaming pass)."""
-    opened = open_location(uri, http)
+    opened = open_location(uri, options.http)
     try:
-        text = open_text_batches(opened.stream, file=opened.display)
+        text = open_text_batches(opened.stream, file=opened.display,
+                                 null_values=options.null_values)
         schema = pa.schema([pa.field(name, pa.string()) for name in text.header])
         with pacsv.CSVWriter(out, schema) as writer:
             for batch in _kept(text.batches, bad):

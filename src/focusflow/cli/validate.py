@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from focusflow.cli.app import app, console, err_console, fail
-from focusflow.cli.options import http_options
+from focusflow.cli.options import NullValueOption, http_options, null_values
 from focusflow.errors import ConfigError, InputError, SourceError
 from focusflow.focus.validation import (
     Report,
@@ -69,13 +69,14 @@ def validate_command(
     bearer_token: Annotated[str | None, typer.Option(
         envvar="FOCUSFLOW_BEARER_TOKEN", help="Bearer token for http(s) sources.")] = None,
     ca_file: Annotated[str | None, typer.Option(help="CA bundle for https sources.")] = None,
+    null_value: NullValueOption = None,
 ) -> None:
     """Check a FOCUS file: rule, column, offending row count and first rows per finding."""
     criteria = frozenset(c.strip() for c in (applicable or "").split(",") if c.strip())
     options = ValidateOptions(
         focus_version=focus_version, first_rows=first_rows,
         http=http_options(header, bearer_token, None, None, ca_file, False),
-        applicable=criteria,
+        applicable=criteria, null_values=null_values(null_value),
     )
     try:
         report = validate_with_model(file, options, rules, use_model=model)

@@ -47,7 +47,7 @@ def convert_batch(
         except _ColumnError:
             bad = _first_bad(values, column)
             raise InputError(
-                f"expected {_expectation(column)}, found {bad.value!r}",
+                f"expected {_expectation(column)}, found {bad.value!r}{null_hint(bad.value)}",
                 file=file, row=first_row + bad.offset, column=column.name,
             ) from None
     return pa.RecordBatch.from_arrays(arrays, schema=layout.schema)
@@ -66,11 +66,23 @@ def split_valid(
             for found in _all_bad(values, column):
                 bad.setdefault(found.offset, Reject(
                     first_row + found.offset, column.name, found.value,
-                    f"expected {_expectation(column)}",
+                    f"expected {_expectation(column)}{null_hint(found.value)}",
                 ))
     keep = [i for i in range(raw.num_rows) if i not in bad]
     kept = raw.take(pa.array(keep, pa.int64())) if bad else raw
     return kept, sorted(bad.values(), key=lambda r: r.row), keep
+
+
+# Texts that other tools write for "no value"; a cell holding one was read as text.
+_NULL_LIKE = frozenset({"null", "na", "n/a", "none", "nan", "nil", "\\n", "#n/a", "(null)"})
+
+
+def null_hint(value: str | None) -> str:
+    """How nulls are read, when ``value`` looks like another tool's null (else '')."""
+    if value is None or value.strip().lower() not in _NULL_LIKE:
+        return ""
+    return ("; nulls are read as an empty unquoted field or an unquoted NULL, a quoted value "
+            "is text (ingest/validate --null-value TOKEN adds another unquoted null token)")
 
 
 class _ColumnError(Exception):

@@ -15,7 +15,7 @@ import itertools
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Any, BinaryIO
@@ -33,6 +33,9 @@ CSV_BLOCK_BYTES = 1 << 20
 JSON_BATCH_ROWS = 16_384
 PARQUET_BATCH_ROWS = 65_536
 _BOM = b"\xef\xbb\xbf"
+# Tokens that, written unquoted in a CSV field, mean null (besides the empty field): the
+# FinOps Foundation's sample data and SQL-engine exports write NULL. Quoted, they stay text.
+DEFAULT_NULL_TOKENS: tuple[str, ...] = ("NULL",)
 
 
 class RaggedRowError(InputError):
@@ -68,12 +71,15 @@ def sniff(prefix: bytes) -> tuple[bool, Format]:
 
 
 def open_text_batches(
-    stream: BinaryIO, *, file: str, skip_invalid: bool = False, parallel: bool = False
+    stream: BinaryIO, *, file: str, skip_invalid: bool = False, parallel: bool = False,
+    null_values: Sequence[str] = DEFAULT_NULL_TOKENS,
 ) -> TextBatches:
     """Sniff ``stream`` and read it as text batches (the stream is consumed lazily).
 
     ``parallel`` lets Arrow parse CSV blocks on several threads; row numbers of ragged rows
     are then unknown (``RaggedRowError.row`` is None) and the caller may re-read serially.
+    In CSV an unquoted empty field and an unquoted token of ``null_values`` are nulls; a
+    quoted field is always text (JSON and Parquet carry their own nulls).
     """
     prefix = read_prefix(stream, SNIFF_BYTES)
     if not prefix.strip():
@@ -94,7 +100,8 @@ def open_text_batches(
         return _parquet(body, file)
     if fmt is Format.JSON:
         return _json(body, prefix, file)
-    return _csv(body, prefix, file, skip_invalid, parallel and not skip_invalid)
+    return _csv(body, prefix, file, skip_invalid, parallel and not skip_invalid,
+                null_values=["", *null_values])
 
 
 def number_ragged_row(stream: BinaryIO, *, file: str) -> RaggedRowError | None:
@@ -109,7 +116,8 @@ def number_ragged_row(stream: BinaryIO, *, file: str) -> RaggedRowError | None:
 
 
 def _csv(
-    body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool, parallel: bool
+    body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool, parallel: bool, *,
+    null_values: list[str],
 ) -> TextBatches:
     header_line = prefix.removeprefix(_BOM)
     if b"\x00" in header_line[:4096]:
@@ -150,9 +158,10 @@ def _csv(
                 newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()),
-                # An unquoted empty field is a null; a quoted "" stays an empty string. Only
-                # the empty field: Arrow's default list would also null "NA", "NULL", "nan".
-                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+                # An unquoted empty field or null token is a null; a quoted "" or "NULL" stays
+                # text. Only those: Arrow's default list would also null "NA", "nan", "N/A".
+                null_values=null_values, strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
             ),
         )
     except pa.ArrowInvalid as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -20,6 +20,7 @@ import pyarrow as pa
 from focusflow.errors import InputError
 from focusflow.focus.conversion import Reject, convert_batch, split_valid
 from focusflow.focus.formats import (
+    DEFAULT_NULL_TOKENS,
     Format,
     RaggedRowError,
     TextBatches,
@@ -46,6 +47,7 @@ class FocusReader:
         focus_version: str | None = None,
         skip_invalid: bool = False,
         require_mandatory: bool = True,
+        null_values: Sequence[str] = DEFAULT_NULL_TOKENS,
     ) -> None:
         self.uri = uri
         self._http = http
@@ -56,6 +58,7 @@ class FocusReader:
         self.skip_invalid = skip_invalid
         self.rows_read = 0
         self.rejects: list[Reject] = []
+        self._null_values = tuple(null_values)
         try:
             self._text: TextBatches = self._open_text(skip_invalid)
             self.layout: Layout = resolve_header(
@@ -72,6 +75,7 @@ class FocusReader:
             return open_text_batches(
                 self._meter,  # type: ignore[arg-type]
                 file=self.name, skip_invalid=skip_invalid, parallel=True,
+                null_values=self._null_values,
             )
         except RaggedRowError as exc:  # Arrow parses the first block while opening
             if exc.row is not None:

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from focusflow.focus import FocusReader, HttpOptions, Reject
 from focusflow.focus.catalogue import detect_dataset
+from focusflow.focus.formats import DEFAULT_NULL_TOKENS
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
 from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused
 from focusflow.sinks.datasets import check_dataset
@@ -37,6 +38,7 @@ class IngestOptions:
     focus_version: str | None = None
     skip_invalid: bool = False
     http: HttpOptions = field(default_factory=HttpOptions)
+    null_values: tuple[str, ...] = DEFAULT_NULL_TOKENS
 
 
 @dataclass
@@ -72,7 +74,7 @@ def _ingest_file(
 ) -> IngestOutcome:
     with FocusReader(
         uri, http=options.http, focus_version=options.focus_version,
-        skip_invalid=options.skip_invalid,
+        skip_invalid=options.skip_invalid, null_values=options.null_values,
     ) as reader:
         source_id = options.source_id or _default_source_id(reader.name)
         text = (TextRows(reader.layout, _metered(reader.text_batches(), reader, progress))
