@@ -18,10 +18,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from focusflow.cli.app import app, console, fail
+from focusflow.cli.app import EXIT_UNREADABLE, app, console, fail
 from focusflow.cli.ingest_validation import Prepared, prevalidate, with_rejects
 from focusflow.cli.options import NullValueOption, http_options, null_values
 from focusflow.cli.summaries import BREAKDOWNS, breakdown_table
+from focusflow.errors import SourceError, UnreadableInputError
 from focusflow.focus import Dataset
 from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.writer import FileFormat, write_focus_file
@@ -67,24 +68,27 @@ def ingest_command(
     """Load FOCUS reports into a database, replacing each source's earlier rows per period."""
     http = http_options(header, bearer_token, username, password, ca_file, insecure)
     nulls = null_values(null_value)
-    one_id = source_id if len(sources) == 1 else None
-    prepared = prevalidate(sources, focus_version=focus_version, http=http, null_values=nulls,
-                           skip_invalid=skip_invalid, source_id=one_id) if validate else [
-        Prepared(uri, one_id) for uri in sources]
-    sink = open_sink(db)
-    outcomes: list[IngestOutcome] = []
     try:
-        for item in prepared:
-            found = _ingest_one(item.uri, sink, IngestOptions(
-                table=table, source_id=item.source_id,
-                focus_version=focus_version, skip_invalid=skip_invalid, http=http,
-                null_values=nulls,
-            ))
-            outcomes.extend(with_rejects(found, item))
-    finally:
-        sink.close()
-    quarantined = write_rejects(rejects, outcomes) if skip_invalid else 0
-    console.print(_outcome_table(outcomes, quarantined, rejects))
+        one_id = source_id if len(sources) == 1 else None
+        prepared = prevalidate(sources, focus_version=focus_version, http=http, null_values=nulls,
+                               skip_invalid=skip_invalid, source_id=one_id) if validate else [
+            Prepared(uri, one_id) for uri in sources]
+        sink = open_sink(db)
+        outcomes: list[IngestOutcome] = []
+        try:
+            for item in prepared:
+                found = _ingest_one(item.uri, sink, IngestOptions(
+                    table=table, source_id=item.source_id,
+                    focus_version=focus_version, skip_invalid=skip_invalid, http=http,
+                    null_values=nulls,
+                ))
+                outcomes.extend(with_rejects(found, item))
+        finally:
+            sink.close()
+        quarantined = write_rejects(rejects, outcomes) if skip_invalid else 0
+        console.print(_outcome_table(outcomes, quarantined, rejects))
+    except (UnreadableInputError, SourceError) as exc:
+        raise fail(f"unreadable input: {exc}", EXIT_UNREADABLE) from None
 
 
 def _ingest_one(uri: str, sink: Sink, options: IngestOptions) -> list[IngestOutcome]:

@@ -16,10 +16,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from focusflow.cli.app import app, console, err_console, fail
+from focusflow.cli.app import EXIT_UNREADABLE, app, console, err_console, fail
 from focusflow.cli.options import NullValueOption, http_options, null_values
 from focusflow.errors import ConfigError, InputError, SourceError
 from focusflow.focus.validation import (
+    PUBLISHED_MODEL_VERSIONS,
     Report,
     RuleResult,
     Severity,
@@ -29,11 +30,11 @@ from focusflow.focus.validation import (
     load_model,
     probe_version,
     to_junit,
+    unreadable_junit,
     validate,
 )
 
 EXIT_FINDINGS = 1
-EXIT_UNREADABLE = 2
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
@@ -81,6 +82,7 @@ def validate_command(
     try:
         report = validate_with_model(file, options, rules, use_model=model)
     except (InputError, SourceError) as exc:
+        _print_unreadable(file, str(exc), output)
         raise fail(f"unreadable input: {exc}", EXIT_UNREADABLE) from None
     if output is OutputFormat.JSON:
         _print_json(report, show_passed)
@@ -107,16 +109,28 @@ def validate_with_model(
     version = options.focus_version or probe_version(file, options)
     cached = find_cached_model(version)
     if cached is None:
-        hint = f"focusflow rules fetch --version {version}"
+        if version in PUBLISHED_MODEL_VERSIONS:
+            hint = f"run 'focusflow rules fetch --version {version}' or pass --rules FILE"
+        else:  # suggesting 'rules fetch' would send the user to a command that cannot work
+            hint = (f"no package publishes a FOCUS {version} model (focus-validator ships "
+                    f"FOCUS {', '.join(PUBLISHED_MODEL_VERSIONS)}): pass one with --rules FILE")
         if options.applicable:
             raise ConfigError(f"--applicable selects rules of the FOCUS requirements model, and "
-                              f"no FOCUS {version} model is cached: run '{hint}' or pass "
-                              "--rules FILE")
+                              f"no FOCUS {version} model is cached: {hint}")
         err_console.print(f"[yellow]note:[/] no FOCUS {version} requirements model cached; "
-                          f"checking the column catalogue only (run '{hint}' for the full "
-                          "conformance rules)", highlight=False)
+                          f"checking the column catalogue only (for the full conformance "
+                          f"rules: {hint})", highlight=False, soft_wrap=True)
         return validate(file, options)
     return validate(file, replace(options, model=cached[1]))
+
+
+def _print_unreadable(file: str, message: str, output: OutputFormat) -> None:
+    """JSON and JUnit consumers get the failure on stdout too (the error line is on stderr)."""
+    if output is OutputFormat.JSON:
+        console.out(json.dumps({"file": file, "status": "unreadable", "message": message},
+                               ensure_ascii=False), highlight=False)
+    elif output is OutputFormat.JUNIT:
+        console.out(unreadable_junit(file, message), highlight=False)
 
 
 def _print_json(report: Report, show_passed: bool) -> None:

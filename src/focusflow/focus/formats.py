@@ -23,8 +23,8 @@ from typing import IO, Any, BinaryIO
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from focusflow.errors import InputError
-from focusflow.focus.streams import PrefixedStream, read_prefix
+from focusflow.errors import InputError, UnreadableInputError
+from focusflow.focus.streams import ContentStream, PrefixedStream, read_prefix
 
 SNIFF_BYTES = 64 * 1024
 # Arrow's streaming CSV reader reads ahead a few dozen blocks; 1 MiB blocks keep that
@@ -38,7 +38,7 @@ _BOM = b"\xef\xbb\xbf"
 DEFAULT_NULL_TOKENS: tuple[str, ...] = ("NULL",)
 
 
-class RaggedRowError(InputError):
+class RaggedRowError(UnreadableInputError):
     """A CSV row with the wrong number of fields (``row`` is None when parsed in parallel)."""
 
 
@@ -56,6 +56,8 @@ class TextBatches:
     batches: Iterator[pa.RecordBatch]
     format: Format
     invalid_rows: list[tuple[int | None, str]] = field(default_factory=list)
+    # The (decompressed) bytes the parser reads, hashed as they pass: the content hash.
+    content: ContentStream | None = None
 
 
 def sniff(prefix: bytes) -> tuple[bool, Format]:
@@ -83,25 +85,31 @@ def open_text_batches(
     """
     prefix = read_prefix(stream, SNIFF_BYTES)
     if not prefix.strip():
-        raise InputError("the file is empty (no header row)", file=file)
+        raise UnreadableInputError("the file is empty (no header row)", file=file)
     compressed, fmt = sniff(prefix)
     body: Any = PrefixedStream(prefix, stream)
     if compressed:
-        body = gzip.GzipFile(fileobj=io.BufferedReader(body, 1 << 20), mode="rb")
+        content = ContentStream(
+            gzip.GzipFile(fileobj=io.BufferedReader(body, 1 << 20), mode="rb"), file=file)
         try:
-            prefix = read_prefix(body, SNIFF_BYTES)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"corrupt gzip data: {exc}", file=file) from exc
+            prefix = read_prefix(content, SNIFF_BYTES)
+        except OSError as exc:
+            raise UnreadableInputError(f"corrupt gzip data: {exc}", file=file) from exc
         if not prefix.strip():
-            raise InputError("the file is empty (no header row)", file=file)
+            raise UnreadableInputError("the file is empty (no header row)", file=file)
         _, fmt = sniff(prefix)
-        body = PrefixedStream(prefix, body)
+        body = PrefixedStream(prefix, content)
+    else:
+        content = body = ContentStream(body, file=file)
     if fmt is Format.PARQUET:
-        return _parquet(body, file)
-    if fmt is Format.JSON:
-        return _json(body, prefix, file)
-    return _csv(body, prefix, file, skip_invalid, parallel and not skip_invalid,
-                null_values=["", *null_values])
+        text = _parquet(body, file)
+    elif fmt is Format.JSON:
+        text = _json(body, prefix, file)
+    else:
+        text = _csv(body, prefix, file, skip_invalid, parallel and not skip_invalid,
+                    null_values=["", *null_values])
+    text.content = content
+    return text
 
 
 def number_ragged_row(stream: BinaryIO, *, file: str) -> RaggedRowError | None:
@@ -121,16 +129,18 @@ def _csv(
 ) -> TextBatches:
     header_line = prefix.removeprefix(_BOM)
     if b"\x00" in header_line[:4096]:
-        raise InputError("binary data, expected CSV, gzip-compressed CSV, Parquet or JSON",
-                         file=file)
+        raise UnreadableInputError(
+            "binary data, expected CSV, gzip-compressed CSV, Parquet or JSON", file=file)
     try:
         text = header_line.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < len(header_line) - 4:  # not just a character cut by the prefix boundary
-            raise InputError(f"not UTF-8 text (byte {exc.start} of the file)", file=file) from exc
+            raise UnreadableInputError(f"not UTF-8 text (byte {exc.start} of the file)",
+                                       file=file) from exc
         text = header_line[: exc.start].decode("utf-8")
     if "\n" not in text and len(prefix) >= SNIFF_BYTES:
-        raise InputError("the header row is longer than 64 KiB; is this a CSV file?", file=file)
+        raise UnreadableInputError("the header row is longer than 64 KiB; is this a CSV file?",
+                                   file=file)
     header = next(csv.reader(io.StringIO(text.splitlines()[0])))
     invalid: list[tuple[int | None, str]] = []
     ragged: list[RaggedRowError] = []
@@ -183,7 +193,7 @@ def _csv_batches(
         except StopIteration:
             return
         except UnicodeDecodeError as exc:
-            raise InputError("not UTF-8 text", file=file) from exc
+            raise UnreadableInputError("not UTF-8 text", file=file) from exc
         except pa.ArrowInvalid as exc:
             raise _parse_error(exc, ragged, file) from exc
         yield batch
@@ -194,8 +204,8 @@ def _parse_error(exc: Exception, ragged: list[RaggedRowError], file: str) -> Inp
         return ragged[0]
     text = str(exc).split("\n")[0]
     if "UTF8" in text:
-        return InputError("not UTF-8 text", file=file)
-    return InputError(text.removeprefix("CSV parse error: "), file=file)
+        return UnreadableInputError("not UTF-8 text", file=file)
+    return UnreadableInputError(text.removeprefix("CSV parse error: "), file=file)
 
 
 def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
@@ -208,7 +218,7 @@ def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
         parquet = pq.ParquetFile(spool)
     except (pa.ArrowInvalid, OSError) as exc:
         spool.close()
-        raise InputError(f"not a readable Parquet file: {exc}", file=file) from exc
+        raise UnreadableInputError(f"not a readable Parquet file: {exc}", file=file) from exc
     header = parquet.schema_arrow.names
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -321,9 +331,9 @@ def _json_rows(text: IO[str], file: str) -> Iterator[dict[str, str | None]]:
                 continue
         if at_eof:
             if error is not None:
-                raise InputError(f"invalid JSON: {error.msg}", file=file, row=number + 1)
+                raise UnreadableInputError(f"invalid JSON: {error.msg}", file=file, row=number + 1)
             if in_array:
-                raise InputError("invalid JSON: the array is not closed", file=file)
+                raise UnreadableInputError("invalid JSON: the array is not closed", file=file)
             return
         chunk = text.read(1 << 20)
         at_eof = not chunk

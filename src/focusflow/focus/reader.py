@@ -9,15 +9,13 @@ rows are set aside as ``Reject``s instead of failing the read.
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Self
 
 import pyarrow as pa
 
-from focusflow.errors import InputError
+from focusflow.errors import UnreadableInputError
 from focusflow.focus.conversion import Reject, convert_batch, split_valid
 from focusflow.focus.formats import (
     DEFAULT_NULL_TOKENS,
@@ -29,11 +27,7 @@ from focusflow.focus.formats import (
 )
 from focusflow.focus.locations import HttpOptions, Opened, open_location
 from focusflow.focus.schema import Layout, resolve_header
-from focusflow.focus.streams import MeteredStream
-
-# What the gzip module raises on a truncated or damaged stream (EOFError would otherwise
-# reach click, which prints a bare "Aborted!").
-_CORRUPT_GZIP = (EOFError, zlib.error, gzip.BadGzipFile)
+from focusflow.focus.streams import CORRUPT_GZIP, MeteredStream
 
 
 class FocusReader:
@@ -81,8 +75,9 @@ class FocusReader:
             if exc.row is not None:
                 raise
             raise self._locate_ragged_row() or exc from None
-        except _CORRUPT_GZIP as exc:
-            raise InputError(f"corrupt or truncated gzip data: {exc}", file=self.name) from exc
+        except CORRUPT_GZIP as exc:
+            raise UnreadableInputError(f"corrupt or truncated gzip data: {exc}",
+                                       file=self.name) from exc
 
     @property
     def schema(self) -> pa.Schema:
@@ -98,10 +93,12 @@ class FocusReader:
 
     @property
     def fingerprint(self) -> str:
-        """XXH3-128 of the raw bytes; final once ``batches()`` is exhausted."""
+        """XXH3-128 of the content (decompressed if it came gzip-compressed, so a ``.csv`` and
+        its ``.csv.gz`` are the same content); final once ``batches()`` is exhausted."""
         if not self._finished:
             raise RuntimeError("the fingerprint is known only after the whole file was read")
-        return self._meter.fingerprint
+        content = self._text.content
+        return content.fingerprint if content is not None else self._meter.fingerprint
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Typed batches in file order; raises ``InputError`` at the first bad row."""
@@ -127,9 +124,10 @@ class FocusReader:
                 self.rows_read += text.num_rows
                 yield text, first_row
         except UnicodeDecodeError as exc:
-            raise InputError("not UTF-8 text", file=self.name) from exc
-        except _CORRUPT_GZIP as exc:
-            raise InputError(f"corrupt or truncated gzip data: {exc}", file=self.name) from exc
+            raise UnreadableInputError("not UTF-8 text", file=self.name) from exc
+        except CORRUPT_GZIP as exc:
+            raise UnreadableInputError(f"corrupt or truncated gzip data: {exc}",
+                                       file=self.name) from exc
         except RaggedRowError as exc:
             if exc.row is not None:
                 raise
@@ -151,7 +149,10 @@ class FocusReader:
             self.rejects.append(Reject(number or 0, "", text, "wrong number of fields"))
 
     def _drain(self) -> None:
-        # The fingerprint covers every byte, also trailing ones a parser did not need.
+        # The fingerprint covers every byte, also trailing ones a parser did not need (and a
+        # truncated gzip stream is noticed even when the parser stopped early).
+        if self._text.content is not None:
+            self._text.content.drain()
         while not self._meter.closed and self._meter.read(1 << 20):
             pass
 

@@ -11,18 +11,20 @@ from focusflow.focus.validation.engine import (
     validate,
 )
 from focusflow.focus.validation.fetch import (
+    PUBLISHED_MODEL_VERSIONS,
     RulesSettings,
     cached_models,
     fetch_model,
     find_cached_model,
 )
 from focusflow.focus.validation.findings import Report, RuleResult, Severity, Status
-from focusflow.focus.validation.junit import to_junit
+from focusflow.focus.validation.junit import to_junit, unreadable_junit
 from focusflow.focus.validation.model import RequirementsModel, load_model
 from focusflow.focus.validation.overrides import OVERRIDES, Override
 
 __all__ = [
     "OVERRIDES",
+    "PUBLISHED_MODEL_VERSIONS",
     "Override",
     "Report",
     "RequirementsModel",
@@ -38,5 +40,6 @@ __all__ = [
     "offending_rows",
     "probe_version",
     "to_junit",
+    "unreadable_junit",
     "validate",
 ]

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from focusflow.errors import FocusflowError, InputError
+from focusflow.errors import FocusflowError, InputError, UnreadableInputError
 from focusflow.focus.formats import (
     DEFAULT_NULL_TOKENS,
     TextBatches,
@@ -353,6 +353,6 @@ def _row_numbered(
             yield from windowed.attach(numbered()) if windowed else numbered()
         except (FocusflowError, UnicodeDecodeError) as exc:
             failure.append(exc if isinstance(exc, FocusflowError)
-                           else InputError("not UTF-8 text"))
+                           else UnreadableInputError("not UTF-8 text"))
 
     return pa.RecordBatchReader.from_batches(windowed.schema if windowed else schema, guarded())
