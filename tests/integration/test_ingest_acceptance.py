@@ -449,8 +449,11 @@ def test_skip_invalid_quarantines_bad_rows(cli: Cli, db: str, tmp_path: Path) ->
     assert code == 0, err
     assert "3 invalid rows quarantined" in out
     assert count_rows(db) == 47
-    _, quarantined = read_csv_rows(rejects)
-    assert sorted((int(r[1]), r[2]) for r in quarantined) == [
+    reject_header, quarantined = read_csv_rows(rejects)
+    # The rejects file holds the rows (same columns) plus the reason columns (issue 14).
+    assert reject_header[:len(header)] == header
+    at = {name: reject_header.index(f"x_rejected_{name}") for name in ("row", "column")}
+    assert sorted((int(r[at["row"]]), r[at["column"]]) for r in quarantined) == [
         (5, "BilledCost"), (10, "ChargeCategory"), (15, "")]
 
 

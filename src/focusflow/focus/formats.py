@@ -36,6 +36,10 @@ _BOM = b"\xef\xbb\xbf"
 # Tokens that, written unquoted in a CSV field, mean null (besides the empty field): the
 # FinOps Foundation's sample data and SQL-engine exports write NULL. Quoted, they stay text.
 DEFAULT_NULL_TOKENS: tuple[str, ...] = ("NULL",)
+# The reason columns of an ingest rejects file (``ingest/rejects.py``): a rejects file re-loads
+# as the rows it holds, so readers leave these columns out.
+REJECT_COLUMNS = ("x_rejected_file", "x_rejected_row", "x_rejected_column", "x_rejected_rule",
+                  "x_rejected_message")
 
 
 class RaggedRowError(UnreadableInputError):
@@ -142,6 +146,7 @@ def _csv(
         raise UnreadableInputError("the header row is longer than 64 KiB; is this a CSV file?",
                                    file=file)
     header = next(csv.reader(io.StringIO(text.splitlines()[0])))
+    kept = [name for name in header if name not in REJECT_COLUMNS]
     invalid: list[tuple[int | None, str]] = []
     ragged: list[RaggedRowError] = []
 
@@ -167,7 +172,7 @@ def _csv(
             parse_options=pacsv.ParseOptions(
                 newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()),
+                column_types=dict.fromkeys(header, pa.string()), include_columns=kept,
                 # An unquoted empty field or null token is a null; a quoted "" or "NULL" stays
                 # text. Only those: Arrow's default list would also null "NA", "nan", "N/A".
                 null_values=null_values, strings_can_be_null=True,
@@ -176,7 +181,7 @@ def _csv(
         )
     except pa.ArrowInvalid as exc:
         raise _parse_error(exc, ragged, file) from exc
-    return TextBatches(header, _csv_batches(reader, file, ragged), Format.CSV, invalid)
+    return TextBatches(kept, _csv_batches(reader, file, ragged), Format.CSV, invalid)
 
 
 def _skip_bom(body: io.RawIOBase) -> PrefixedStream:

@@ -3,20 +3,21 @@
 ``FocusReader`` is what every job uses: it opens the location, sniffs the format, resolves the
 header into a typed ``Layout`` and converts batch by batch, so memory is bounded by one batch
 whatever the file's size. While it reads it meters bytes (progress), counts rows and
-fingerprints the raw bytes (so a sink can tell an unchanged file). With ``skip_invalid`` bad
+fingerprints the content (so a sink can tell an unchanged file). With ``skip_invalid`` bad
 rows are set aside as ``Reject``s instead of failing the read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 import pyarrow as pa
 
 from focusflow.errors import UnreadableInputError
-from focusflow.focus.conversion import Reject, convert_batch, split_valid
+from focusflow.focus.conversion import Reject, convert_batch, row_values, split_valid
 from focusflow.focus.formats import (
     DEFAULT_NULL_TOKENS,
     Format,
@@ -28,6 +29,15 @@ from focusflow.focus.formats import (
 from focusflow.focus.locations import HttpOptions, Opened, open_location
 from focusflow.focus.schema import Layout, resolve_header
 from focusflow.focus.streams import CORRUPT_GZIP, MeteredStream
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """Why the caller sets a row aside before conversion: the column and rule it breaks."""
+
+    column: str
+    rule: str
+    message: str
 
 
 class FocusReader:
@@ -42,6 +52,7 @@ class FocusReader:
         skip_invalid: bool = False,
         require_mandatory: bool = True,
         null_values: Sequence[str] = DEFAULT_NULL_TOKENS,
+        quarantine: Mapping[int, Quarantined] | None = None,
     ) -> None:
         self.uri = uri
         self._http = http
@@ -49,10 +60,11 @@ class FocusReader:
         self.name = self._opened.display
         self.total_bytes = self._opened.size
         self._meter = MeteredStream(self._opened.stream)
-        self.skip_invalid = skip_invalid
+        self.skip_invalid = skip_invalid or bool(quarantine)  # rows set aside, none refused
         self.rows_read = 0
         self.rejects: list[Reject] = []
         self._null_values = tuple(null_values)
+        self._quarantine = dict(quarantine or {})
         try:
             self._text: TextBatches = self._open_text(skip_invalid)
             self.layout: Layout = resolve_header(
@@ -105,10 +117,31 @@ class FocusReader:
         for text, first_row in self._numbered():
             valid = text
             if self.skip_invalid:
-                valid, rejects, _ = split_valid(text, self.layout, first_row=first_row)
-                self.rejects.extend(rejects)
+                aside = self._set_aside(text, first_row)
+                _, rejects, keep = split_valid(text, self.layout, first_row=first_row)
+                found = [*aside.values(), *(r for r in rejects if r.row - first_row not in aside)]
+                self.rejects.extend(sorted(found, key=lambda r: r.row))
+                if found:
+                    valid = text.take(pa.array([i for i in keep if i not in aside], pa.int64()))
             if valid.num_rows:
                 yield convert_batch(valid, self.layout, file=self.name, first_row=first_row)
+
+    def _set_aside(self, text: pa.RecordBatch, first_row: int) -> dict[int, Reject]:
+        """The rows of ``text`` the caller quarantined (e.g. ``ingest --validate``), by offset,
+        each as a ``Reject`` with its cells."""
+        aside = {}
+        for offset in range(text.num_rows) if self._quarantine else ():
+            why = self._quarantine.get(first_row + offset)
+            if why is None:
+                continue
+            values = row_values(text, offset)
+            index = next((i for i, c in enumerate(self.layout.columns) if c.name == why.column),
+                         None)
+            value = None if index is None else values[index]
+            found = "a null" if value is None else repr(value)
+            aside[offset] = Reject(first_row + offset, why.column, value,
+                                   f"{why.message}; found {found}", rule=why.rule, values=values)
+        return aside
 
     def text_batches(self) -> Iterator[pa.RecordBatch]:
         """The rows untyped (every column a string, in layout order), for a sink that types
@@ -146,7 +179,10 @@ class FocusReader:
 
     def _collect_invalid_rows(self) -> None:
         for number, text in self._text.invalid_rows:
-            self.rejects.append(Reject(number or 0, "", text, "wrong number of fields"))
+            self.rejects.append(Reject(
+                number or 0, "", text,
+                f"expected {len(self.layout.columns)} fields; the row as written: {text}",
+                rule="row.field-count"))
 
     def _drain(self) -> None:
         # The fingerprint covers every byte, also trailing ones a parser did not need (and a

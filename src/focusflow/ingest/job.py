@@ -11,19 +11,19 @@ with manifests) expands into planned loads, each read as one stream and loaded a
 
 from __future__ import annotations
 
-import csv
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from focusflow.focus import FocusReader, HttpOptions, Reject
+from focusflow.focus import FocusReader, HttpOptions, Quarantined, Reject
 from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.formats import DEFAULT_NULL_TOKENS
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
+from focusflow.ingest.rejects import RejectedRows, RejectLimit, RejectLimitError, write_rejects_csv
 from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused
 from focusflow.sinks.datasets import check_dataset
 
@@ -39,6 +39,9 @@ class IngestOptions:
     skip_invalid: bool = False
     http: HttpOptions = field(default_factory=HttpOptions)
     null_values: tuple[str, ...] = DEFAULT_NULL_TOKENS
+    # Rows to set aside before conversion (``ingest --validate --skip-invalid``), by row number.
+    quarantine: Mapping[int, Quarantined] | None = None
+    max_rejected: RejectLimit | None = None
 
 
 @dataclass
@@ -50,6 +53,7 @@ class IngestOutcome:
     bytes_read: int
     rejects: list[Reject]
     focus_version: str
+    header: tuple[str, ...] = ()
 
 
 def ingest(
@@ -75,6 +79,7 @@ def _ingest_file(
     with FocusReader(
         uri, http=options.http, focus_version=options.focus_version,
         skip_invalid=options.skip_invalid, null_values=options.null_values,
+        quarantine=options.quarantine,
     ) as reader:
         source_id = options.source_id or _default_source_id(reader.name)
         text = (TextRows(reader.layout, _metered(reader.text_batches(), reader, progress))
@@ -116,16 +121,34 @@ def _load(
     text: TextRows | None = None,
 ) -> IngestOutcome:
     check_dataset(sink, options.table, detect_dataset(reader.schema.names), file=reader.name)
+    header = (tuple(c.source_name for c in reader.layout.columns)
+              if isinstance(reader, FocusReader) else tuple(reader.schema.names))
+    batches = _metered(reader.batches(), reader, progress)
+    if options.max_rejected is not None:
+        batches = _limited(batches, reader, options.max_rejected, header)
     result = sink.load(LoadRequest(
-        table=options.table, source_id=source_id, schema=reader.schema,
-        batches=_metered(reader.batches(), reader, progress),
+        table=options.table, source_id=source_id, schema=reader.schema, batches=batches,
         fingerprint=lambda: reader.fingerprint, known_fingerprint=known_fingerprint, text=text,
     ))
     if progress:
         progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
     return IngestOutcome(
-        uri, reader.name, source_id, result, reader.bytes_read, reader.rejects, version,
+        uri, reader.name, source_id, result, reader.bytes_read, reader.rejects, version, header,
     )
+
+
+def _limited(
+    batches: Iterator[pa.RecordBatch], reader: FocusReader | BatchStream, limit: RejectLimit,
+    header: tuple[str, ...],
+) -> Iterator[pa.RecordBatch]:
+    """``batches``, failing the load (inside the sink's transaction: nothing is committed) once
+    the rows set aside pass ``limit``: a count as soon as it is passed, a share at the end."""
+    for batch in batches:
+        if limit.count is not None and len(reader.rejects) > limit.count:
+            raise RejectLimitError(limit, reader, header)
+        yield batch
+    if limit.exceeded(len(reader.rejects), reader.rows_read):
+        raise RejectLimitError(limit, reader, header)
 
 
 # Sources that teach the focus layer locations (schemes, expanders) when imported.
@@ -157,15 +180,6 @@ def _default_source_id(name: str) -> str:
 
 
 def write_rejects(path: Path, outcomes: list[IngestOutcome]) -> int:
-    """Write every quarantined row to ``path`` as CSV (file, row, column, value, reason)."""
-    count = 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "row", "column", "value", "reason"])
-        for outcome in outcomes:
-            for reject in outcome.rejects:
-                writer.writerow([outcome.name, reject.row, reject.column, reject.value,
-                                 reject.reason])
-                count += 1
-    return count
+    """Write every quarantined row to ``path``; see ``rejects.write_rejects_csv``."""
+    return write_rejects_csv(path, [RejectedRows(o.name, o.header, o.rejects)
+                                    for o in outcomes])
