@@ -77,12 +77,16 @@ def ingest_command(
         metavar="N|P%", help="With --skip-invalid: fail a file's load (nothing of it is "
                              "committed) when more than N rows, or P% of its rows, are "
                              "quarantined. Default: no limit.")] = None,
+    allow_same_content: Annotated[bool, typer.Option(
+        help="Load a file even when another source of the table already loaded the same "
+             "content (compressed or not); by default it is refused, naming that source.")
+    ] = False,
 ) -> None:
     """Load FOCUS reports into a database, replacing each source's earlier rows per period."""
     http = http_options(header, bearer_token, username, password, ca_file, insecure)
     options = IngestOptions(
         table=table, focus_version=focus_version, skip_invalid=skip_invalid, http=http,
-        null_values=null_values(null_value),
+        null_values=null_values(null_value), allow_same_content=allow_same_content,
         max_rejected=RejectLimit.parse(max_rejected) if max_rejected is not None else None,
     )
     if options.max_rejected is not None and not skip_invalid:

@@ -19,12 +19,14 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
+from focusflow.errors import InputError, SinkError
 from focusflow.focus import FocusReader, HttpOptions, Quarantined, Reject
 from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.formats import DEFAULT_NULL_TOKENS
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
 from focusflow.ingest.rejects import RejectedRows, RejectLimit, RejectLimitError, write_rejects_csv
-from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused
+from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused, quote
+from focusflow.sinks.base import LOAD_COLUMN, LOADS_TABLE
 from focusflow.sinks.datasets import check_dataset
 
 Progress = Callable[[int, int | None, int], None]
@@ -42,6 +44,8 @@ class IngestOptions:
     # Rows to set aside before conversion (``ingest --validate --skip-invalid``), by row number.
     quarantine: Mapping[int, Quarantined] | None = None
     max_rejected: RejectLimit | None = None
+    # Load a file whose content another source of the table already loaded (double-counting).
+    allow_same_content: bool = False
 
 
 @dataclass
@@ -84,8 +88,11 @@ def _ingest_file(
         source_id = options.source_id or _default_source_id(reader.name)
         text = (TextRows(reader.layout, _metered(reader.text_batches(), reader, progress))
                 if offer_text else None)
+        seen = {} if options.allow_same_content else _contents_of_others(
+            sink, options.table, source_id)
         return _load(uri, reader, sink, options, version=reader.layout.version,
-                     source_id=source_id, known_fingerprint=None, progress=progress, text=text)
+                     source_id=source_id, known_fingerprint=None, progress=progress, text=text,
+                     fingerprint=_content_check(reader, seen, options.table))
 
 
 def ingest_location(
@@ -118,7 +125,7 @@ def ingest_planned(
 def _load(
     uri: str, reader: FocusReader | BatchStream, sink: Sink, options: IngestOptions, *,
     version: str, source_id: str, known_fingerprint: str | None, progress: Progress | None,
-    text: TextRows | None = None,
+    text: TextRows | None = None, fingerprint: Callable[[], str] | None = None,
 ) -> IngestOutcome:
     check_dataset(sink, options.table, detect_dataset(reader.schema.names), file=reader.name)
     header = (tuple(c.source_name for c in reader.layout.columns)
@@ -128,13 +135,55 @@ def _load(
         batches = _limited(batches, reader, options.max_rejected, header)
     result = sink.load(LoadRequest(
         table=options.table, source_id=source_id, schema=reader.schema, batches=batches,
-        fingerprint=lambda: reader.fingerprint, known_fingerprint=known_fingerprint, text=text,
+        fingerprint=fingerprint or (lambda: reader.fingerprint),
+        known_fingerprint=known_fingerprint, text=text,
     ))
     if progress:
         progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
     return IngestOutcome(
         uri, reader.name, source_id, result, reader.bytes_read, reader.rejects, version, header,
     )
+
+
+def _contents_of_others(sink: Sink, table: str, source_id: str) -> dict[str, str]:
+    """Content hash -> source, for the other sources' loads into ``table`` whose rows are
+    still there (a load whose rows a later load of its source replaced no longer counts).
+
+    Read before the load starts (a sink's reads may end its transaction).
+    """
+    try:
+        loads = sink.query(LOADS_TABLE, "SELECT source_id, fingerprint, load_id FROM {table} "
+                           "WHERE table_name = ? AND fingerprint IS NOT NULL "
+                           "AND source_id <> ?", [table, source_id])
+        if not loads.num_rows:
+            return {}
+        live = sink.query(table, f"SELECT DISTINCT {quote(LOAD_COLUMN)} FROM {{table}}")
+    except SinkError:  # nothing was ever loaded: no registry or no table yet
+        return {}
+    present = set(live.column(0).to_pylist())
+    return {fingerprint: source for source, fingerprint, load_id in zip(
+        *(loads.column(n).to_pylist() for n in ("source_id", "fingerprint", "load_id")),
+        strict=True) if load_id in present}
+
+
+def _content_check(reader: FocusReader, seen: dict[str, str], table: str) -> Callable[[], str]:
+    """The reader's content hash, refusing the load (inside the sink's transaction: nothing is
+    committed) when another source already loaded the same content."""
+    def fingerprint() -> str:
+        value = reader.fingerprint
+        earlier = seen.get(value)
+        if earlier is not None:
+            raise SameContentError(
+                f"holds the same content as {earlier}, already loaded into {table} (same "
+                "content hash, compressed or not); not loaded again, so its rows are not "
+                "counted twice (--allow-same-content loads it anyway)", file=reader.name)
+        return value
+
+    return fingerprint
+
+
+class SameContentError(InputError):
+    """The file's content was already loaded into the table under another source."""
 
 
 def _limited(
