@@ -15,12 +15,13 @@ import itertools
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from focusflow.errors import InputError, UnreadableInputError
@@ -62,6 +63,14 @@ class TextBatches:
     invalid_rows: list[tuple[int | None, str]] = field(default_factory=list)
     # The (decompressed) bytes the parser reads, hashed as they pass: the content hash.
     content: ContentStream | None = None
+    # A typed source's column types (Parquet), by header name; None for text formats.
+    source_types: dict[str, pa.DataType] | None = None
+    # Resources to release when the batches are not read to the end (a Parquet spool file).
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()
 
 
 def sniff(prefix: bytes) -> tuple[bool, Format]:
@@ -233,16 +242,23 @@ def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
         finally:
             spool.close()
 
-    return TextBatches(header, batches(), Format.PARQUET)
+    types = {f.name: f.type for f in parquet.schema_arrow}
+    return TextBatches(header, batches(), Format.PARQUET, source_types=types,
+                       closers=[spool.close])
 
 
 def _as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A typed batch as the text FOCUS would write for its values, losing nothing: UTC
+    date-times as ``YYYY-MM-DDTHH:mm:ssZ`` (a fraction of a second only where there is one),
+    decimals exactly, doubles in their shortest round-trip form (``1e20``, not ``1e+20``)."""
     arrays = []
     for array in batch.columns:
         if pa.types.is_string(array.type):
             arrays.append(array)
         elif pa.types.is_timestamp(array.type):
             arrays.append(_timestamp_text(array))
+        elif pa.types.is_floating(array.type):
+            arrays.append(pc.replace_substring(array.cast(pa.string()), "e+", "e"))
         elif pa.types.is_struct(array.type) or pa.types.is_map(array.type):
             arrays.append(pa.array([None if v is None else json.dumps(_plain(v))
                                     for v in array.to_pylist()], pa.string()))
@@ -259,9 +275,20 @@ def _plain(value: Any) -> Any:
 
 
 def _timestamp_text(array: pa.Array) -> pa.Array:
-    if array.type.tz is None:
-        array = array.cast(pa.timestamp(array.type.unit, tz="UTC"))
-    return array.cast(pa.string())
+    """ISO 8601 in UTC with ``Z`` for a zoned timestamp (an instant); without it for a naive
+    one (its zone is unknown: a load reads it as UTC, ``validate`` says it is not UTC)."""
+    zoned = array.type.tz is not None
+    unit = array.type.unit
+    if zoned:
+        array = array.cast(pa.timestamp(unit, tz="UTC"))
+    layout = "%Y-%m-%dT%H:%M:%S" + ("Z" if zoned else "")
+    seconds = pa.timestamp("s", tz="UTC" if zoned else None)
+    whole = array.cast(seconds, safe=False)
+    text = pc.strftime(whole, format=layout)
+    fraction = pc.not_equal(whole.cast(array.type), array)
+    if unit == "s" or not pc.any(fraction).as_py():
+        return text
+    return pc.if_else(fraction, pc.strftime(array, format=layout), text)
 
 
 def _json(body: io.RawIOBase, prefix: bytes, file: str) -> TextBatches:

@@ -193,6 +193,9 @@ class FocusReader:
             pass
 
     def close(self) -> None:
+        text = getattr(self, "_text", None)  # unset when opening failed
+        if text is not None:
+            text.close()
         self._opened.close()
 
     def __enter__(self) -> Self:

@@ -117,8 +117,10 @@ def _validate(uri: str, options: ValidateOptions) -> Report:
     try:
         layout = opened.layout
         results: list[RuleResult] = catalogue_rules.header_results(layout)
+        typed, notes = catalogue_rules.stored_type_results(layout, opened.text.source_types)
+        results.extend(typed)
         rules = catalogue_rules.row_rules(layout)
-        compiled, notes = None, []
+        compiled = None
         model = options.model
         if model is not None and model.datasets and layout.dataset.value not in model.datasets:
             notes.append(f"the requirements model {model.model_version} has no rules for the "

@@ -107,7 +107,12 @@ def open_for_validation(
     except BaseException:
         opened.close()
         raise
-    return OpenedFile(opened.display, layout, text, opened.close)
+
+    def close() -> None:
+        text.close()
+        opened.close()
+
+    return OpenedFile(opened.display, layout, text, close)
 
 
 def locate_ragged_row(
