@@ -493,3 +493,20 @@ def test_summary_breaks_cost_down_by_month_service_and_sub_account(cli: Cli, db:
         assert title in out
     total = expected_totals(AWS, "BilledCost")["USD"][1]
     assert "2026-05" in out and f"{total:,.2f}" in out
+
+
+# -- content seen before (issue 14 item 6) ------------------------------------------------------
+def test_the_same_content_under_another_name_is_refused_in_every_sink(
+        cli: Cli, db: str, tmp_path: Path) -> None:
+    first = tmp_path / "aws.csv"
+    first.write_bytes(AWS.read_bytes())
+    ingest_ok(cli, first, "--db", db)
+    again = tmp_path / "renamed" / "aws.csv.gz"
+    again.parent.mkdir()
+    again.write_bytes(gzip.compress(AWS.read_bytes()))
+    code, _, err = cli("ingest", again, "--db", db)
+    assert code == 1
+    assert f"{again}: holds the same content as {first}" in err
+    assert count_rows(db) == 2000
+    ingest_ok(cli, again, "--db", db, "--allow-same-content")
+    assert count_rows(db) == 4000
