@@ -129,3 +129,12 @@ def one_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr
     return lines[0]
+
+
+def test_allocate_with_a_truncated_billing_file_exits_2(truncated: Path, tmp_path: Path) -> None:
+    # The billing report is read before Prometheus is asked (port 9: nothing listens).
+    done = run("allocate", "--prometheus", "http://127.0.0.1:9", "--start",
+               "2026-05-01T00:00:00Z", "--end", "2026-05-02T00:00:00Z", "--billing",
+               str(truncated), "--db", f"duckdb:///{tmp_path / 'a.duckdb'}", cache=tmp_path)
+    assert done.returncode == 2, done.stderr
+    one_error_line(done.stderr, truncated)
