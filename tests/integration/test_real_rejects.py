@@ -22,7 +22,10 @@ from fixtures import raw_csv
 from fixtures.focus_samples import write_csv
 from fixtures.paths import FOCUS_SAMPLE_DATA
 from focusflow.cli import app
+from focusflow.focus import Quarantined
 from focusflow.focus.formats import REJECT_COLUMNS
+from focusflow.ingest import IngestOptions
+from focusflow.ingest import ingest as ingest_api
 from focusflow.sinks import open_sink
 
 pytestmark = pytest.mark.integration
@@ -183,3 +186,18 @@ def test_a_ragged_row_is_kept_as_written(tmp_path: Path) -> None:
         (row,) = list(csv.DictReader(handle))
     assert row["x_rejected_rule"] == "row.field-count"
     assert row["x_rejected_message"].endswith(ragged_line)
+
+
+def test_a_quarantine_is_honoured_on_duckdb_without_skip_invalid(tmp_path: Path) -> None:
+    # The API: a caller's quarantine alone must keep the DuckDB fast path (which never sees
+    # set-aside rows) out of the way.
+    db = tmp_path / "f.duckdb"
+    path = write_csv(tmp_path / "aws.csv")  # focus-data-toolkit AWS rows
+    sink = open_sink(f"duckdb:///{db}")
+    try:
+        outcome = ingest_api(str(path), sink, IngestOptions(quarantine={
+            3: Quarantined("BilledCost", "example.rule", "set aside by the caller")}))
+    finally:
+        sink.close()
+    assert outcome.result.rows_written == 4
+    assert [(r.row, r.rule) for r in outcome.rejects] == [(3, "example.rule")]

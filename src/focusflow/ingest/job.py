@@ -71,7 +71,9 @@ def ingest(
     """
     _load_source_plugins(uri)
     try:
-        return _ingest_file(uri, sink, options, progress, offer_text=not options.skip_invalid)
+        # Rows set aside (--skip-invalid, a quarantine) are only known to the typed path.
+        offer_text = not (options.skip_invalid or options.quarantine)
+        return _ingest_file(uri, sink, options, progress, offer_text=offer_text)
     except TextRowsRefused:
         return _ingest_file(uri, sink, options, progress, offer_text=False)
 
