@@ -152,6 +152,10 @@ def test_skip_invalid_exits_non_zero_when_nothing_loaded(tmp_path: Path) -> None
     assert f"nothing loaded from {oracle}" in result.output
     assert len(raw_csv.read(rejects)[1]) == ORACLE_ROWS
     assert rows_in(db) == 0
+    again = runner.invoke(app, ["ingest", str(oracle), "--db", f"duckdb:///{db}",
+                                "--skip-invalid", "--rejects", str(rejects)])
+    assert again.exit_code == 1, again.output  # "unchanged" does not hide it
+    assert f"nothing loaded from {oracle}" in again.output
 
 
 @pytest.mark.parametrize(("limit", "loads"), [("6", False), ("7", True), ("10%", False),

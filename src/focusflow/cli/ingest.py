@@ -101,8 +101,7 @@ def ingest_command(
         raise fail(f"unreadable input: {exc}", EXIT_UNREADABLE) from None
     quarantined = write_rejects(rejects, outcomes) if skip_invalid else 0
     console.print(_outcome_table(outcomes, quarantined, rejects))
-    empty = [o for o in outcomes if o.rejects and not o.result.rows_written
-             and not o.result.unchanged]
+    empty = [o for o in outcomes if o.nothing_loaded]
     if empty:
         raise fail(f"nothing loaded from {', '.join(o.name for o in empty)}: every row was "
                    f"quarantined to {rejects}")

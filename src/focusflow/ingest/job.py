@@ -58,6 +58,12 @@ class IngestOutcome:
     rejects: list[Reject]
     focus_version: str
     header: tuple[str, ...] = ()
+    rows_read: int = 0  # data rows read, set-aside rows included (ragged rows are not)
+
+    @property
+    def nothing_loaded(self) -> bool:
+        """Every row was set aside (also when the file is unchanged since such a load)."""
+        return bool(self.rejects) and len(self.rejects) >= self.rows_read
 
 
 def ingest(
@@ -144,6 +150,7 @@ def _load(
         progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
     return IngestOutcome(
         uri, reader.name, source_id, result, reader.bytes_read, reader.rejects, version, header,
+        reader.rows_read,
     )
 
 
