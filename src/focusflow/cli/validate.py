@@ -151,7 +151,7 @@ def _print_text(report: Report) -> None:
                       f"{report.count(Status.PASSED)} passed, {skipped} skipped "
                       "(--format json --show-passed lists why)", highlight=False)
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     if report.overrides_applied:
         console.print("model defects corrected (see docs/validate.md): "
                       + ", ".join(report.overrides_applied), highlight=False)

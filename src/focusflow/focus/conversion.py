@@ -89,15 +89,16 @@ def split_valid(
 
 
 # Texts that other tools write for "no value"; a cell holding one was read as text.
-_NULL_LIKE = frozenset({"null", "na", "n/a", "none", "nan", "nil", "\\n", "#n/a", "(null)"})
+NULL_LIKE = frozenset({"null", "na", "n/a", "none", "nan", "nil", "\\n", "#n/a", "(null)"})
+NULLS_READ = ("nulls are read as an empty unquoted field or an unquoted NULL, a quoted value "
+              "is text (ingest/validate --null-value TOKEN adds another unquoted null token)")
 
 
 def null_hint(value: str | None) -> str:
     """How nulls are read, when ``value`` looks like another tool's null (else '')."""
-    if value is None or value.strip().lower() not in _NULL_LIKE:
+    if value is None or value.strip().lower() not in NULL_LIKE:
         return ""
-    return ("; nulls are read as an empty unquoted field or an unquoted NULL, a quoted value "
-            "is text (ingest/validate --null-value TOKEN adds another unquoted null token)")
+    return "; " + NULLS_READ
 
 
 class _ColumnError(Exception):
