@@ -138,3 +138,11 @@ def test_allocate_with_a_truncated_billing_file_exits_2(truncated: Path, tmp_pat
                str(truncated), "--db", f"duckdb:///{tmp_path / 'a.duckdb'}", cache=tmp_path)
     assert done.returncode == 2, done.stderr
     one_error_line(done.stderr, truncated)
+
+
+def test_rules_criteria_suggests_only_what_can_work(tmp_path: Path) -> None:
+    done = run("rules", "criteria", "--version", "1.0", cache=tmp_path)
+    line = one_line(done.stderr)
+    assert "rules fetch" not in line and "no package publishes a FOCUS 1.0" in line
+    done = run("rules", "criteria", "--version", "1.2", cache=tmp_path)  # empty cache
+    assert "focusflow rules fetch --version 1.2" in one_line(done.stderr)

@@ -20,13 +20,13 @@ from focusflow.cli.app import EXIT_UNREADABLE, app, console, err_console, fail
 from focusflow.cli.options import NullValueOption, http_options, null_values
 from focusflow.errors import ConfigError, InputError, SourceError
 from focusflow.focus.validation import (
-    PUBLISHED_MODEL_VERSIONS,
     Report,
     RuleResult,
     Severity,
     Status,
     ValidateOptions,
     find_cached_model,
+    how_to_get_model,
     load_model,
     probe_version,
     to_junit,
@@ -109,11 +109,7 @@ def validate_with_model(
     version = options.focus_version or probe_version(file, options)
     cached = find_cached_model(version)
     if cached is None:
-        if version in PUBLISHED_MODEL_VERSIONS:
-            hint = f"run 'focusflow rules fetch --version {version}' or pass --rules FILE"
-        else:  # suggesting 'rules fetch' would send the user to a command that cannot work
-            hint = (f"no package publishes a FOCUS {version} model (focus-validator ships "
-                    f"FOCUS {', '.join(PUBLISHED_MODEL_VERSIONS)}): pass one with --rules FILE")
+        hint = how_to_get_model(version)
         if options.applicable:
             raise ConfigError(f"--applicable selects rules of the FOCUS requirements model, and "
                               f"no FOCUS {version} model is cached: {hint}")

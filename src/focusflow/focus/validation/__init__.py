@@ -16,6 +16,7 @@ from focusflow.focus.validation.fetch import (
     cached_models,
     fetch_model,
     find_cached_model,
+    how_to_get_model,
 )
 from focusflow.focus.validation.findings import Report, RuleResult, Severity, Status
 from focusflow.focus.validation.junit import to_junit, unreadable_junit
@@ -36,6 +37,7 @@ __all__ = [
     "cached_models",
     "fetch_model",
     "find_cached_model",
+    "how_to_get_model",
     "load_model",
     "offending_rows",
     "probe_version",

@@ -41,6 +41,15 @@ _MAX_RELEASES = 6  # older releases tried when the newest lacks the requested FO
 PUBLISHED_MODEL_VERSIONS = ("1.2",)
 
 
+def how_to_get_model(focus_version: str) -> str:
+    """What gives the user a FOCUS ``focus_version`` model: ``rules fetch`` only where a
+    package ships one (suggesting it elsewhere sends them to a command that cannot work)."""
+    if focus_version in PUBLISHED_MODEL_VERSIONS:
+        return f"run 'focusflow rules fetch --version {focus_version}' or pass --rules FILE"
+    return (f"no package publishes a FOCUS {focus_version} model (focus-validator ships FOCUS "
+            f"{', '.join(PUBLISHED_MODEL_VERSIONS)}): pass one with --rules FILE")
+
+
 class RulesSettings(BaseSettings):
     """Where models are cached and where PyPI is."""
 
