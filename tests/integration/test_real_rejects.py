@@ -205,3 +205,24 @@ def test_a_quarantine_is_honoured_on_duckdb_without_skip_invalid(tmp_path: Path)
         sink.close()
     assert outcome.result.rows_written == 4
     assert [(r.row, r.rule) for r in outcome.rejects] == [(3, "example.rule")]
+
+
+def test_a_failed_threshold_keeps_the_earlier_sources_rejects(tmp_path: Path) -> None:
+    # The first source (3 Oracle rows of 10) loads; the second passes --max-rejected 30%.
+    lines = UPSTREAM.read_text(encoding="utf-8").splitlines()
+    aws = [x for x in lines[1:] if '"AWS"' in x]
+    oracle = [x for x in lines[1:] if '"Usage-based"' in x]
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text("\n".join([lines[0], *aws[:7], *oracle[:3]]) + "\n", encoding="utf-8")
+    second.write_text("\n".join([lines[0], *aws[7:9], *oracle[3:]]) + "\n", encoding="utf-8")
+    db, rejects = tmp_path / "f.duckdb", tmp_path / "rejects.csv"
+    result = runner.invoke(app, ["ingest", str(first), str(second), "--db", f"duckdb:///{db}",
+                                 "--skip-invalid", "--rejects", str(rejects),
+                                 "--max-rejected", "30%"])
+    assert result.exit_code == 1
+    assert f"{second}: 4 of 6 rows rejected, more than --max-rejected 30% allows" in \
+        " ".join(result.output.split())
+    assert rows_in(db) == 7  # the first source's valid rows stay loaded
+    with rejects.open(newline="", encoding="utf-8") as handle:
+        files = [r["x_rejected_file"] for r in csv.DictReader(handle)]
+    assert files == [str(first)] * 3 + [str(second)] * 4

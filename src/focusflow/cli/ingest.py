@@ -30,6 +30,7 @@ from focusflow.focus.writer import FileFormat, write_focus_file
 from focusflow.ingest import (
     IngestOptions,
     IngestOutcome,
+    RejectedRows,
     RejectLimit,
     RejectLimitError,
     ingest_location,
@@ -91,11 +92,12 @@ def ingest_command(
     )
     if options.max_rejected is not None and not skip_invalid:
         raise ConfigError("--max-rejected limits --skip-invalid: add --skip-invalid")
+    outcomes: list[IngestOutcome] = []  # filled as sources load: earlier ones stay loaded
     try:
-        outcomes = _ingest_all(sources, db, options, source_id=source_id, validate=validate,
-                               rejects=rejects)
+        _ingest_all(sources, db, options, outcomes, source_id=source_id, validate=validate)
     except RejectLimitError as exc:
-        write_rejects_csv(rejects, [exc.rejected])
+        write_rejects_csv(rejects, [*(RejectedRows(o.name, o.header, o.rejects)
+                                      for o in outcomes), exc.rejected])
         raise fail(f"{exc} (its rejected rows are in {rejects})") from None
     except (UnreadableInputError, SourceError) as exc:
         raise fail(f"unreadable input: {exc}", EXIT_UNREADABLE) from None
@@ -107,22 +109,21 @@ def ingest_command(
                    f"quarantined to {rejects}")
 
 
-def _ingest_all(sources: list[str], db: str, options: IngestOptions, *, source_id: str | None,
-                validate: bool, rejects: Path) -> list[IngestOutcome]:
+def _ingest_all(sources: list[str], db: str, options: IngestOptions,
+                outcomes: list[IngestOutcome], *, source_id: str | None, validate: bool) -> None:
+    """Validate (with ``--validate``) then load each source, appending to ``outcomes``."""
     one_id = source_id if len(sources) == 1 else None
     prepared = prevalidate(sources, focus_version=options.focus_version, http=options.http,
                            null_values=options.null_values, skip_invalid=options.skip_invalid,
                            source_id=one_id) if validate else [
         Prepared(uri, one_id) for uri in sources]
     sink = open_sink(db)
-    outcomes: list[IngestOutcome] = []
     try:
         for item in prepared:
             outcomes.extend(_ingest_one(item.uri, sink, replace(
                 options, source_id=item.source_id, quarantine=item.quarantine or None)))
     finally:
         sink.close()
-    return outcomes
 
 
 def _ingest_one(uri: str, sink: Sink, options: IngestOptions) -> list[IngestOutcome]:
