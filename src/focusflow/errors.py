@@ -4,6 +4,7 @@
 FocusflowError
  ├── ConfigError          a setting, flag, environment variable or YAML field is wrong
  ├── InputError           a source's content is wrong (names file, row, column)
+ │    └── UnreadableInputError   it cannot be read at all (the CLI's exit code 2)
  ├── SourceError          a source could not be reached or read (network, auth, missing object)
  ├── SinkError            a database or object store refused or failed a write
 ```
@@ -62,6 +63,12 @@ class InputError(PermanentError):
         return f"{', '.join(where)}: {self.reason}" if where else self.reason
 
 
+class UnreadableInputError(InputError):
+    """The input cannot be read at all: empty, binary, not UTF-8, truncated or corrupt, a row
+    with the wrong number of fields. Every command exits with code 2 for it (1 keeps its
+    meaning: a value or a rule failed)."""
+
+
 class SourceError(FocusflowError):
     """A source could not be reached or read."""
 
@@ -104,5 +111,6 @@ __all__ = [
     "TransientError",
     "TransientSinkError",
     "TransientSourceError",
+    "UnreadableInputError",
     "is_transient",
 ]

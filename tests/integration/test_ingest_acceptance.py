@@ -384,6 +384,8 @@ MALFORMED: dict[str, tuple[Callable[[list[str], list[list[str]]], bytes], list[s
     "binary-garbage": (lambda h, r: bytes(range(256)) * 64, ["binary"]),
     "missing-mandatory-column": (_drop("BilledCost"), ["header", "BilledCost"]),
 }
+# Input that cannot be read at all exits 2; a bad value or header exits 1 (issue 14 item 7).
+UNREADABLE = {"ragged-row", "empty-file", "binary-garbage"}
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
@@ -397,7 +399,7 @@ def test_malformed_input_is_one_clear_line_and_commits_nothing(
     bad = tmp_path / f"{case}.csv"
     bad.write_bytes(make(header, rows[:20]))
     code, out, err = cli("ingest", bad, "--db", db, "--source-id", "kept")
-    assert code == 1
+    assert code == (2 if case in UNREADABLE else 1)
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and str(bad) in lines[0]
@@ -447,8 +449,11 @@ def test_skip_invalid_quarantines_bad_rows(cli: Cli, db: str, tmp_path: Path) ->
     assert code == 0, err
     assert "3 invalid rows quarantined" in out
     assert count_rows(db) == 47
-    _, quarantined = read_csv_rows(rejects)
-    assert sorted((int(r[1]), r[2]) for r in quarantined) == [
+    reject_header, quarantined = read_csv_rows(rejects)
+    # The rejects file holds the rows (same columns) plus the reason columns (issue 14).
+    assert reject_header[:len(header)] == header
+    at = {name: reject_header.index(f"x_rejected_{name}") for name in ("row", "column")}
+    assert sorted((int(r[at["row"]]), r[at["column"]]) for r in quarantined) == [
         (5, "BilledCost"), (10, "ChargeCategory"), (15, "")]
 
 
@@ -488,3 +493,20 @@ def test_summary_breaks_cost_down_by_month_service_and_sub_account(cli: Cli, db:
         assert title in out
     total = expected_totals(AWS, "BilledCost")["USD"][1]
     assert "2026-05" in out and f"{total:,.2f}" in out
+
+
+# -- content seen before (issue 14 item 6) ------------------------------------------------------
+def test_the_same_content_under_another_name_is_refused_in_every_sink(
+        cli: Cli, db: str, tmp_path: Path) -> None:
+    first = tmp_path / "aws.csv"
+    first.write_bytes(AWS.read_bytes())
+    ingest_ok(cli, first, "--db", db)
+    again = tmp_path / "renamed" / "aws.csv.gz"
+    again.parent.mkdir()
+    again.write_bytes(gzip.compress(AWS.read_bytes()))
+    code, _, err = cli("ingest", again, "--db", db)
+    assert code == 1
+    assert f"{again}: holds the same content as {first}" in err
+    assert count_rows(db) == 2000
+    ingest_ok(cli, again, "--db", db, "--allow-same-content")
+    assert count_rows(db) == 4000

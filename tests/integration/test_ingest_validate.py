@@ -59,9 +59,10 @@ def test_skip_invalid_quarantines_the_offending_rows(
     assert rows_in(db) == 3
     with rejects.open(newline="") as handle:
         quarantined = list(csv.DictReader(handle))
-    reasons = {int(r["row"]): r["reason"] for r in quarantined}
+    reasons = {int(r["x_rejected_row"]): r["x_rejected_rule"] for r in quarantined}
     assert set(reasons) == {2, 4}
-    assert reasons[2].startswith("ListUnitPrice-C-008-M")
+    assert reasons[2] == "ListUnitPrice-C-008-M"
+    assert {r["x_rejected_file"] for r in quarantined} == {str(path)}  # not a temporary copy
     # The load kept the original source identity, not the filtered copy's.
     con = duckdb.connect(str(db), read_only=True)
     tables = [r[0] for r in con.execute("SHOW ALL TABLES").fetchall()]

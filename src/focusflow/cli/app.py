@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import typer
 from rich.console import Console
 
-from focusflow.errors import ConfigError, FocusflowError
+from focusflow.errors import ConfigError, FocusflowError, UnreadableInputError
+
+EXIT_UNREADABLE = 2  # every command: the input cannot be read at all (1: anything else failed)
 
 app = typer.Typer(
     name="focusflow",
@@ -66,4 +68,5 @@ def main() -> None:
     try:
         app()  # standalone mode: exits itself on success and on usage errors
     except FocusflowError as exc:
-        raise SystemExit(fail(str(exc)).exit_code) from None
+        code = EXIT_UNREADABLE if isinstance(exc, UnreadableInputError) else 1
+        raise SystemExit(fail(str(exc), code).exit_code) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,14 +19,24 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from focusflow.cli.app import app, console, fail
-from focusflow.cli.ingest_validation import Prepared, prevalidate, with_rejects
-from focusflow.cli.options import http_options
+from focusflow.cli.app import EXIT_UNREADABLE, app, console, fail
+from focusflow.cli.ingest_validation import Prepared, prevalidate
+from focusflow.cli.options import NullValueOption, http_options, null_values
 from focusflow.cli.summaries import BREAKDOWNS, breakdown_table
+from focusflow.errors import ConfigError, SourceError, UnreadableInputError
 from focusflow.focus import Dataset
 from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.writer import FileFormat, write_focus_file
-from focusflow.ingest import IngestOptions, IngestOutcome, ingest_location, write_rejects
+from focusflow.ingest import (
+    IngestOptions,
+    IngestOutcome,
+    RejectedRows,
+    RejectLimit,
+    RejectLimitError,
+    ingest_location,
+    write_rejects,
+    write_rejects_csv,
+)
 from focusflow.sinks import DEFAULT_DB_URL, Sink, open_sink, quote
 from focusflow.sinks.datasets import table_columns
 
@@ -62,26 +73,57 @@ def ingest_command(
     validate: Annotated[bool, typer.Option(
         help="Check FOCUS conformance first (as 'focusflow validate'): refuse files breaking "
              "a MUST rule, or with --skip-invalid quarantine the offending rows.")] = False,
+    null_value: NullValueOption = None,
+    max_rejected: Annotated[str | None, typer.Option(
+        metavar="N|P%", help="With --skip-invalid: fail a file's load (nothing of it is "
+                             "committed) when more than N rows, or P% of its rows, are "
+                             "quarantined. Default: no limit.")] = None,
+    allow_same_content: Annotated[bool, typer.Option(
+        help="Load a file even when another source of the table already loaded the same "
+             "content (compressed or not); by default it is refused, naming that source.")
+    ] = False,
 ) -> None:
     """Load FOCUS reports into a database, replacing each source's earlier rows per period."""
     http = http_options(header, bearer_token, username, password, ca_file, insecure)
-    one_id = source_id if len(sources) == 1 else None
-    prepared = prevalidate(sources, focus_version=focus_version, http=http,
-                           skip_invalid=skip_invalid, source_id=one_id) if validate else [
-        Prepared(uri, one_id) for uri in sources]
-    sink = open_sink(db)
-    outcomes: list[IngestOutcome] = []
+    options = IngestOptions(
+        table=table, focus_version=focus_version, skip_invalid=skip_invalid, http=http,
+        null_values=null_values(null_value), allow_same_content=allow_same_content,
+        max_rejected=RejectLimit.parse(max_rejected) if max_rejected is not None else None,
+    )
+    if options.max_rejected is not None and not skip_invalid:
+        raise ConfigError("--max-rejected limits --skip-invalid: add --skip-invalid")
+    outcomes: list[IngestOutcome] = []  # filled as sources load: earlier ones stay loaded
     try:
-        for item in prepared:
-            found = _ingest_one(item.uri, sink, IngestOptions(
-                table=table, source_id=item.source_id,
-                focus_version=focus_version, skip_invalid=skip_invalid, http=http,
-            ))
-            outcomes.extend(with_rejects(found, item))
-    finally:
-        sink.close()
+        _ingest_all(sources, db, options, outcomes, source_id=source_id, validate=validate)
+    except RejectLimitError as exc:
+        write_rejects_csv(rejects, [*(RejectedRows(o.name, o.header, o.rejects)
+                                      for o in outcomes), exc.rejected])
+        raise fail(f"{exc} (its rejected rows are in {rejects})") from None
+    except (UnreadableInputError, SourceError) as exc:
+        raise fail(f"unreadable input: {exc}", EXIT_UNREADABLE) from None
     quarantined = write_rejects(rejects, outcomes) if skip_invalid else 0
     console.print(_outcome_table(outcomes, quarantined, rejects))
+    empty = [o for o in outcomes if o.nothing_loaded]
+    if empty:
+        raise fail(f"nothing loaded from {', '.join(o.name for o in empty)}: every row was "
+                   f"quarantined to {rejects}")
+
+
+def _ingest_all(sources: list[str], db: str, options: IngestOptions,
+                outcomes: list[IngestOutcome], *, source_id: str | None, validate: bool) -> None:
+    """Validate (with ``--validate``) then load each source, appending to ``outcomes``."""
+    one_id = source_id if len(sources) == 1 else None
+    prepared = prevalidate(sources, focus_version=options.focus_version, http=options.http,
+                           null_values=options.null_values, skip_invalid=options.skip_invalid,
+                           source_id=one_id) if validate else [
+        Prepared(uri, one_id) for uri in sources]
+    sink = open_sink(db)
+    try:
+        for item in prepared:
+            outcomes.extend(_ingest_one(item.uri, sink, replace(
+                options, source_id=item.source_id, quarantine=item.quarantine or None)))
+    finally:
+        sink.close()
 
 
 def _ingest_one(uri: str, sink: Sink, options: IngestOptions) -> list[IngestOutcome]:

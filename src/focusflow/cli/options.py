@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
 from pydantic import SecretStr
 
 from focusflow.errors import ConfigError
 from focusflow.focus import HttpOptions
+from focusflow.focus.formats import DEFAULT_NULL_TOKENS
+
+NullValueOption = Annotated[list[str] | None, typer.Option(
+    "--null-value", metavar="TOKEN",
+    help="CSV: another unquoted token that means null, besides an empty field and NULL "
+         "(repeatable; a quoted value is always text).")]
+
+
+def null_values(tokens: list[str] | None) -> tuple[str, ...]:
+    """The unquoted CSV tokens read as null: NULL plus each ``--null-value``."""
+    for token in tokens or []:
+        if token != token.strip() or '"' in token or "," in token:
+            raise ConfigError(f"--null-value {token!r}: expected a token without quotes, "
+                              "commas or surrounding spaces")
+    return tuple(dict.fromkeys([*DEFAULT_NULL_TOKENS, *(tokens or [])]))
 
 
 def http_options(

@@ -21,6 +21,7 @@ from focusflow.focus.validation import (
     cached_models,
     fetch_model,
     find_cached_model,
+    how_to_get_model,
     load_model,
 )
 
@@ -68,8 +69,8 @@ def criteria_command(
     else:
         cached = find_cached_model(version)
         if cached is None:
-            raise ConfigError(f"no FOCUS {version} requirements model cached: run "
-                              f"'focusflow rules fetch --version {version}'")
+            raise ConfigError(f"no FOCUS {version} requirements model cached: "
+                              f"{how_to_get_model(version)}")
         model = cached[1]
     table = Table(title=f"Applicability criteria of model {model.model_version}")
     table.add_column("criterion")

@@ -16,8 +16,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from focusflow.cli.app import app, console, err_console, fail
-from focusflow.cli.options import http_options
+from focusflow.cli.app import EXIT_UNREADABLE, app, console, err_console, fail
+from focusflow.cli.options import NullValueOption, http_options, null_values
 from focusflow.errors import ConfigError, InputError, SourceError
 from focusflow.focus.validation import (
     Report,
@@ -26,14 +26,15 @@ from focusflow.focus.validation import (
     Status,
     ValidateOptions,
     find_cached_model,
+    how_to_get_model,
     load_model,
     probe_version,
     to_junit,
+    unreadable_junit,
     validate,
 )
 
 EXIT_FINDINGS = 1
-EXIT_UNREADABLE = 2
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
@@ -69,17 +70,19 @@ def validate_command(
     bearer_token: Annotated[str | None, typer.Option(
         envvar="FOCUSFLOW_BEARER_TOKEN", help="Bearer token for http(s) sources.")] = None,
     ca_file: Annotated[str | None, typer.Option(help="CA bundle for https sources.")] = None,
+    null_value: NullValueOption = None,
 ) -> None:
     """Check a FOCUS file: rule, column, offending row count and first rows per finding."""
     criteria = frozenset(c.strip() for c in (applicable or "").split(",") if c.strip())
     options = ValidateOptions(
         focus_version=focus_version, first_rows=first_rows,
         http=http_options(header, bearer_token, None, None, ca_file, False),
-        applicable=criteria,
+        applicable=criteria, null_values=null_values(null_value),
     )
     try:
         report = validate_with_model(file, options, rules, use_model=model)
     except (InputError, SourceError) as exc:
+        _print_unreadable(file, str(exc), output)
         raise fail(f"unreadable input: {exc}", EXIT_UNREADABLE) from None
     if output is OutputFormat.JSON:
         _print_json(report, show_passed)
@@ -106,16 +109,24 @@ def validate_with_model(
     version = options.focus_version or probe_version(file, options)
     cached = find_cached_model(version)
     if cached is None:
-        hint = f"focusflow rules fetch --version {version}"
+        hint = how_to_get_model(version)
         if options.applicable:
             raise ConfigError(f"--applicable selects rules of the FOCUS requirements model, and "
-                              f"no FOCUS {version} model is cached: run '{hint}' or pass "
-                              "--rules FILE")
+                              f"no FOCUS {version} model is cached: {hint}")
         err_console.print(f"[yellow]note:[/] no FOCUS {version} requirements model cached; "
-                          f"checking the column catalogue only (run '{hint}' for the full "
-                          "conformance rules)", highlight=False)
+                          f"checking the column catalogue only (for the full conformance "
+                          f"rules: {hint})", highlight=False, soft_wrap=True)
         return validate(file, options)
     return validate(file, replace(options, model=cached[1]))
+
+
+def _print_unreadable(file: str, message: str, output: OutputFormat) -> None:
+    """JSON and JUnit consumers get the failure on stdout too (the error line is on stderr)."""
+    if output is OutputFormat.JSON:
+        console.out(json.dumps({"file": file, "status": "unreadable", "message": message},
+                               ensure_ascii=False), highlight=False)
+    elif output is OutputFormat.JUNIT:
+        console.out(unreadable_junit(file, message), highlight=False)
 
 
 def _print_json(report: Report, show_passed: bool) -> None:
@@ -136,7 +147,7 @@ def _print_text(report: Report) -> None:
                       f"{report.count(Status.PASSED)} passed, {skipped} skipped "
                       "(--format json --show-passed lists why)", highlight=False)
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     if report.overrides_applied:
         console.print("model defects corrected (see docs/validate.md): "
                       + ", ".join(report.overrides_applied), highlight=False)

@@ -24,7 +24,7 @@ from focusflow.focus.locations import (
     open_location,
     register_scheme,
 )
-from focusflow.focus.reader import FocusReader
+from focusflow.focus.reader import FocusReader, Quarantined
 from focusflow.focus.schema import (
     DECIMAL,
     TIMESTAMP,
@@ -49,6 +49,7 @@ __all__ = [
     "LayoutColumn",
     "Level",
     "Opened",
+    "Quarantined",
     "Reject",
     "columns_for",
     "detect_version",

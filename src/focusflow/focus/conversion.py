@@ -27,12 +27,24 @@ from focusflow.focus.schema import DECIMAL, TIMESTAMP, Layout, LayoutColumn
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """One row refused by the conversion: where and why."""
+    """One row set aside: where, why, and the row itself as the source wrote it.
+
+    ``values`` are the row's cells in the source's header order, as read (text; None for a
+    null), so the row can be written back and re-loaded once fixed; empty when the row could
+    not be split into cells (a row with the wrong number of fields: ``value`` holds its text).
+    """
 
     row: int
     column: str
     value: str | None
     reason: str
+    rule: str = ""
+    values: tuple[str | None, ...] = ()
+
+
+def row_values(raw: pa.RecordBatch, offset: int) -> tuple[str | None, ...]:
+    """The cells of row ``offset`` of a text batch."""
+    return tuple(raw.column(i)[offset].as_py() for i in range(raw.num_columns))
 
 
 def convert_batch(
@@ -47,7 +59,7 @@ def convert_batch(
         except _ColumnError:
             bad = _first_bad(values, column)
             raise InputError(
-                f"expected {_expectation(column)}, found {bad.value!r}",
+                f"expected {_expectation(column)}, found {bad.value!r}{null_hint(bad.value)}",
                 file=file, row=first_row + bad.offset, column=column.name,
             ) from None
     return pa.RecordBatch.from_arrays(arrays, schema=layout.schema)
@@ -64,13 +76,29 @@ def split_valid(
             _convert_column(values, column)
         except _ColumnError:
             for found in _all_bad(values, column):
-                bad.setdefault(found.offset, Reject(
-                    first_row + found.offset, column.name, found.value,
-                    f"expected {_expectation(column)}",
-                ))
+                if found.offset not in bad:
+                    bad[found.offset] = Reject(
+                        first_row + found.offset, column.name, found.value,
+                        f"expected {_expectation(column)}, found {found.value!r}"
+                        f"{null_hint(found.value)}",
+                        rule=_rule_of(column), values=row_values(raw, found.offset),
+                    )
     keep = [i for i in range(raw.num_rows) if i not in bad]
     kept = raw.take(pa.array(keep, pa.int64())) if bad else raw
     return kept, sorted(bad.values(), key=lambda r: r.row), keep
+
+
+# Texts that other tools write for "no value"; a cell holding one was read as text.
+NULL_LIKE = frozenset({"null", "na", "n/a", "none", "nan", "nil", "\\n", "#n/a", "(null)"})
+NULLS_READ = ("nulls are read as an empty unquoted field or an unquoted NULL, a quoted value "
+              "is text (ingest/validate --null-value TOKEN adds another unquoted null token)")
+
+
+def null_hint(value: str | None) -> str:
+    """How nulls are read, when ``value`` looks like another tool's null (else '')."""
+    if value is None or value.strip().lower() not in NULL_LIKE:
+        return ""
+    return "; " + NULLS_READ
 
 
 class _ColumnError(Exception):
@@ -95,6 +123,17 @@ def _expectation(column: LayoutColumn) -> str:
         DataType.JSON: "a JSON object such as {\"key\": \"value\"}",
         DataType.STRING: "text",
     }[spec.data_type]
+
+
+def _rule_of(column: LayoutColumn) -> str:
+    """The validator's rule id for what the conversion checks in ``column``."""
+    spec = column.catalogue
+    if spec is None:
+        return "values.text"
+    if spec.allowed_values:
+        return "values.allowed"
+    return {DataType.DECIMAL: "values.numeric-format", DataType.DATETIME: "values.datetime-format",
+            DataType.JSON: "values.json-object", DataType.STRING: "values.text"}[spec.data_type]
 
 
 def _blank_to_null(values: pa.Array) -> pa.Array:

@@ -15,16 +15,17 @@ import itertools
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from focusflow.errors import InputError
-from focusflow.focus.streams import PrefixedStream, read_prefix
+from focusflow.errors import InputError, UnreadableInputError
+from focusflow.focus.streams import ContentStream, PrefixedStream, read_prefix
 
 SNIFF_BYTES = 64 * 1024
 # Arrow's streaming CSV reader reads ahead a few dozen blocks; 1 MiB blocks keep that
@@ -33,9 +34,16 @@ CSV_BLOCK_BYTES = 1 << 20
 JSON_BATCH_ROWS = 16_384
 PARQUET_BATCH_ROWS = 65_536
 _BOM = b"\xef\xbb\xbf"
+# Tokens that, written unquoted in a CSV field, mean null (besides the empty field): the
+# FinOps Foundation's sample data and SQL-engine exports write NULL. Quoted, they stay text.
+DEFAULT_NULL_TOKENS: tuple[str, ...] = ("NULL",)
+# The reason columns of an ingest rejects file (``ingest/rejects.py``): a rejects file re-loads
+# as the rows it holds, so readers leave these columns out.
+REJECT_COLUMNS = ("x_rejected_file", "x_rejected_row", "x_rejected_column", "x_rejected_rule",
+                  "x_rejected_message")
 
 
-class RaggedRowError(InputError):
+class RaggedRowError(UnreadableInputError):
     """A CSV row with the wrong number of fields (``row`` is None when parsed in parallel)."""
 
 
@@ -53,6 +61,16 @@ class TextBatches:
     batches: Iterator[pa.RecordBatch]
     format: Format
     invalid_rows: list[tuple[int | None, str]] = field(default_factory=list)
+    # The (decompressed) bytes the parser reads, hashed as they pass: the content hash.
+    content: ContentStream | None = None
+    # A typed source's column types (Parquet), by header name; None for text formats.
+    source_types: dict[str, pa.DataType] | None = None
+    # Resources to release when the batches are not read to the end (a Parquet spool file).
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()
 
 
 def sniff(prefix: bytes) -> tuple[bool, Format]:
@@ -68,33 +86,43 @@ def sniff(prefix: bytes) -> tuple[bool, Format]:
 
 
 def open_text_batches(
-    stream: BinaryIO, *, file: str, skip_invalid: bool = False, parallel: bool = False
+    stream: BinaryIO, *, file: str, skip_invalid: bool = False, parallel: bool = False,
+    null_values: Sequence[str] = DEFAULT_NULL_TOKENS,
 ) -> TextBatches:
     """Sniff ``stream`` and read it as text batches (the stream is consumed lazily).
 
     ``parallel`` lets Arrow parse CSV blocks on several threads; row numbers of ragged rows
     are then unknown (``RaggedRowError.row`` is None) and the caller may re-read serially.
+    In CSV an unquoted empty field and an unquoted token of ``null_values`` are nulls; a
+    quoted field is always text (JSON and Parquet carry their own nulls).
     """
     prefix = read_prefix(stream, SNIFF_BYTES)
     if not prefix.strip():
-        raise InputError("the file is empty (no header row)", file=file)
+        raise UnreadableInputError("the file is empty (no header row)", file=file)
     compressed, fmt = sniff(prefix)
     body: Any = PrefixedStream(prefix, stream)
     if compressed:
-        body = gzip.GzipFile(fileobj=io.BufferedReader(body, 1 << 20), mode="rb")
+        content = ContentStream(
+            gzip.GzipFile(fileobj=io.BufferedReader(body, 1 << 20), mode="rb"), file=file)
         try:
-            prefix = read_prefix(body, SNIFF_BYTES)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"corrupt gzip data: {exc}", file=file) from exc
+            prefix = read_prefix(content, SNIFF_BYTES)
+        except OSError as exc:
+            raise UnreadableInputError(f"corrupt gzip data: {exc}", file=file) from exc
         if not prefix.strip():
-            raise InputError("the file is empty (no header row)", file=file)
+            raise UnreadableInputError("the file is empty (no header row)", file=file)
         _, fmt = sniff(prefix)
-        body = PrefixedStream(prefix, body)
+        body = PrefixedStream(prefix, content)
+    else:
+        content = body = ContentStream(body, file=file)
     if fmt is Format.PARQUET:
-        return _parquet(body, file)
-    if fmt is Format.JSON:
-        return _json(body, prefix, file)
-    return _csv(body, prefix, file, skip_invalid, parallel and not skip_invalid)
+        text = _parquet(body, file)
+    elif fmt is Format.JSON:
+        text = _json(body, prefix, file)
+    else:
+        text = _csv(body, prefix, file, skip_invalid, parallel and not skip_invalid,
+                    null_values=["", *null_values])
+    text.content = content
+    return text
 
 
 def number_ragged_row(stream: BinaryIO, *, file: str) -> RaggedRowError | None:
@@ -109,21 +137,25 @@ def number_ragged_row(stream: BinaryIO, *, file: str) -> RaggedRowError | None:
 
 
 def _csv(
-    body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool, parallel: bool
+    body: io.RawIOBase, prefix: bytes, file: str, skip_invalid: bool, parallel: bool, *,
+    null_values: list[str],
 ) -> TextBatches:
     header_line = prefix.removeprefix(_BOM)
     if b"\x00" in header_line[:4096]:
-        raise InputError("binary data, expected CSV, gzip-compressed CSV, Parquet or JSON",
-                         file=file)
+        raise UnreadableInputError(
+            "binary data, expected CSV, gzip-compressed CSV, Parquet or JSON", file=file)
     try:
         text = header_line.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < len(header_line) - 4:  # not just a character cut by the prefix boundary
-            raise InputError(f"not UTF-8 text (byte {exc.start} of the file)", file=file) from exc
+            raise UnreadableInputError(f"not UTF-8 text (byte {exc.start} of the file)",
+                                       file=file) from exc
         text = header_line[: exc.start].decode("utf-8")
     if "\n" not in text and len(prefix) >= SNIFF_BYTES:
-        raise InputError("the header row is longer than 64 KiB; is this a CSV file?", file=file)
+        raise UnreadableInputError("the header row is longer than 64 KiB; is this a CSV file?",
+                                   file=file)
     header = next(csv.reader(io.StringIO(text.splitlines()[0])))
+    kept = [name for name in header if name not in REJECT_COLUMNS]
     invalid: list[tuple[int | None, str]] = []
     ragged: list[RaggedRowError] = []
 
@@ -149,15 +181,16 @@ def _csv(
             parse_options=pacsv.ParseOptions(
                 newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()),
-                # An unquoted empty field is a null; a quoted "" stays an empty string. Only
-                # the empty field: Arrow's default list would also null "NA", "NULL", "nan".
-                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+                column_types=dict.fromkeys(header, pa.string()), include_columns=kept,
+                # An unquoted empty field or null token is a null; a quoted "" or "NULL" stays
+                # text. Only those: Arrow's default list would also null "NA", "nan", "N/A".
+                null_values=null_values, strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
             ),
         )
     except pa.ArrowInvalid as exc:
         raise _parse_error(exc, ragged, file) from exc
-    return TextBatches(header, _csv_batches(reader, file, ragged), Format.CSV, invalid)
+    return TextBatches(kept, _csv_batches(reader, file, ragged), Format.CSV, invalid)
 
 
 def _skip_bom(body: io.RawIOBase) -> PrefixedStream:
@@ -174,7 +207,7 @@ def _csv_batches(
         except StopIteration:
             return
         except UnicodeDecodeError as exc:
-            raise InputError("not UTF-8 text", file=file) from exc
+            raise UnreadableInputError("not UTF-8 text", file=file) from exc
         except pa.ArrowInvalid as exc:
             raise _parse_error(exc, ragged, file) from exc
         yield batch
@@ -185,8 +218,8 @@ def _parse_error(exc: Exception, ragged: list[RaggedRowError], file: str) -> Inp
         return ragged[0]
     text = str(exc).split("\n")[0]
     if "UTF8" in text:
-        return InputError("not UTF-8 text", file=file)
-    return InputError(text.removeprefix("CSV parse error: "), file=file)
+        return UnreadableInputError("not UTF-8 text", file=file)
+    return UnreadableInputError(text.removeprefix("CSV parse error: "), file=file)
 
 
 def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
@@ -199,7 +232,7 @@ def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
         parquet = pq.ParquetFile(spool)
     except (pa.ArrowInvalid, OSError) as exc:
         spool.close()
-        raise InputError(f"not a readable Parquet file: {exc}", file=file) from exc
+        raise UnreadableInputError(f"not a readable Parquet file: {exc}", file=file) from exc
     header = parquet.schema_arrow.names
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -209,16 +242,23 @@ def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
         finally:
             spool.close()
 
-    return TextBatches(header, batches(), Format.PARQUET)
+    types = {f.name: f.type for f in parquet.schema_arrow}
+    return TextBatches(header, batches(), Format.PARQUET, source_types=types,
+                       closers=[spool.close])
 
 
 def _as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A typed batch as the text FOCUS would write for its values, losing nothing: UTC
+    date-times as ``YYYY-MM-DDTHH:mm:ssZ`` (a fraction of a second only where there is one),
+    decimals exactly, doubles in their shortest round-trip form (``1e20``, not ``1e+20``)."""
     arrays = []
     for array in batch.columns:
         if pa.types.is_string(array.type):
             arrays.append(array)
         elif pa.types.is_timestamp(array.type):
             arrays.append(_timestamp_text(array))
+        elif pa.types.is_floating(array.type):
+            arrays.append(pc.replace_substring(array.cast(pa.string()), "e+", "e"))
         elif pa.types.is_struct(array.type) or pa.types.is_map(array.type):
             arrays.append(pa.array([None if v is None else json.dumps(_plain(v))
                                     for v in array.to_pylist()], pa.string()))
@@ -235,9 +275,20 @@ def _plain(value: Any) -> Any:
 
 
 def _timestamp_text(array: pa.Array) -> pa.Array:
-    if array.type.tz is None:
-        array = array.cast(pa.timestamp(array.type.unit, tz="UTC"))
-    return array.cast(pa.string())
+    """ISO 8601 in UTC with ``Z`` for a zoned timestamp (an instant); without it for a naive
+    one (its zone is unknown: a load reads it as UTC, ``validate`` says it is not UTC)."""
+    zoned = array.type.tz is not None
+    unit = array.type.unit
+    if zoned:
+        array = array.cast(pa.timestamp(unit, tz="UTC"))
+    layout = "%Y-%m-%dT%H:%M:%S" + ("Z" if zoned else "")
+    seconds = pa.timestamp("s", tz="UTC" if zoned else None)
+    whole = array.cast(seconds, safe=False)
+    text = pc.strftime(whole, format=layout)
+    fraction = pc.not_equal(whole.cast(array.type), array)
+    if unit == "s" or not pc.any(fraction).as_py():
+        return text
+    return pc.if_else(fraction, pc.strftime(array, format=layout), text)
 
 
 def _json(body: io.RawIOBase, prefix: bytes, file: str) -> TextBatches:
@@ -312,9 +363,9 @@ def _json_rows(text: IO[str], file: str) -> Iterator[dict[str, str | None]]:
                 continue
         if at_eof:
             if error is not None:
-                raise InputError(f"invalid JSON: {error.msg}", file=file, row=number + 1)
+                raise UnreadableInputError(f"invalid JSON: {error.msg}", file=file, row=number + 1)
             if in_array:
-                raise InputError("invalid JSON: the array is not closed", file=file)
+                raise UnreadableInputError("invalid JSON: the array is not closed", file=file)
             return
         chunk = text.read(1 << 20)
         at_eof = not chunk

@@ -8,11 +8,19 @@ HTTP body) into a file object.
 
 from __future__ import annotations
 
+import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
 import xxhash
+
+from focusflow.errors import UnreadableInputError
+
+# What the gzip module raises on a truncated or damaged stream (EOFError would otherwise
+# reach click, which prints a bare "Aborted!").
+CORRUPT_GZIP = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 class MeteredStream(io.RawIOBase):
@@ -37,6 +45,47 @@ class MeteredStream(io.RawIOBase):
         self._hash.update(data)
         self.bytes_read += size
         return size
+
+    @property
+    def fingerprint(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+class ContentStream(io.RawIOBase):
+    """The file's content as the parsers read it: decompressed when it was gzip-compressed.
+
+    Hashes what passes (XXH3-128), so the same rows give the same content hash whether they
+    came as ``.csv`` or ``.csv.gz``; a damaged gzip stream raises ``UnreadableInputError``
+    naming ``file`` (the parsers above it would turn a bare ``EOFError`` into anything).
+    """
+
+    def __init__(self, inner: BinaryIO | io.RawIOBase | io.BufferedIOBase, *, file: str) -> None:
+        self._inner = inner
+        self._file = file
+        self._hash = xxhash.xxh3_128()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        try:
+            data = self._inner.read(len(buffer))
+        except CORRUPT_GZIP as exc:
+            raise UnreadableInputError(f"corrupt or truncated gzip data: {exc}",
+                                       file=self._file) from exc
+        size = len(data or b"")
+        buffer[:size] = data or b""
+        self._hash.update(data or b"")
+        return size
+
+    def drain(self) -> None:
+        """Read (and hash) what the parser left unread, to the end."""
+        while not self.closed and self.read(1 << 20):
+            pass
 
     @property
     def fingerprint(self) -> str:

@@ -11,19 +11,22 @@ with manifests) expands into planned loads, each read as one stream and loaded a
 
 from __future__ import annotations
 
-import csv
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from focusflow.focus import FocusReader, HttpOptions, Reject
+from focusflow.errors import InputError, SinkError
+from focusflow.focus import FocusReader, HttpOptions, Quarantined, Reject
 from focusflow.focus.catalogue import detect_dataset
+from focusflow.focus.formats import DEFAULT_NULL_TOKENS
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
-from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused
+from focusflow.ingest.rejects import RejectedRows, RejectLimit, RejectLimitError, write_rejects_csv
+from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused, quote
+from focusflow.sinks.base import LOAD_COLUMN, LOADS_TABLE
 from focusflow.sinks.datasets import check_dataset
 
 Progress = Callable[[int, int | None, int], None]
@@ -37,6 +40,12 @@ class IngestOptions:
     focus_version: str | None = None
     skip_invalid: bool = False
     http: HttpOptions = field(default_factory=HttpOptions)
+    null_values: tuple[str, ...] = DEFAULT_NULL_TOKENS
+    # Rows to set aside before conversion (``ingest --validate --skip-invalid``), by row number.
+    quarantine: Mapping[int, Quarantined] | None = None
+    max_rejected: RejectLimit | None = None
+    # Load a file whose content another source of the table already loaded (double-counting).
+    allow_same_content: bool = False
 
 
 @dataclass
@@ -48,6 +57,13 @@ class IngestOutcome:
     bytes_read: int
     rejects: list[Reject]
     focus_version: str
+    header: tuple[str, ...] = ()
+    rows_read: int = 0  # data rows read, set-aside rows included (ragged rows are not)
+
+    @property
+    def nothing_loaded(self) -> bool:
+        """Every row was set aside (also when the file is unchanged since such a load)."""
+        return bool(self.rejects) and len(self.rejects) >= self.rows_read
 
 
 def ingest(
@@ -61,7 +77,9 @@ def ingest(
     """
     _load_source_plugins(uri)
     try:
-        return _ingest_file(uri, sink, options, progress, offer_text=not options.skip_invalid)
+        # Rows set aside (--skip-invalid, a quarantine) are only known to the typed path.
+        offer_text = not (options.skip_invalid or options.quarantine)
+        return _ingest_file(uri, sink, options, progress, offer_text=offer_text)
     except TextRowsRefused:
         return _ingest_file(uri, sink, options, progress, offer_text=False)
 
@@ -72,13 +90,17 @@ def _ingest_file(
 ) -> IngestOutcome:
     with FocusReader(
         uri, http=options.http, focus_version=options.focus_version,
-        skip_invalid=options.skip_invalid,
+        skip_invalid=options.skip_invalid, null_values=options.null_values,
+        quarantine=options.quarantine,
     ) as reader:
         source_id = options.source_id or _default_source_id(reader.name)
         text = (TextRows(reader.layout, _metered(reader.text_batches(), reader, progress))
                 if offer_text else None)
+        seen = {} if options.allow_same_content else _contents_of_others(
+            sink, options.table, source_id)
         return _load(uri, reader, sink, options, version=reader.layout.version,
-                     source_id=source_id, known_fingerprint=None, progress=progress, text=text)
+                     source_id=source_id, known_fingerprint=None, progress=progress, text=text,
+                     fingerprint=_content_check(reader, seen, options.table))
 
 
 def ingest_location(
@@ -111,19 +133,80 @@ def ingest_planned(
 def _load(
     uri: str, reader: FocusReader | BatchStream, sink: Sink, options: IngestOptions, *,
     version: str, source_id: str, known_fingerprint: str | None, progress: Progress | None,
-    text: TextRows | None = None,
+    text: TextRows | None = None, fingerprint: Callable[[], str] | None = None,
 ) -> IngestOutcome:
     check_dataset(sink, options.table, detect_dataset(reader.schema.names), file=reader.name)
+    header = (tuple(c.source_name for c in reader.layout.columns)
+              if isinstance(reader, FocusReader) else tuple(reader.schema.names))
+    batches = _metered(reader.batches(), reader, progress)
+    if options.max_rejected is not None:
+        batches = _limited(batches, reader, options.max_rejected, header)
     result = sink.load(LoadRequest(
-        table=options.table, source_id=source_id, schema=reader.schema,
-        batches=_metered(reader.batches(), reader, progress),
-        fingerprint=lambda: reader.fingerprint, known_fingerprint=known_fingerprint, text=text,
+        table=options.table, source_id=source_id, schema=reader.schema, batches=batches,
+        fingerprint=fingerprint or (lambda: reader.fingerprint),
+        known_fingerprint=known_fingerprint, text=text,
     ))
     if progress:
         progress(reader.bytes_read, reader.total_bytes, reader.rows_read)
     return IngestOutcome(
-        uri, reader.name, source_id, result, reader.bytes_read, reader.rejects, version,
+        uri, reader.name, source_id, result, reader.bytes_read, reader.rejects, version, header,
+        reader.rows_read,
     )
+
+
+def _contents_of_others(sink: Sink, table: str, source_id: str) -> dict[str, str]:
+    """Content hash -> source, for the other sources' loads into ``table`` whose rows are
+    still there (a load whose rows a later load of its source replaced no longer counts).
+
+    Read before the load starts (a sink's reads may end its transaction).
+    """
+    try:
+        loads = sink.query(LOADS_TABLE, "SELECT source_id, fingerprint, load_id FROM {table} "
+                           "WHERE table_name = ? AND fingerprint IS NOT NULL "
+                           "AND source_id <> ?", [table, source_id])
+        if not loads.num_rows:
+            return {}
+        live = sink.query(table, f"SELECT DISTINCT {quote(LOAD_COLUMN)} FROM {{table}}")
+    except SinkError:  # nothing was ever loaded: no registry or no table yet
+        return {}
+    present = set(live.column(0).to_pylist())
+    return {fingerprint: source for source, fingerprint, load_id in zip(
+        *(loads.column(n).to_pylist() for n in ("source_id", "fingerprint", "load_id")),
+        strict=True) if load_id in present}
+
+
+def _content_check(reader: FocusReader, seen: dict[str, str], table: str) -> Callable[[], str]:
+    """The reader's content hash, refusing the load (inside the sink's transaction: nothing is
+    committed) when another source already loaded the same content."""
+    def fingerprint() -> str:
+        value = reader.fingerprint
+        earlier = seen.get(value)
+        if earlier is not None:
+            raise SameContentError(
+                f"holds the same content as {earlier}, already loaded into {table} (same "
+                "content hash, compressed or not); not loaded again, so its rows are not "
+                "counted twice (--allow-same-content loads it anyway)", file=reader.name)
+        return value
+
+    return fingerprint
+
+
+class SameContentError(InputError):
+    """The file's content was already loaded into the table under another source."""
+
+
+def _limited(
+    batches: Iterator[pa.RecordBatch], reader: FocusReader | BatchStream, limit: RejectLimit,
+    header: tuple[str, ...],
+) -> Iterator[pa.RecordBatch]:
+    """``batches``, failing the load (inside the sink's transaction: nothing is committed) once
+    the rows set aside pass ``limit``: a count as soon as it is passed, a share at the end."""
+    for batch in batches:
+        if limit.count is not None and len(reader.rejects) > limit.count:
+            raise RejectLimitError(limit, reader, header)
+        yield batch
+    if limit.exceeded(len(reader.rejects), reader.rows_read):
+        raise RejectLimitError(limit, reader, header)
 
 
 # Sources that teach the focus layer locations (schemes, expanders) when imported.
@@ -155,15 +238,6 @@ def _default_source_id(name: str) -> str:
 
 
 def write_rejects(path: Path, outcomes: list[IngestOutcome]) -> int:
-    """Write every quarantined row to ``path`` as CSV (file, row, column, value, reason)."""
-    count = 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "row", "column", "value", "reason"])
-        for outcome in outcomes:
-            for reject in outcome.rejects:
-                writer.writerow([outcome.name, reject.row, reject.column, reject.value,
-                                 reject.reason])
-                count += 1
-    return count
+    """Write every quarantined row to ``path``; see ``rejects.write_rejects_csv``."""
+    return write_rejects_csv(path, [RejectedRows(o.name, o.header, o.rejects)
+                                    for o in outcomes])

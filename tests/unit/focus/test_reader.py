@@ -142,8 +142,12 @@ def test_missing_file_is_a_source_error(tmp_path: Path) -> None:
         FocusReader(str(tmp_path / "nope.csv"))
 
 
-def test_only_the_empty_field_is_null_never_na_or_null_text(tmp_path: Path) -> None:
-    # Arrow's default null list would silently drop "NA" (a region), "NULL", "N/A" and "nan".
+def test_only_the_empty_field_and_unquoted_null_are_null_never_na_or_quoted_text(
+    tmp_path: Path,
+) -> None:
+    # Arrow's default null list would silently drop "NA" (a region), "N/A" and "nan"; an
+    # unquoted NULL is a null (DESIGN 10: the FinOps Foundation's samples write it), a quoted
+    # "NULL" is text.
     with SAMPLE.open(newline="", encoding="utf-8") as handle:
         header, row = itertools.islice(csv.reader(handle), 2)
     words = {"RegionId": "NA", "RegionName": "N/A", "SubAccountName": "NULL", "SkuId": "nan"}
@@ -152,5 +156,8 @@ def test_only_the_empty_field_is_null_never_na_or_null_text(tmp_path: Path) -> N
     path = tmp_path / "words.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([header, row])
+        csv.writer(handle, quoting=csv.QUOTE_ALL).writerow(row)
     _, table = read_all(path)
-    assert {column: table.column(column)[0].as_py() for column in words} == words
+    assert {column: table.column(column)[0].as_py() for column in words} == {
+        **words, "SubAccountName": None}
+    assert {column: table.column(column)[1].as_py() for column in words} == words

@@ -11,18 +11,21 @@ from focusflow.focus.validation.engine import (
     validate,
 )
 from focusflow.focus.validation.fetch import (
+    PUBLISHED_MODEL_VERSIONS,
     RulesSettings,
     cached_models,
     fetch_model,
     find_cached_model,
+    how_to_get_model,
 )
 from focusflow.focus.validation.findings import Report, RuleResult, Severity, Status
-from focusflow.focus.validation.junit import to_junit
+from focusflow.focus.validation.junit import to_junit, unreadable_junit
 from focusflow.focus.validation.model import RequirementsModel, load_model
 from focusflow.focus.validation.overrides import OVERRIDES, Override
 
 __all__ = [
     "OVERRIDES",
+    "PUBLISHED_MODEL_VERSIONS",
     "Override",
     "Report",
     "RequirementsModel",
@@ -34,9 +37,11 @@ __all__ = [
     "cached_models",
     "fetch_model",
     "find_cached_model",
+    "how_to_get_model",
     "load_model",
     "offending_rows",
     "probe_version",
     "to_junit",
+    "unreadable_junit",
     "validate",
 ]

@@ -10,7 +10,10 @@ layout; row rules become SQL predicates for the single scan (``scan.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from focusflow.focus.catalogue import (
     SERVICE_SUBCATEGORIES,
@@ -38,6 +41,7 @@ CURRENCY = "values.currency-code"
 KEY_VALUE = "values.key-value-format"
 JSON_OBJECT = "values.json-object"
 PERIOD_ORDER = "periods.start-before-end"
+STORED_TYPE = "columns.stored-type"
 
 # (start, end) pairs whose start must come strictly before the end.
 PERIODS = (
@@ -85,6 +89,53 @@ def header_results(layout: Layout) -> list[RuleResult]:
             count=0 if ok else 1, rows=() if ok else (0,),
         ))
     return results
+
+
+def stored_type_results(
+    layout: Layout, source_types: dict[str, pa.DataType] | None
+) -> tuple[list[RuleResult], list[str]]:
+    """For a typed source (Parquet): each FOCUS column's stored type judged against its FOCUS
+    data type, and notes on date-times stored without a time zone.
+
+    A typed value is judged by its type and value, not by how it would be written as text:
+    decimals, doubles and integers are numbers, zoned timestamps are instants (rendered
+    ``...Z``), maps and structs JSON objects. Text columns keep the text rules.
+    """
+    results: list[RuleResult] = []
+    notes: list[str] = []
+    for entry in layout.columns if source_types else ():
+        spec = entry.catalogue
+        stored = (source_types or {}).get(entry.source_name)
+        if spec is None or stored is None or spec.level(layout.version) is None:
+            continue
+        if _is_text(stored):
+            continue  # text rules apply
+        ok = _STORED_FITS[spec.data_type](stored)
+        results.append(RuleResult(
+            STORED_TYPE, entry.name, Severity.ERROR, Status.PASSED if ok else Status.FAILED,
+            f"{entry.name} is a FOCUS {spec.data_type.value} column; it is stored as {stored}",
+            count=0 if ok else 1, rows=() if ok else (0,),
+        ))
+        if ok and pa.types.is_timestamp(stored) and stored.tz is None:
+            notes.append(f"{entry.name} is stored as a timestamp without a time zone; FOCUS "
+                         "date-times are UTC (values.datetime-format fails on every value; "
+                         "a load reads them as UTC)")
+    return results, notes
+
+
+def _is_text(stored: pa.DataType) -> bool:
+    if pa.types.is_dictionary(stored):
+        stored = stored.value_type
+    return bool(pa.types.is_string(stored) or pa.types.is_large_string(stored))
+
+
+_STORED_FITS: dict[DataType, Callable[[pa.DataType], bool]] = {
+    DataType.STRING: lambda t: False,  # an id stored as a number loses leading zeros
+    DataType.DECIMAL: lambda t: bool(pa.types.is_decimal(t) or pa.types.is_floating(t)
+                                      or pa.types.is_integer(t)),
+    DataType.DATETIME: lambda t: bool(pa.types.is_timestamp(t)),
+    DataType.JSON: lambda t: bool(pa.types.is_map(t) or pa.types.is_struct(t)),
+}
 
 
 def row_rules(layout: Layout) -> list[RowRule]:

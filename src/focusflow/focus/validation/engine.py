@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from focusflow.errors import InputError
 from focusflow.focus.catalogue import require_supported
+from focusflow.focus.formats import DEFAULT_NULL_TOKENS
 from focusflow.focus.locations import HttpOptions
 from focusflow.focus.validation import catalogue_rules
 from focusflow.focus.validation.findings import Report, RuleResult, Severity, Status
@@ -41,6 +42,7 @@ class ValidateOptions:
     first_rows: int = 10
     model: RequirementsModel | None = None
     applicable: frozenset[str] = field(default_factory=frozenset)
+    null_values: tuple[str, ...] = DEFAULT_NULL_TOKENS
 
     def __post_init__(self) -> None:
         if self.focus_version is not None:  # 0.5, 1.5: named as unsupported, up front
@@ -63,7 +65,8 @@ def offending_rows(uri: str, options: ValidateOptions | None = None) -> dict[int
     and header rules name no row and are not included.
     """
     options = options or ValidateOptions()
-    opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
+    opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version,
+                                 null_values=options.null_values)
     try:
         layout = opened.layout
         rules: dict[str, RuleResult] = {}
@@ -98,7 +101,8 @@ def probe_version(uri: str, options: ValidateOptions | None = None) -> str:
     """The FOCUS version of ``uri``'s header (reads only the start of the file)."""
     options = options or ValidateOptions()
     try:
-        opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
+        opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version,
+                                 null_values=options.null_values)
     except InputError as exc:
         raise locate_ragged_row(uri, exc, http=options.http) from exc
     try:
@@ -108,12 +112,15 @@ def probe_version(uri: str, options: ValidateOptions | None = None) -> str:
 
 
 def _validate(uri: str, options: ValidateOptions) -> Report:
-    opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version)
+    opened = open_for_validation(uri, http=options.http, focus_version=options.focus_version,
+                                 null_values=options.null_values)
     try:
         layout = opened.layout
         results: list[RuleResult] = catalogue_rules.header_results(layout)
+        typed, notes = catalogue_rules.stored_type_results(layout, opened.text.source_types)
+        results.extend(typed)
         rules = catalogue_rules.row_rules(layout)
-        compiled, notes = None, []
+        compiled = None
         model = options.model
         if model is not None and model.datasets and layout.dataset.value not in model.datasets:
             notes.append(f"the requirements model {model.model_version} has no rules for the "

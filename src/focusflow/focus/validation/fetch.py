@@ -35,6 +35,19 @@ log = logging.getLogger(__name__)
 PYPI_JSON = "https://pypi.org/pypi/focus-validator/json"
 _MEMBER = re.compile(r"(^|/)focus_validator/rules/model-[^/]+\.json$")
 _MAX_RELEASES = 6  # older releases tried when the newest lacks the requested FOCUS version
+# FOCUS versions whose requirements model a focus-validator release on PyPI ships (checked
+# 2026-12: every release ships FOCUS 1.2 models only). ``validate`` suggests ``rules fetch``
+# only for these; ``rules fetch`` still asks PyPI for any version, a newer release may add one.
+PUBLISHED_MODEL_VERSIONS = ("1.2",)
+
+
+def how_to_get_model(focus_version: str) -> str:
+    """What gives the user a FOCUS ``focus_version`` model: ``rules fetch`` only where a
+    package ships one (suggesting it elsewhere sends them to a command that cannot work)."""
+    if focus_version in PUBLISHED_MODEL_VERSIONS:
+        return f"run 'focusflow rules fetch --version {focus_version}' or pass --rules FILE"
+    return (f"no package publishes a FOCUS {focus_version} model (focus-validator ships FOCUS "
+            f"{', '.join(PUBLISHED_MODEL_VERSIONS)}): pass one with --rules FILE")
 
 
 class RulesSettings(BaseSettings):
@@ -82,6 +95,7 @@ def fetch_model(focus_version: str | None = None,
         releases = _releases(index)
         if not releases:
             raise SourceError(f"{settings.pypi_url}: the focus-validator project lists no files")
+        shipped: set[str] = set()
         for release, files in releases[:_MAX_RELEASES]:
             archive = _pick_file(files)
             if archive is None:
@@ -89,6 +103,7 @@ def fetch_model(focus_version: str | None = None,
             data = _get(client, archive["url"]).content
             _verify(data, archive)
             models = _models_in(data, archive["filename"])
+            shipped |= _focus_versions(models)
             chosen = _choose(models, focus_version)
             if chosen is not None:
                 name, raw = chosen
@@ -98,11 +113,25 @@ def fetch_model(focus_version: str | None = None,
                          model.focus_version, model.model_version, release, path)
                 return path, model
     wanted = f"FOCUS {focus_version}" if focus_version else "any FOCUS"
+    found = (f"they ship FOCUS {', '.join(sorted(shipped))} models only" if shipped
+             else "they ship no model at all")
     raise SourceError(
-        f"none of the newest {_MAX_RELEASES} focus-validator releases on PyPI ships a {wanted} "
-        "requirements model; download one from the FOCUS_Spec releases and pass it with "
-        "--rules FILE"
+        f"no package on PyPI ships a {wanted} requirements model (the newest "
+        f"{_MAX_RELEASES} focus-validator releases were checked: {found}); 'validate' checks "
+        f"the column catalogue without one, or pass a model file with --rules FILE"
     )
+
+
+def _focus_versions(models: dict[str, bytes]) -> set[str]:
+    versions = set()
+    for raw in models.values():
+        try:
+            version = json.loads(raw).get("Details", {}).get("FOCUSVersion")
+        except ValueError:
+            continue
+        if version:
+            versions.add(str(version))
+    return versions
 
 
 def _get(client: httpx.Client, url: str) -> httpx.Response:

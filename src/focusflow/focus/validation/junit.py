@@ -2,7 +2,8 @@
 
 Model layer, pure. One ``<testsuite>`` per file, one ``<testcase>`` per rule: a failed MUST rule
 is a ``<failure>``, a failed SHOULD rule a ``<failure type="warning">`` (CI shows it without
-the exit code failing the job), a skipped rule a ``<skipped>`` with its reason.
+the exit code failing the job), a skipped rule a ``<skipped>`` with its reason. A file that
+cannot be read is one ``<testcase name="read">`` with an ``<error>``.
 """
 
 from __future__ import annotations
@@ -48,3 +49,15 @@ def _case(result: RuleResult) -> ET.Element:
     elif result.status is Status.SKIPPED:
         ET.SubElement(case, "skipped", {"message": result.reason})
     return case
+
+
+def unreadable_junit(file: str, message: str) -> str:
+    """JUnit XML for a file that could not be read: one errored test case saying why."""
+    suite = ET.Element("testsuite", {"name": f"FOCUS conformance: {file}", "tests": "1",
+                                     "failures": "0", "skipped": "0", "errors": "1"})
+    case = ET.SubElement(suite, "testcase", {"classname": "(file)", "name": "read"})
+    ET.SubElement(case, "error", {"type": "unreadable", "message": message})
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)

@@ -25,8 +25,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from focusflow.errors import FocusflowError, InputError
-from focusflow.focus.formats import TextBatches, number_ragged_row, open_text_batches
+from focusflow.errors import FocusflowError, InputError, UnreadableInputError
+from focusflow.focus.formats import (
+    DEFAULT_NULL_TOKENS,
+    TextBatches,
+    number_ragged_row,
+    open_text_batches,
+)
 from focusflow.focus.locations import HttpOptions, open_location
 from focusflow.focus.schema import Layout, resolve_header
 from focusflow.focus.validation.sql import (
@@ -88,19 +93,26 @@ class OpenedFile:
 
 
 def open_for_validation(
-    uri: str, *, http: HttpOptions | None = None, focus_version: str | None = None
+    uri: str, *, http: HttpOptions | None = None, focus_version: str | None = None,
+    null_values: Sequence[str] = DEFAULT_NULL_TOKENS,
 ) -> OpenedFile:
     """Open ``uri`` as text batches and resolve its header (missing columns are findings here)."""
     opened = open_location(uri, http)
     try:
         # Parallel CSV parsing; a ragged row's number is then found by locate_ragged_row.
-        text = open_text_batches(opened.stream, file=opened.display, parallel=True)
+        text = open_text_batches(opened.stream, file=opened.display, parallel=True,
+                                 null_values=null_values)
         layout = resolve_header(text.header, file=opened.display, version=focus_version,
                                 require_mandatory=False)
     except BaseException:
         opened.close()
         raise
-    return OpenedFile(opened.display, layout, text, opened.close)
+
+    def close() -> None:
+        text.close()
+        opened.close()
+
+    return OpenedFile(opened.display, layout, text, close)
 
 
 def locate_ragged_row(
@@ -346,6 +358,6 @@ def _row_numbered(
             yield from windowed.attach(numbered()) if windowed else numbered()
         except (FocusflowError, UnicodeDecodeError) as exc:
             failure.append(exc if isinstance(exc, FocusflowError)
-                           else InputError("not UTF-8 text"))
+                           else UnreadableInputError("not UTF-8 text"))
 
     return pa.RecordBatchReader.from_batches(windowed.schema if windowed else schema, guarded())
