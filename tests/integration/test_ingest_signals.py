@@ -72,7 +72,8 @@ def _state(db: str) -> tuple[object, ...]:
 
 def _ingest(path: Path, db: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [str(FOCUSFLOW), "ingest", str(path), "--db", db, "--source-id", "acct"],
+        [str(FOCUSFLOW), "ingest", str(path), "--db", db, "--source-id", "acct",
+         "--allow-same-content"],  # the small file is loaded under two sources on purpose
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, "COLUMNS": "250"},
     )
@@ -117,7 +118,8 @@ def test_a_signal_at_any_moment_commits_nothing_or_everything(
     small.write_bytes(_small_bytes())
     for source in ("acct", "other"):
         code, _, err = _finish(subprocess.Popen(
-            [str(FOCUSFLOW), "ingest", str(small), "--db", db, "--source-id", source],
+            [str(FOCUSFLOW), "ingest", str(small), "--db", db, "--source-id", source,
+             "--allow-same-content"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE))
         assert code == 0, err
     before = _state(db)[0]

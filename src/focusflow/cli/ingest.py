@@ -132,6 +132,8 @@ def ingest_command(
             raise fail(f"{exc} (its rejected rows are in {rejects}){files}") from None
         if isinstance(exc, UnreadableInputError | SourceError):
             raise fail(f"unreadable input: {exc}{files}", EXIT_UNREADABLE) from None
+        if not files:
+            raise  # one source: the CLI's boundary prints the error as one line
         raise fail(f"{exc}{files}") from None
     quarantined = write_rejects(rejects, outcomes) if skip_invalid else 0
     console.print(_outcome_table(outcomes, quarantined, rejects, database_location(db)))

@@ -106,7 +106,7 @@ def test_ingest_outside_a_terminal_logs_progress_and_errors_as_json(tmp_path: Pa
     missing = subprocess.run(
         [str(FOCUSFLOW), "ingest", str(tmp_path / "nope.csv"), "--db", db, "--log-json"],
         capture_output=True, text=True, check=False, env=_env())
-    assert missing.returncode == 1
+    assert missing.returncode == 2  # unreadable input
     (error,) = [json.loads(line) for line in missing.stderr.splitlines()]
     assert error["level"] == "ERROR" and "nope.csv" in error["msg"]
 
