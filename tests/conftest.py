@@ -7,7 +7,12 @@ S3 via moto, Azurite, ...) and starts it once per session on a free 127.0.0.1 po
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from focusflow import redaction
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -26,6 +31,14 @@ pytest_plugins = [
     "fixtures.focus_rules",
     "fixtures.toolkit_files",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _forget_remembered_secrets() -> Iterator[None]:
+    """Secret values one test's commands remembered are not redacted from the next test's
+    output (one process runs them all; a real run is one command per process)."""
+    yield
+    redaction.forget()
 
 
 def pytest_collection_modifyitems(items: list[object]) -> None:

@@ -9,6 +9,9 @@ FocusflowError
  ├── SinkError            a database or object store refused or failed a write
 ```
 
+``Interrupted`` (SIGINT/SIGTERM, see ``focusflow.interrupts``) derives from ``BaseException``
+like ``KeyboardInterrupt``: no ``except Exception`` can take a stop request for a bad row.
+
 Two marker mixins drive retries, as kopf's TemporaryError/PermanentError do:
 ``TransientError`` (retry with backoff: timeouts, 5xx, a database restart) and
 ``PermanentError`` (fail now: bad credentials, bad input). Third-party exceptions are wrapped at
@@ -95,6 +98,29 @@ class MissingExtraError(ConfigError):
         )
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM asked the process to stop; whatever was in flight is rolled back."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.signal_name = _signal_name(signum)
+        super().__init__(f"interrupted by {self.signal_name}")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+
+def _signal_name(signum: int) -> str:
+    import signal  # noqa: PLC0415 - only an interrupted run needs the names
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when retrying the failed call may succeed."""
     return isinstance(exc, TransientError)
@@ -104,6 +130,7 @@ __all__ = [
     "ConfigError",
     "FocusflowError",
     "InputError",
+    "Interrupted",
     "MissingExtraError",
     "PermanentError",
     "SinkError",

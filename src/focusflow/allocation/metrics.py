@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from focusflow.allocation.model import ONE, ZERO, NodeHour, Workload
-from focusflow.errors import SourceError
 from focusflow.k8s_export import PrometheusClient
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,11 @@ _GPU = ("nvidia_com_gpu", "nvidia.com/gpu")
 _CONTAINER = 'container!="", container!="POD"'
 
 NODE_Q = "count_over_time((max by ({c}, node, provider_id) (kube_node_info))[1h:{r}s])"
-CAPACITY_Q = ("max by ({c}, node, resource) (max_over_time(kube_node_status_capacity"
-              '{{resource=~"cpu|memory|nvidia_com_gpu|nvidia.com/gpu"}}[1h]))')
+# A subquery at the resolution, like NODE_Q: a node seen during the first minutes of an hour
+# through Prometheus's lookback (its series stopped just before the boundary) has the capacity
+# it was last seen with for exactly those minutes.
+CAPACITY_Q = ("max_over_time((max by ({c}, node, resource) (kube_node_status_capacity"
+              '{{resource=~"cpu|memory|nvidia_com_gpu|nvidia.com/gpu"}}))[1h:{r}s])')
 RUNNING_Q = ("count_over_time((max by ({c}, namespace, pod, container) "
              "(kube_pod_container_status_running == 1))[1h:{r}s])")
 REQUEST_Q = ("max by ({c}, namespace, pod, container, resource) (avg_over_time("
@@ -46,6 +49,11 @@ REPLICASET_Q = ("max by ({c}, namespace, replicaset, owner_kind, owner_name) "
                 "(max_over_time(kube_replicaset_owner[1h]))")
 
 Series = dict[int, dict[tuple[str, ...], Decimal]]  # hour -> label values -> value
+
+
+def iso_hour(seconds: int) -> str:
+    """An hour's start as people read it: ``2026-03-10T02:00:00Z``."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -68,6 +76,9 @@ class ClusterMetrics:
         self.label = cluster_label
         self.default_cluster = default_cluster
         self.queries = 0
+        # (cluster, node) -> the capacity it had in the latest hour that showed one
+        self.last_capacity: dict[tuple[str, str], dict[str, Decimal]] = {}
+        self.dropped: list[tuple[str, str, int]] = []  # node-hours with no capacity ever seen
 
     def _range(self, template: str, start: int, end: int, labels: tuple[str, ...]) -> Series:
         """``template`` per hour of [start, end) keyed by hour start and ``labels``."""
@@ -122,15 +133,25 @@ class ClusterMetrics:
         capacity: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
         for (cluster, node, resource), value in raw["capacity"].get(hour, {}).items():
             capacity[(cluster, node)]["gpu" if resource in _GPU else resource] = value
+        for key, cap in capacity.items():
+            if cap.get("cpu") or cap.get("memory"):
+                self.last_capacity[key] = cap
         for (cluster, node, provider_id), running in present.items():
             if running <= 0:
                 continue
             cap = capacity.get((cluster, node), {})
             if not cap.get("cpu") and not cap.get("memory"):
-                raise SourceError(
-                    f"node {cluster}/{node}: no kube_node_status_capacity{{resource=\"cpu\"|"
-                    f"\"memory\"}} in the hour starting {hour}; expected kube-state-metrics "
-                    "v2 node capacity series to price the node")
+                # A node whose capacity series ended before its presence did: the capacity it
+                # was last seen with, else (never seen in this run) the node-hour is dropped.
+                cap = self.last_capacity.get((cluster, node), {})
+                if not cap:
+                    log.warning(
+                        "node %s/%s: no kube_node_status_capacity{resource=\"cpu\"|\"memory\"}"
+                        " in the hour starting %s or before it in the window; its node-hour is "
+                        "not allocated (expected kube-state-metrics v2 node capacity series)",
+                        cluster, node, iso_hour(hour))
+                    self.dropped.append((cluster, node, hour))
+                    continue
             data.nodes[(cluster, node)] = NodeHour(
                 cluster, node, provider_id, hour, running, cap.get("cpu", ZERO),
                 cap.get("memory", ZERO), cap.get("gpu", ZERO))

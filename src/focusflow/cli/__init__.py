@@ -3,8 +3,10 @@
 Each command lives in its own module and registers itself on the Typer ``app`` when imported.
 ``main`` imports only the module of the command being run (a CronJob running ``k8s-export``
 does not pay for DuckDB, kopf or the validator), and every module for ``--help``; ``app``,
-read from this package, has every command registered. ``main`` turns any ``FocusflowError``
-into one clear line on stderr and a non-zero exit (a traceback means a bug).
+read from this package, has every command registered. ``main`` routes SIGINT/SIGTERM to a
+clean stop first (``focusflow.interrupts``: exit 130/143, one line, nothing half-committed),
+then turns any ``FocusflowError`` into one clear line on stderr and a non-zero exit (a
+traceback means a bug).
 
 Started with no arguments at all (the image's entrypoint in a pod whose manifest gives no
 ``args``), ``main`` looks at the environment: Finout's CronJob contract (``CLUSTER_NAME`` and
@@ -21,6 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import typer
 
+from focusflow import interrupts
 from focusflow.cli import app as _app_module
 
 del globals()["app"]  # the submodule attribute; ``app`` means the Typer object (below)
@@ -84,10 +87,13 @@ def _bare_start() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    if not sys.argv[1:]:
-        _bare_start()
-    load_commands(sys.argv[1:])
-    _app_module.main()
+    restore = interrupts.install()  # before the command modules' imports: they take a while
+    try:
+        if not sys.argv[1:]:
+            _bare_start()
+        _app_module.main(lambda: load_commands(sys.argv[1:]))
+    finally:
+        restore()
 
 
 def __getattr__(name: str) -> typer.Typer:

@@ -8,7 +8,6 @@ an ingested table, and the run's progress and summary are printed with Rich.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -29,10 +28,12 @@ from focusflow.allocation import (
     read_billing_table,
     run_allocation,
 )
-from focusflow.cli.app import app, console, utc_moment
+from focusflow.cli.app import LogJson, LogLevel, app, console, setup_logging, utc_moment
+from focusflow.cli.files import removed_if_failed
+from focusflow.cli.logs import ProgressLog
 from focusflow.errors import ConfigError
 from focusflow.k8s_export import PrometheusClient
-from focusflow.sinks import DEFAULT_DB_URL, open_sink
+from focusflow.sinks import DEFAULT_DB_URL, database_location, open_sink
 
 By = Literal["container", "pod", "controller", "namespace"]
 
@@ -79,12 +80,13 @@ def allocate_command(
     ca_file: Annotated[str | None, typer.Option(help="CA bundle for https.")] = None,
     insecure: Annotated[bool | None, typer.Option(
         "--insecure/--verify", help="Skip TLS verification (not advised).")] = None,
+    log_level: LogLevel = "INFO",
+    log_json: LogJson = False,
 ) -> None:
     """Allocate node costs to namespaces, controllers, pods and containers per hour."""
+    setup_logging(log_level, log_json)
     if billing and billing_db:
         raise ConfigError("--billing and --billing-db both give billing rows; pass one")
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = allocation_settings(
         start=_hour("--start", start), end=_hour("--end", end), table=table, by=by,
         resolution_seconds=resolution, cluster_label=cluster_label, default_cluster=cluster,
@@ -95,26 +97,32 @@ def allocate_command(
     index = _billing(billing, billing_db, billing_table, settings.start_s, settings.end_s,
                      settings.cost_column)
     client = PrometheusClient(endpoint)
-    sink = open_sink(db)
-    try:
-        metrics = ClusterMetrics(client, resolution=settings.resolution_seconds,
-                                 cluster_label=settings.cluster_label,
-                                 default_cluster=settings.default_cluster)
-        columns = (TextColumn("[bold]allocating hours"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("hours", total=None)
+    with removed_if_failed(db):
+        sink = open_sink(db)
+        try:
+            metrics = ClusterMetrics(client, resolution=settings.resolution_seconds,
+                                     cluster_label=settings.cluster_label,
+                                     default_cluster=settings.default_cluster)
+            columns = (TextColumn("[bold]allocating hours"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=True,
+                          disable=not console.is_terminal) as bar:
+                task = bar.add_task("hours", total=None)
+                logged = ProgressLog("allocate")  # outside a terminal: a log line every 5 s
 
-            def update(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+                def update(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+                    if not console.is_terminal:
+                        logged.hours(done, total)
 
-            report = run_allocation(settings, metrics, index, sink, base_url=endpoint.base_url,
-                                    progress=update)
-    finally:
-        sink.close()
-        client.close()
+                report = run_allocation(settings, metrics, index, sink, base_url=endpoint.base_url,
+                                        progress=update)
+        finally:
+            sink.close()
+            client.close()
     console.print(summary_table(report))
     console.print(_footer(report), highlight=False, soft_wrap=True)
+    console.print(f"database {database_location(db)}", highlight=False, soft_wrap=True)
 
 
 def _billing(file: str | None, db: str | None, table: str, start: int, end: int,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from focusflow.errors import ConfigError, FocusflowError, UnreadableInputError
+from focusflow import interrupts, redaction
+from focusflow.cli import logs
+from focusflow.errors import ConfigError, FocusflowError, Interrupted, UnreadableInputError
 
 EXIT_UNREADABLE = 2  # every command: the input cannot be read at all (1: anything else failed)
 
@@ -24,11 +28,20 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+LogLevel = Annotated[str, typer.Option(
+    "--log-level", envvar="FOCUSFLOW_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR.")]
+LogJson = Annotated[bool, typer.Option(
+    "--log-json", envvar="FOCUSFLOW_LOG_JSON",
+    help="Logs and errors as one JSON object per line.")]
+
+
 @app.callback()
-def _root() -> None:
+def _root(log_level: LogLevel = "INFO", log_json: LogJson = False) -> None:
     """FOCUS cost reports and Prometheus usage into databases, metrics and object storage."""
     # A callback keeps Typer in group mode when only one command module is loaded (see
-    # focusflow.cli.main); without it a lone command would swallow its own name.
+    # focusflow.cli.main); without it a lone command would swallow its own name. Logging is
+    # set up here for every command (redacted); a command's own --log-level/--log-json redo it.
+    setup_logging(log_level, log_json)
 
 
 def utc_moment(flag: str, value: str, expected: str) -> datetime:
@@ -42,31 +55,57 @@ def utc_moment(flag: str, value: str, expected: str) -> datetime:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one error line and return the ``Exit`` to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print one error line (a JSON record under ``--log-json``) and return the ``Exit``."""
+    record = logs.error_line(message)
+    if record is not None:
+        sys.stderr.write(record + "\n")
+    else:
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                          soft_wrap=True)
     return typer.Exit(code)
 
 
 def setup_logging(level: str = "INFO", json_format: bool = False) -> None:
-    """Configure the root logger; only entry points call this."""
-    handler = logging.StreamHandler(sys.stderr)
-    if json_format:
-        fmt = (
-            '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
-            '"msg":"%(message)s"}'
-        )
-    else:
-        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    handler.setFormatter(logging.Formatter(fmt))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    """Configure the root logger (text or JSON, redacted); only entry points call this."""
+    logs.setup_logging(level, json_format)
 
 
-def main() -> None:
-    """Console-script entry point."""
+def main(load: Callable[[], object] = lambda: None) -> None:
+    """Console-script entry point: ``load`` registers the commands, then the app runs.
+
+    A stop signal ends the run with one line and 128 + its number, whatever error it caused
+    on the way (a driver's own "interrupted" error, a refused write): never a traceback.
+    """
+    redaction.remember_environment()
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = redaction.RedactingStream(sys.stdout), redaction.RedactingStream(
+        sys.stderr)  # the edge: whatever any library prints passes the one redaction layer
     try:
+        load()
         app()  # standalone mode: exits itself on success and on usage errors
-    except FocusflowError as exc:
-        code = EXIT_UNREADABLE if isinstance(exc, UnreadableInputError) else 1
-        raise SystemExit(fail(str(exc), code).exit_code) from None
+    except SystemExit as done:
+        interrupts.release()
+        signum = interrupts.received()
+        if done.code in (0, None) and signum is not None:  # held through the last COMMIT
+            raise SystemExit(interrupted(signum, "arrived after the work was done; everything "
+                                         "reported above was committed").exit_code) from None
+        raise
+    except Interrupted as exc:
+        raise SystemExit(interrupted(exc.signum).exit_code) from None
+    except Exception as exc:
+        signum = interrupts.received()
+        if signum is not None:
+            raise SystemExit(interrupted(signum).exit_code) from None
+        if isinstance(exc, FocusflowError):
+            code = EXIT_UNREADABLE if isinstance(exc, UnreadableInputError) else 1
+            raise SystemExit(fail(str(exc), code).exit_code) from None
+        raise
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def interrupted(signum: int, what: str = "stopped before finishing; nothing was loaded or "
+                "written") -> typer.Exit:
+    """Print the one line of a run a signal stopped and return the ``Exit`` (128 + signal)."""
+    stop = Interrupted(signum)
+    return fail(f"{stop}: {what}", stop.exit_code)

@@ -15,6 +15,7 @@ import typer
 from pydantic import SecretStr
 from rich.table import Table
 
+from focusflow import redaction
 from focusflow.cli.app import app, console
 from focusflow.errors import ConfigError
 from focusflow.ingest import IngestOptions, ingest_planned
@@ -60,6 +61,7 @@ def azure_settings(
         values.update({k: v for k, v in settings_from_secret(secret).model_dump().items()
                        if v is not None and k in secret_fields(secret)})
     values.update({k: v for k, v in flags.items() if v is not None})
+    redaction.remember(*(v for v in values.values() if isinstance(v, SecretStr)))
     try:
         return AzureSettings.model_validate(values)
     except ValueError as exc:

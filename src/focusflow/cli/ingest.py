@@ -19,11 +19,28 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from focusflow.cli.app import EXIT_UNREADABLE, app, console, fail
+from focusflow import interrupts
+from focusflow.cli.app import (
+    EXIT_UNREADABLE,
+    LogJson,
+    LogLevel,
+    app,
+    console,
+    fail,
+    interrupted,
+    setup_logging,
+)
 from focusflow.cli.ingest_validation import Prepared, prevalidate
+from focusflow.cli.logs import ProgressLog
 from focusflow.cli.options import NullValueOption, http_options, null_values
 from focusflow.cli.summaries import BREAKDOWNS, breakdown_table
-from focusflow.errors import ConfigError, SourceError, UnreadableInputError
+from focusflow.errors import (
+    ConfigError,
+    FocusflowError,
+    Interrupted,
+    SourceError,
+    UnreadableInputError,
+)
 from focusflow.focus import Dataset
 from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.writer import FileFormat, write_focus_file
@@ -37,10 +54,11 @@ from focusflow.ingest import (
     write_rejects,
     write_rejects_csv,
 )
-from focusflow.sinks import DEFAULT_DB_URL, Sink, open_sink, quote
+from focusflow.sinks import DEFAULT_DB_URL, Sink, database_location, open_sink, quote
 from focusflow.sinks.datasets import table_columns
 
-DbOption = Annotated[str, typer.Option("--db", help="Database URL: duckdb:///file.duckdb or "
+DbOption = Annotated[str, typer.Option("--db", help="Database URL: duckdb:///relative.duckdb, "
+                                       "duckdb:////absolute/path.duckdb or "
                                        "postgresql://user@host/db", envvar="FOCUSFLOW_DB")]
 TableOption = Annotated[str, typer.Option("--table", help="Target table, [schema.]name.")]
 
@@ -82,8 +100,11 @@ def ingest_command(
         help="Load a file even when another source of the table already loaded the same "
              "content (compressed or not); by default it is refused, naming that source.")
     ] = False,
+    log_level: LogLevel = "INFO",
+    log_json: LogJson = False,
 ) -> None:
     """Load FOCUS reports into a database, replacing each source's earlier rows per period."""
+    setup_logging(log_level, log_json)
     http = http_options(header, bearer_token, username, password, ca_file, insecure)
     options = IngestOptions(
         table=table, focus_version=focus_version, skip_invalid=skip_invalid, http=http,
@@ -93,16 +114,29 @@ def ingest_command(
     if options.max_rejected is not None and not skip_invalid:
         raise ConfigError("--max-rejected limits --skip-invalid: add --skip-invalid")
     outcomes: list[IngestOutcome] = []  # filled as sources load: earlier ones stay loaded
+    committed: list[str] = []  # the sources whose load is committed, in order
     try:
-        _ingest_all(sources, db, options, outcomes, source_id=source_id, validate=validate)
-    except RejectLimitError as exc:
-        write_rejects_csv(rejects, [*(RejectedRows(o.name, o.header, o.rejects)
-                                      for o in outcomes), exc.rejected])
-        raise fail(f"{exc} (its rejected rows are in {rejects})") from None
-    except (UnreadableInputError, SourceError) as exc:
-        raise fail(f"unreadable input: {exc}", EXIT_UNREADABLE) from None
+        _ingest_all(sources, db, options, outcomes, committed, source_id=source_id,
+                    validate=validate)
+        # Everything is committed: a signal from now on is reported as arriving after the
+        # work (by the CLI's exit), never as "nothing was loaded".
+        interrupts.hold()
+    except (Interrupted, FocusflowError) as exc:
+        interrupts.release()
+        if isinstance(exc, Interrupted) or interrupts.received() is not None:
+            raise _stopped(exc, sources, committed) from None
+        files = f" [{_file_states(sources, committed, 'failed')}]" if len(sources) > 1 else ""
+        if isinstance(exc, RejectLimitError):
+            write_rejects_csv(rejects, [*(RejectedRows(o.name, o.header, o.rejects)
+                                          for o in outcomes), exc.rejected])
+            raise fail(f"{exc} (its rejected rows are in {rejects}){files}") from None
+        if isinstance(exc, UnreadableInputError | SourceError):
+            raise fail(f"unreadable input: {exc}{files}", EXIT_UNREADABLE) from None
+        if not files:
+            raise  # one source: the CLI's boundary prints the error as one line
+        raise fail(f"{exc}{files}") from None
     quarantined = write_rejects(rejects, outcomes) if skip_invalid else 0
-    console.print(_outcome_table(outcomes, quarantined, rejects))
+    console.print(_outcome_table(outcomes, quarantined, rejects, database_location(db)))
     empty = [o for o in outcomes if o.nothing_loaded]
     if empty:
         raise fail(f"nothing loaded from {', '.join(o.name for o in empty)}: every row was "
@@ -110,8 +144,10 @@ def ingest_command(
 
 
 def _ingest_all(sources: list[str], db: str, options: IngestOptions,
-                outcomes: list[IngestOutcome], *, source_id: str | None, validate: bool) -> None:
-    """Validate (with ``--validate``) then load each source, appending to ``outcomes``."""
+                outcomes: list[IngestOutcome], committed: list[str], *,
+                source_id: str | None, validate: bool) -> None:
+    """Validate (with ``--validate``) then load each source, appending to ``outcomes`` and,
+    once its load is committed, its location to ``committed``."""
     one_id = source_id if len(sources) == 1 else None
     prepared = prevalidate(sources, focus_version=options.focus_version, http=options.http,
                            null_values=options.null_values, skip_invalid=options.skip_invalid,
@@ -120,19 +156,48 @@ def _ingest_all(sources: list[str], db: str, options: IngestOptions,
     sink = open_sink(db)
     try:
         for item in prepared:
+            interrupts.check()
             outcomes.extend(_ingest_one(item.uri, sink, replace(
                 options, source_id=item.source_id, quarantine=item.quarantine or None)))
+            committed.append(item.uri)
+            interrupts.settle()  # recorded: a signal held since its COMMIT stops the run now
     finally:
         sink.close()
 
 
+def _stopped(exc: BaseException, uris: list[str], committed: list[str]) -> typer.Exit:
+    """The one line of a run a signal stopped: what became of each file."""
+    signum = exc.signum if isinstance(exc, Interrupted) else interrupts.received()
+    assert signum is not None  # noqa: S101 - only called for a stop
+    files = _file_states(uris, committed, "rolled back")
+    done = f"{files}" if committed else "nothing was loaded"
+    if committed and len(uris) == 1:
+        done = f"{files} before the signal; nothing else to load"
+    elif not committed and len(uris) > 1:
+        done = f"nothing was loaded ({files})"
+    return interrupted(signum, done)
+
+
+def _file_states(uris: list[str], committed: list[str], failed: str) -> str:
+    """``a.csv committed, b.csv failed, c.csv not attempted``."""
+    states = []
+    for index, uri in enumerate(uris):
+        state = ("committed" if index < len(committed) else
+                 failed if index == len(committed) else "not attempted")
+        states.append(f"{uri} {state}")
+    return ", ".join(states)
+
+
 def _ingest_one(uri: str, sink: Sink, options: IngestOptions) -> list[IngestOutcome]:
+    name = Path(uri).name or uri
+    if not console.is_terminal:  # a Job or a pipe: progress as log lines every few seconds
+        return ingest_location(uri, sink, options, ProgressLog(name))
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
         TransferSpeedColumn(), TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(Path(uri).name or uri, total=None, rows=0)
+        task = bar.add_task(name, total=None, rows=0)
 
         def update(done: int, total: int | None, rows: int) -> None:
             bar.update(task, completed=done, total=total, rows=rows)
@@ -140,8 +205,9 @@ def _ingest_one(uri: str, sink: Sink, options: IngestOptions) -> list[IngestOutc
         return ingest_location(uri, sink, options, update)
 
 
-def _outcome_table(outcomes: list[IngestOutcome], quarantined: int, rejects: Path) -> Table:
-    table = Table(title="Ingested", show_lines=False)
+def _outcome_table(outcomes: list[IngestOutcome], quarantined: int, rejects: Path,
+                   where: str) -> Table:
+    table = Table(title=f"Ingested into {where}", show_lines=False)
     for name in ("source", "billing period", "currency", "rows", "BilledCost", "EffectiveCost"):
         table.add_column(name, justify="right" if name in {"rows", "BilledCost",
                                                              "EffectiveCost"} else "left")
@@ -177,10 +243,14 @@ def summary_command(
     db: DbOption = DEFAULT_DB_URL,
     table: TableOption = "focus",
     top: Annotated[int, typer.Option(help="Rows per breakdown.")] = 10,
+    log_level: LogLevel = "INFO",
+    log_json: LogJson = False,
 ) -> None:
     """Cost by month, service and sub-account of a Cost and Usage table; commitments,
     invoices or billing periods of a table holding another FOCUS dataset."""
-    sink = open_sink(db)
+    setup_logging(log_level, log_json)
+    sink = open_sink(db, read_only=True)
+    console.print(f"database {database_location(db)}", highlight=False, soft_wrap=True)
     try:
         columns = table_columns(sink, table)
         if columns is None:
@@ -229,10 +299,13 @@ def export_command(
     table: TableOption = "focus",
     file_format: Annotated[FileFormat | None, typer.Option(
         "--format", help="csv, csv.gz or parquet (default: from the file name).")] = None,
+    log_level: LogLevel = "INFO",
+    log_json: LogJson = False,
 ) -> None:
     """Write a loaded table back as a FOCUS file: conformant CSV (UTC 'Z' date-times, shortest
     exact decimals, JSON as text) or typed Parquet. The file appears whole or not at all."""
-    sink = open_sink(db)
+    setup_logging(log_level, log_json)
+    sink = open_sink(db, read_only=True)
     try:
         columns = table_columns(sink, table)
         if columns is None:
@@ -242,5 +315,5 @@ def export_command(
     finally:
         sink.close()
     write_focus_file(data, out, file_format)
-    console.print(f"wrote {data.num_rows:,} FOCUS {dataset.label} rows to {out}",
-                  highlight=False)
+    console.print(f"wrote {data.num_rows:,} FOCUS {dataset.label} rows from "
+                  f"{database_location(db)} to {out}", highlight=False, soft_wrap=True)

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from focusflow.cli.app import app, console, setup_logging, utc_moment
+from focusflow.cli.app import app, console, interrupted, setup_logging, utc_moment
+from focusflow.errors import Interrupted
 from focusflow.k8s_export import CATALOGUE, ExportReport, load_settings, run_export
 
 _ENV = "Overrides {}."
@@ -107,7 +108,11 @@ def k8s_export_command(
         query_delay_seconds=query_delay, safety_lag_seconds=safety_lag, metrics=metrics,
         allow_partial=allow_partial,
     )
-    report = run_export(settings, now=_parse_now(now))
+    try:
+        report = run_export(settings, now=_parse_now(now))
+    except Interrupted as exc:  # files of the window in flight may exist; the state is whole
+        raise interrupted(exc.signum, "stopped; the export state still names the last complete "
+                          "window, and the next run resumes from it") from None
     console.print(_summary(report), highlight=False, soft_wrap=True)
 
 

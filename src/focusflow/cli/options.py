@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from pydantic import SecretStr
 
+from focusflow import redaction
 from focusflow.errors import ConfigError
 from focusflow.focus import HttpOptions
 from focusflow.focus.formats import DEFAULT_NULL_TOKENS
@@ -37,6 +38,7 @@ def http_options(
         if not sep or not name.strip():
             raise ConfigError(f"--header {header.split(':')[0]!r}: expected 'Name: value'")
         parsed[name.strip()] = value.strip()
+    redaction.remember(bearer_token, password)
     return HttpOptions(
         headers=parsed,
         bearer_token=SecretStr(bearer_token) if bearer_token else None,

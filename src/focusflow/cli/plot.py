@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from focusflow.cli.app import app, console
+from focusflow.cli.app import LogJson, LogLevel, app, console, setup_logging
 from focusflow.reports import daily_cost, plot_cost
-from focusflow.sinks import DEFAULT_DB_URL, open_sink
+from focusflow.sinks import DEFAULT_DB_URL, database_location, open_sink
 
 
 @app.command("plot")
@@ -23,9 +23,12 @@ def plot_command(
     by: Annotated[str, typer.Option(help="Column to split cost by.")] = "ServiceName",
     measure: Annotated[str, typer.Option(help="Cost column to sum.")] = "EffectiveCost",
     top: Annotated[int, typer.Option(help="Values with their own series.")] = 8,
+    log_level: LogLevel = "INFO",
+    log_json: LogJson = False,
 ) -> None:
     """Chart daily cost split by a column (one PNG per billing currency)."""
-    sink = open_sink(db)
+    setup_logging(log_level, log_json)
+    sink = open_sink(db, read_only=True)
     try:
         all_series = daily_cost(sink, table, by=by, measure=measure, top=top)
     finally:
@@ -39,4 +42,4 @@ def plot_command(
         for name, values in series.series.items():
             summary.add_row(name, f"{sum(values):,.2f}")
         console.print(summary)
-        console.print(f"chart written to [bold]{path}[/]")
+        console.print(f"chart written to [bold]{path}[/] from {database_location(db)}")

@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 
 from focusflow.cli.app import app, console, utc_moment
+from focusflow.cli.files import atomic_write
 from focusflow.errors import ConfigError
 from focusflow.reports import build_report, choose_period, explicit_period, render
-from focusflow.sinks import DEFAULT_DB_URL, open_sink, validate_table_name
+from focusflow.sinks import DEFAULT_DB_URL, database_location, open_sink, validate_table_name
 
 
 @app.command("report")
@@ -34,7 +35,7 @@ def report_command(
         if name is not None:
             validate_table_name(name)
     now = datetime.now(UTC)
-    sink = open_sink(db)
+    sink = open_sink(db, read_only=True)  # a mistyped path is an error, not a new file
     try:
         if (start is None) != (end is None):
             raise ConfigError("--start and --end go together: give both, or neither")
@@ -47,8 +48,7 @@ def report_command(
     finally:
         sink.close()
     page = render(report)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    atomic_write(out, lambda path: path.write_text(page, encoding="utf-8"))
     console.print(f"{report.period.label} vs {report.period.previous_label}: "
                   f"{len(page.encode()) / 1e6:.1f} MB, queries {report.seconds:.2f} s")
-    console.print(f"report written to [bold]{out}[/]")
+    console.print(f"report written to [bold]{out}[/] from {database_location(db)}")

@@ -16,7 +16,16 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from focusflow.cli.app import EXIT_UNREADABLE, app, console, err_console, fail
+from focusflow.cli.app import (
+    EXIT_UNREADABLE,
+    LogJson,
+    LogLevel,
+    app,
+    console,
+    err_console,
+    fail,
+    setup_logging,
+)
 from focusflow.cli.options import NullValueOption, http_options, null_values
 from focusflow.errors import ConfigError, InputError, SourceError
 from focusflow.focus.validation import (
@@ -71,8 +80,11 @@ def validate_command(
         envvar="FOCUSFLOW_BEARER_TOKEN", help="Bearer token for http(s) sources.")] = None,
     ca_file: Annotated[str | None, typer.Option(help="CA bundle for https sources.")] = None,
     null_value: NullValueOption = None,
+    log_level: LogLevel = "INFO",
+    log_json: LogJson = False,
 ) -> None:
     """Check a FOCUS file: rule, column, offending row count and first rows per finding."""
+    setup_logging(log_level, log_json)
     criteria = frozenset(c.strip() for c in (applicable or "").split(",") if c.strip())
     options = ValidateOptions(
         focus_version=focus_version, first_rows=first_rows,

@@ -52,9 +52,9 @@ class FileFormat(StrEnum):
 def write_focus_file(data: pa.Table, out: Path, file_format: FileFormat | None = None) -> None:
     """Write ``data`` to ``out`` atomically in ``file_format`` (default: from the name)."""
     file_format = file_format or FileFormat.of(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.part")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # inside: an unwritable folder is one line
         if file_format is FileFormat.PARQUET:
             pq.write_table(focus_parquet_table(data), partial)
         else:

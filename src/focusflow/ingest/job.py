@@ -12,6 +12,7 @@ with manifests) expands into planned loads, each read as one stream and loaded a
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
+from focusflow import interrupts
 from focusflow.errors import InputError, SinkError
 from focusflow.focus import FocusReader, HttpOptions, Quarantined, Reject
 from focusflow.focus.catalogue import detect_dataset
@@ -28,6 +30,8 @@ from focusflow.ingest.rejects import RejectedRows, RejectLimit, RejectLimitError
 from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused, quote
 from focusflow.sinks.base import LOAD_COLUMN, LOADS_TABLE
 from focusflow.sinks.datasets import check_dataset
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None, int], None]
 """Called as (bytes read, total bytes or None, rows read) while a file streams."""
@@ -81,6 +85,9 @@ def ingest(
         offer_text = not (options.skip_invalid or options.quarantine)
         return _ingest_file(uri, sink, options, progress, offer_text=offer_text)
     except TextRowsRefused:
+        interrupts.check()  # a refusal caused by a stop signal is the stop, not bad rows
+        log.debug("%s: the database's fast typing refused a value; nothing was committed, "
+                 "reading the file again through the typed path", uri)
         return _ingest_file(uri, sink, options, progress, offer_text=False)
 
 

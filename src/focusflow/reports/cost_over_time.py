@@ -15,6 +15,7 @@ from pathlib import Path
 
 from focusflow.errors import ConfigError, MissingExtraError
 from focusflow.focus import lookup
+from focusflow.focus.catalogue import DataType
 from focusflow.sinks import Sink, quote
 
 OTHER = "other"
@@ -42,6 +43,10 @@ def daily_cost(
     for name in (by, measure):
         if lookup(name) is None and not name.startswith("x_"):
             raise ConfigError(f"unknown column {name!r}: expected a FOCUS or x_ column")
+    column = lookup(measure)
+    if column is not None and column.data_type is not DataType.DECIMAL:
+        raise ConfigError(f"--measure {measure!r} is a {column.data_type} column: expected a "
+                          "numeric cost column such as EffectiveCost, BilledCost or ListCost")
     day = f"date_trunc('day', {quote('ChargePeriodStart')})"
     statement = (
         f"SELECT {day} AS day, {quote('BillingCurrency')} AS currency, "

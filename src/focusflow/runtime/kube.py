@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
+from focusflow import redaction
 from focusflow.errors import ConfigError, SourceError, TransientSourceError
 from focusflow.sources import (
     DirectorySecretStore,
@@ -69,10 +70,12 @@ class KubernetesSecretStore:
             raise error(f"secret {namespace}/{name}: HTTP {response.status_code}")
         data = response.json().get("data") or {}
         try:
-            return {key: SecretStr(base64.b64decode(value).decode("utf-8"))
-                    for key, value in data.items()}
+            values = {key: SecretStr(base64.b64decode(value).decode("utf-8"))
+                      for key, value in data.items()}
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise SourceError(f"secret {namespace}/{name}: a value is not base64 text") from exc
+        redaction.remember(*values.values())
+        return values
 
 
 def in_cluster_endpoint(account: Path = SERVICE_ACCOUNT) -> Endpoint:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from focusflow import redaction
 from focusflow.errors import ConfigError
 
 TokenSource = Callable[[], SecretStr | None]
@@ -23,6 +24,7 @@ TokenSource = Callable[[], SecretStr | None]
 
 def fixed_token(value: str | SecretStr) -> TokenSource:
     token = value if isinstance(value, SecretStr) else SecretStr(value)
+    redaction.remember(token)
     if not token.get_secret_value().strip():
         raise ConfigError("rows token: empty (set a value or leave it unset)")
     return lambda: token
@@ -38,6 +40,7 @@ def file_token(path: Path) -> TokenSource:
             raise ConfigError(f"--rows-token-file {path}: cannot read ({exc.strerror})") from exc
         if not value:
             raise ConfigError(f"--rows-token-file {path}: empty")
+        redaction.remember(value)
         return SecretStr(value)
 
     read()

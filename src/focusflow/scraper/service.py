@@ -31,7 +31,7 @@ from focusflow.runtime.http import Request, Response, Route
 from focusflow.runtime.tokens import TokenSource
 from focusflow.scraper.config import ScraperConfig
 from focusflow.scraper.fetch import Snapshot, fetch_snapshot
-from focusflow.sinks import LoadRequest, LoadResult, open_sink
+from focusflow.sinks import LoadRequest, LoadResult, database_location, open_sink
 from focusflow.sinks.datasets import check_dataset
 from focusflow.sources import Endpoint, EndpointResolver
 
@@ -102,7 +102,8 @@ class Scraper:
             return None
         table, leniency = self._typed(snapshot)
         with self.sink_lock:
-            sink = open_sink(self.database().get_secret_value())
+            url = self.database().get_secret_value()
+            sink = open_sink(url)
             try:  # one table per FOCUS dataset
                 check_dataset(sink, self.config.table_name, identify_dataset(table.column_names),
                               file=snapshot.url)
@@ -117,14 +118,14 @@ class Scraper:
         self._report(snapshot.url, leniency)
         if result.unchanged:
             self.stats.unchanged += 1
-            logger.info("%s: snapshot %s already loaded into %s", snapshot.url, snapshot.id,
-                        self.config.table_name)
+            logger.info("%s: snapshot %s already loaded into %s in %s", snapshot.url,
+                        snapshot.id, self.config.table_name, database_location(url))
         else:
             self.stats.loads += 1
             self.stats.rows_loaded += result.rows_written
-            logger.info("%s: loaded snapshot %s into %s (%d rows, %d replaced)", snapshot.url,
-                        snapshot.id, self.config.table_name, result.rows_written,
-                        result.rows_replaced)
+            logger.info("%s: loaded snapshot %s into %s in %s (%d rows, %d replaced)",
+                        snapshot.url, snapshot.id, self.config.table_name,
+                        database_location(url), result.rows_written, result.rows_replaced)
         return result
 
     def _typed(self, snapshot: Snapshot) -> tuple[pa.Table, Leniency]:

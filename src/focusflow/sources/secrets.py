@@ -14,6 +14,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
+from focusflow import redaction
 from focusflow.errors import ConfigError, SourceError
 
 
@@ -47,6 +48,7 @@ class DirectorySecretStore:
                 continue
             try:
                 values[path.name] = SecretStr(path.read_text(encoding="utf-8"))
+                redaction.remember(values[path.name])
             except (OSError, UnicodeDecodeError) as exc:
                 raise SourceError(f"secret {namespace}/{name} key {path.name}: unreadable") from exc
         return values

@@ -176,9 +176,9 @@ def test_dockerfile_build_stage_context_builds_the_wheel(tmp_path: Path) -> None
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-        assert "focusflow = focusflow.cli:main" in archive.read(entry_points).decode()
+        assert "focusflow = focusflow.__main__:main" in archive.read(entry_points).decode()
         # The image's entrypoint is the wheel's console script (what the bare-start test runs).
-        assert f"{entrypoint[0]} = focusflow.cli:main" in archive.read(entry_points).decode()
+        assert f"{entrypoint[0]} = focusflow.__main__:main" in archive.read(entry_points).decode()
     assert "focusflow/operator/handlers.py" in names
     assert "focusflow/py.typed" in names
 

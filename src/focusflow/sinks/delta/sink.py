@@ -28,6 +28,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, create_table_with_add_actions
 
+from focusflow import interrupts
 from focusflow.errors import FocusflowError, SinkError, TransientSinkError
 from focusflow.sinks import sql
 from focusflow.sinks.base import (
@@ -87,6 +88,7 @@ class DeltaSink:
         except (OSError, EndpointConnectionError) as exc:  # store unreachable, throttled
             raise TransientSinkError(f"delta {uri}: {_first_line(exc)}") from exc
         except (DeltaError, pa.ArrowException, duckdb.Error, BotoCoreError, ClientError) as exc:
+            interrupts.check()  # DuckDB's InterruptException while staging: the stop itself
             raise SinkError(
                 f"delta {uri}: loading {request.table} failed: {_first_line(exc)}"
             ) from exc
@@ -112,6 +114,8 @@ class DeltaSink:
                 return result
             result.totals = _totals(staged, load_id)
             result.rows_written = staged.rows
+            interrupts.check()
+            interrupts.hold()  # a signal now waits for the commit and the caller's record of it
             version, result.rows_replaced = self._commit(
                 uri, handle, staged, request, load_id=load_id, fingerprint=fingerprint
             )

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from focusflow import interrupts
 from focusflow.errors import FocusflowError, SinkError, TransientSinkError
 from focusflow.focus.schema import is_json_field
 from focusflow.sinks import sql
@@ -59,12 +60,12 @@ class DuckDBSink:
 
     name = "duckdb"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
+        if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(self.path)
+            self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             raise TransientSinkError(f"duckdb {self.path}: {exc}") from exc
         except duckdb.Error as exc:
@@ -91,6 +92,7 @@ class DuckDBSink:
         except FocusflowError:
             raise
         except duckdb.Error as exc:
+            interrupts.check()  # DuckDB's InterruptException: a stop request, not a failure
             raise SinkError(f"duckdb {self.path}: loading {request.table} failed: {exc}") from exc
         return result
 
@@ -122,6 +124,7 @@ class DuckDBSink:
                 [request.source_id, load_id],
             )
         except duckdb.Error as exc:
+            interrupts.check()  # a signal DuckDB noticed mid-query is never "rows refused"
             if failure:  # the reader's own error (bad row) is the real cause
                 raise failure[0] from None
             if request.text is not None:  # a value for the authority (Arrow typing) to judge
@@ -151,6 +154,8 @@ class DuckDBSink:
             request.table, request.source_id, load_id, fingerprint, result.rows_written,
             datetime.now(UTC),
         ])
+        interrupts.check()
+        interrupts.hold()  # a signal now waits for the COMMIT and the caller's record of it
         con.commit()
         return result
 
@@ -182,8 +187,8 @@ class DuckDBSink:
             return _arrow(relation)
         except duckdb.CatalogException as exc:
             raise SinkError(f"duckdb {self.path}: table {table!r} does not exist") from exc
-        except duckdb.Error as exc:
-            raise SinkError(f"duckdb {self.path}: {exc}") from exc
+        except duckdb.Error as exc:  # the first line: DuckDB appends candidate lists
+            raise SinkError(f"duckdb {self.path}: {str(exc).splitlines()[0]}") from exc
 
     def read_table(self, table: str) -> pa.Table:
         table_sql = quote_table(table)

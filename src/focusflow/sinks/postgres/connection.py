@@ -18,6 +18,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from focusflow import redaction
 from focusflow.errors import ConfigError, SinkError, TransientSinkError
 
 DEFAULT_CONNECT_TIMEOUT = 10
@@ -41,6 +42,7 @@ class PostgresConfig(BaseModel):
                 "invalid PostgreSQL URL: expected postgresql://user[:password]@host[:port]/db"
             ) from exc
         password = params.pop("password", None) or os.environ.get("PGPASSWORD") or None
+        redaction.remember(password)
         params.setdefault("connect_timeout", str(DEFAULT_CONNECT_TIMEOUT))
         if "sslmode" not in params and not _is_local(params.get("host", "")):
             # TLS verification on by default (libpq's own default, "prefer", verifies nothing);

@@ -25,6 +25,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from focusflow import interrupts
 from focusflow.errors import FocusflowError, SinkError
 from focusflow.focus.schema import JSON_METADATA, is_json_field
 from focusflow.sinks import sql
@@ -100,6 +101,7 @@ class PostgresSink:
                 return self._load(cur, request, table_sql)
         except psycopg.Error as exc:
             self._rollback()
+            interrupts.check()  # a query cancelled by the stop signal is the stop, not a failure
             raise self.config.error(exc, f"loading {request.table} failed") from exc
         except BaseException:
             self._rollback()
@@ -150,6 +152,8 @@ class PostgresSink:
             request.table, request.source_id, load_id, fingerprint, result.rows_written,
             datetime.now(UTC),
         ])
+        interrupts.check()
+        interrupts.hold()  # a signal now waits for the COMMIT and the caller's record of it
         self._con.commit()
         return result
 

@@ -1,0 +1,28 @@
+"""The ``focusflow`` console script and ``python -m focusflow``.
+
+It routes SIGINT/SIGTERM to a clean stop (``focusflow.interrupts``) before importing anything
+heavy, so a signal even while the command's libraries load ends in one line and 130/143,
+never a ``KeyboardInterrupt`` traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from focusflow import interrupts
+from focusflow.errors import Interrupted
+
+
+def main() -> None:
+    """Install the stop-signal handler, then run the command line."""
+    interrupts.install()
+    try:
+        from focusflow.cli import main as cli_main  # noqa: PLC0415 - after the handler
+    except Interrupted as exc:
+        sys.stderr.write(f"error: {exc}: stopped before starting; nothing was loaded or written\n")
+        raise SystemExit(exc.exit_code) from None
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

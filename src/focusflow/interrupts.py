@@ -1,0 +1,98 @@
+"""Signals as a clean stop: SIGINT and SIGTERM raise ``Interrupted``, never commit, never a
+traceback.
+
+Layer: beside ``errors`` (any layer may import it). An entry point calls ``install``; from then
+on a signal raises ``errors.Interrupted`` in the main thread (a ``BaseException``, so no
+``except Exception`` swallows it and every transaction rolls back on the way out). Two things
+keep a stop request from being mistaken for something else:
+
+- a driver that notices the signal itself (DuckDB checks for signals while a query runs and
+  raises its own ``InterruptException``, a ``duckdb.Error``) leaves ``received()`` set: a sink
+  calls ``check()`` before it translates a driver error, so an interrupt never reads as refused
+  rows or a failed load;
+- a sink calls ``hold()`` right before its COMMIT: from then on a signal is remembered, not
+  raised, until the command has recorded what was committed and calls ``settle()`` (which acts
+  on it). So a commit is never half-interrupted, and a signal arriving just after a COMMIT can
+  never make a committed load look lost; the command says what was committed before the stop.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from focusflow.errors import Interrupted
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _State:
+    received: int | None = None  # the first stop signal since ``install``
+    held = False  # a sink is committing, or committed and the command has not settled: signals
+    # are remembered, not raised
+
+
+_state = _State()
+
+
+def _handler(signum: int, _: FrameType | None) -> None:
+    if _state.received is None:
+        _state.received = signum
+    if not _state.held:
+        raise Interrupted(_state.received)
+
+
+def install() -> Callable[[], None]:
+    """Route SIGINT/SIGTERM to ``Interrupted`` (main thread only); returns a function that
+    puts the previous handlers back (for callers running in-process, such as tests).
+    Installed already (by the console script), it keeps what was received meanwhile."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    if signal.getsignal(signal.SIGINT) is _handler:
+        return lambda: None
+    _state.received = None
+    _state.held = False
+    previous = {signum: signal.signal(signum, _handler) for signum in SIGNALS}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _state.received = None  # what this run received is not the next caller's business
+        _state.held = False
+
+    return restore
+
+
+def received() -> int | None:
+    """The stop signal received since ``install``, if any."""
+    return _state.received
+
+
+def check() -> None:
+    """Raise ``Interrupted`` if a stop signal arrived (e.g. while a driver or a ``hold()``
+    held it)."""
+    if _state.received is not None:
+        raise Interrupted(_state.received)
+
+
+def hold() -> None:
+    """Hold stop signals from now until ``settle()``/``release()`` (a sink, right before its
+    COMMIT): the commit completes, and the command learns of it before the stop."""
+    _state.held = True
+
+
+def release() -> None:
+    """End a ``hold()`` without acting on a held signal (the caller is reporting already)."""
+    _state.held = False
+
+
+def settle() -> None:
+    """The command has recorded what was committed: end the ``hold()`` and raise
+    ``Interrupted`` if a stop signal arrived meanwhile."""
+    release()
+    check()
+
+
+__all__ = ["SIGNALS", "check", "hold", "install", "received", "release", "settle"]

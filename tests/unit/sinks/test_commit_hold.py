@@ -1,0 +1,57 @@
+"""A signal between a sink's COMMIT and the command's record of it (issue 15 item 3).
+
+Before: a SIGTERM landing just after a Delta commit raised in the sink's bookkeeping, and
+``focusflow ingest`` said "nothing was loaded" about a committed load (seen once in the signal
+loop of tests/integration/test_ingest_signals.py). Now the sink holds signals from right before
+its COMMIT until the command settles; the load is committed, and the stop comes after.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from focusflow import interrupts
+from focusflow.errors import Interrupted
+from focusflow.sinks import LoadRequest, open_sink
+
+
+def _request() -> LoadRequest:
+    schema = pa.schema([pa.field("BilledCost", pa.decimal128(38, 18))])
+    batch = pa.record_batch([pa.array([1], pa.decimal128(38, 18))], schema=schema)
+    return LoadRequest(table="focus", source_id="s", schema=schema, batches=[batch])
+
+
+def test_a_signal_after_the_commit_waits_for_the_command(tmp_path: Path) -> None:
+    restore = interrupts.install()
+    try:
+        sink = open_sink(f"duckdb:///{tmp_path / 'x.duckdb'}")
+        try:
+            result = sink.load(_request())  # committed, and holding signals
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives before the command has recorded it
+            assert result.rows_written == 1  # no exception: the handler only remembered it
+            assert interrupts.received() == signal.SIGTERM
+            with pytest.raises(Interrupted) as stopped:
+                interrupts.settle()  # the command has recorded the load: now it stops
+            assert stopped.value.exit_code == 143
+            assert sink.query("focus", "SELECT COUNT(*) AS n FROM {table}").column(0)[0] \
+                .as_py() == 1
+        finally:
+            sink.close()
+    finally:
+        restore()
+
+
+def test_without_a_hold_a_signal_stops_at_once() -> None:
+    restore = interrupts.install()
+    try:
+        with pytest.raises(Interrupted):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs at the next bytecode boundary
+                pass
+    finally:
+        restore()
