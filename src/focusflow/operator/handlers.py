@@ -4,7 +4,8 @@
 update and a periodic timer (the safety net for drift nobody announces, e.g. of Secrets the
 operator may not read); watch handlers on the children it owns (Deployments, ConfigMaps,
 Services, CronJobs, ScraperConfigs) re-reconcile the controlling owner when one is changed or
-deleted, so drift is repaired within one watch event. kopf keeps its bookkeeping in
+deleted, so drift is repaired within one watch event. Every FocusConfig event regroups the
+FocusConfigs of its namespace into generated ExporterScraperConfigs. kopf keeps its bookkeeping in
 annotations under ``operator.focusflow.dev`` (the CRD schemas prune unknown status fields).
 """
 
@@ -16,9 +17,9 @@ from typing import Any, cast
 
 import kopf
 
-from focusflow.operator.kube import KubeClient, TransientApiError
+from focusflow.operator.kube import ApiError, KubeClient, TransientApiError
 from focusflow.operator.names import LABEL_MANAGED_BY, MANAGED_BY
-from focusflow.operator.reconcile import reconcile
+from focusflow.operator.reconcile import reconcile, sync_focus_namespace
 from focusflow.operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,25 @@ def _register_databases(registry: kopf.OperatorRegistry, client: KubeClient,
                   id="databaseconfigs")(on_database)
 
 
+def _register_focusconfigs(registry: kopf.OperatorRegistry, client: KubeClient) -> None:
+    # A watch handler: every FocusConfig event (the initial listing too, which kopf repeats on
+    # every re-list) re-groups its namespace. No kopf state and no finalizer on FocusConfigs:
+    # a deletion needs nothing from the operator (the generated ExporterScraperConfig is also
+    # owned by its members), and the next event regroups the rest.
+    def on_focusconfig(body: kopf.Body, **_: Any) -> None:
+        namespace = str(body.metadata.namespace)
+        try:
+            with _lock_for({"metadata": {"uid": f"focusconfigs/{namespace}"}}):
+                sync_focus_namespace(client, namespace)
+        except TransientApiError as exc:
+            log.warning("FocusConfigs of %s: %s (retried on the next event)", namespace, exc)
+        except ApiError as exc:
+            log.error("FocusConfigs of %s: %s", namespace, exc)  # noqa: TRY400 (one line)
+
+    kopf.on.event("finops.krateo.io", "v1", "focusconfigs", registry=registry,
+                  id="focusconfigs")(on_focusconfig)
+
+
 def build_registry(client: KubeClient, settings: OperatorSettings) -> kopf.OperatorRegistry:
     """A kopf registry with every handler of the operator bound to ``client``/``settings``."""
     registry = kopf.OperatorRegistry()
@@ -166,6 +186,7 @@ def build_registry(client: KubeClient, settings: OperatorSettings) -> kopf.Opera
     _register_served(registry, client, settings)
     _register_children(registry, client, settings)
     _register_databases(registry, client, settings)
+    _register_focusconfigs(registry, client)
     return registry
 
 

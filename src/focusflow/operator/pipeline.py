@@ -21,6 +21,7 @@ import hashlib
 from focusflow.errors import ConfigError
 from focusflow.exporter.config import ExporterConfig as ExporterProgramConfig
 from focusflow.operator import access, names
+from focusflow.operator.krateo import normalized
 from focusflow.operator.models import (
     DatabaseSpec,
     ExporterScraperSpec,
@@ -136,6 +137,7 @@ def exporter_names(name: str) -> dict[str, str]:
 
 def render_exporter_scraper_config(body: Manifest, settings: OperatorSettings) -> list[Manifest]:
     """Every child of an ExporterScraperConfig, in apply order."""
+    body = normalized(body)  # Krateo's zero values (operator-focus's ESCs) read as Krateo does
     spec = parse_spec(ExporterScraperSpec, body)
     # The exporter's own model too: what the pod would refuse at start is a status condition now.
     raw_spec = body.get("spec") or {}

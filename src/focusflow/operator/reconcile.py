@@ -17,6 +17,7 @@ from typing import Any
 
 from focusflow.errors import ConfigError
 from focusflow.operator.export import render_prometheus_export
+from focusflow.operator.focusgroups import groups, render_focus_groups
 from focusflow.operator.kube import ApiError, KubeClient, TransientApiError
 from focusflow.operator.pipeline import (
     database_ref,
@@ -145,3 +146,37 @@ def reconcile(client: KubeClient, settings: OperatorSettings, body: Manifest) ->
     if old != status:
         client.patch_status(body["kind"], meta["namespace"], meta["name"], status)
     return outcome
+
+
+def _focus_status(member: Manifest, key: str, esc: str) -> Manifest | None:
+    """The status patch a FocusConfig needs (None when it already says this)."""
+    current = member.get("status") or {}
+    previous = next((c for c in current.get("conditions") or [] if c.get("type") == "Ready"),
+                    None)
+    message = f"row of group {key}, served by ExporterScraperConfig {esc}"
+    if current.get("groupKey") == key and (previous or {}).get("message") == message:
+        return None
+    return {"groupKey": key,
+            "conditions": [_condition(previous, True, "Available", message)]}
+
+
+def sync_focus_namespace(client: KubeClient, namespace: str) -> list[str]:
+    """Group the FocusConfigs of ``namespace`` (see ``focusgroups``): apply one
+    ExporterScraperConfig per group (owned by its members, so garbage collection removes it
+    with the last one) and set each member's ``status.groupKey``. Returns what changed."""
+    members = client.list("FocusConfig", namespace)
+    for item in members:  # list items carry no kind/apiVersion
+        item.setdefault("metadata", {}).setdefault("namespace", namespace)
+    rendered = render_focus_groups(namespace, members)
+    changed = sync_children(client, [esc for _, esc in rendered])
+    by_key = {key: esc["metadata"]["name"] for key, esc in rendered}
+    for key, members_of_group in groups(members).items():
+        for member in members_of_group:
+            status = _focus_status(member, key, by_key[key])
+            if status is not None:
+                client.patch_status("FocusConfig", namespace, member["metadata"]["name"],
+                                    status)
+                changed.append(f"FocusConfig/{member['metadata']['name']} status")
+    if changed:
+        log.info("FocusConfigs of %s: %s", namespace, ", ".join(changed))
+    return changed

@@ -40,6 +40,7 @@ def test_kustomize_builds_the_whole_install(kustomized: list[dict[str, Any]]) ->
         ("ClusterRoleBinding", "focusflow-operator"),
         ("CustomResourceDefinition", "databaseconfigs.finops.krateo.io"),
         ("CustomResourceDefinition", "exporterscraperconfigs.finops.krateo.io"),
+        ("CustomResourceDefinition", "focusconfigs.finops.krateo.io"),
         ("CustomResourceDefinition", "prometheusexports.focusflow.dev"),
         ("CustomResourceDefinition", "scraperconfigs.finops.krateo.io"),
         ("Deployment", "focusflow-operator"),

@@ -230,7 +230,7 @@ def test_prometheus_export_refuses_two_auth_modes() -> None:
 @pytest.mark.parametrize(("patch", "field"), [
     ({"pollingInterval": "1 hour"}, "spec.exporterConfig.pollingInterval"),
     ({"metricType": "generic"}, "spec.exporterConfig"),
-    ({"pollingInterval": "0s"}, "spec.exporterConfig.pollingInterval"),
+    ({"pollingInterval": "-5s"}, "spec.exporterConfig.pollingInterval"),
 ])
 def test_invalid_spec_names_kind_name_and_field(patch: dict[str, Any], field: str) -> None:
     docs = krateo_docs()
