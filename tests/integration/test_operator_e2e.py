@@ -7,6 +7,8 @@ stored state (no sleeps). Each test uses its own namespace.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from emulators.kube_api import KubeApiEmulator
 from fixtures.krateo_examples import (
@@ -29,10 +32,12 @@ from fixtures.krateo_examples import (
     SECRET_VALUES,
     load,
 )
+from fixtures.krateo_focus import FOCUS, docs, expected_series, krateo_series, squash
 from fixtures.net import stop
 from focusflow.operator import OperatorSettings, redact, render_tree
 from focusflow.operator.names import is_dns_label
 from focusflow.operator.pipeline import CONFIG_HASH, PLACEHOLDER_UID
+from focusflow.sources import ApiConfig, Endpoint, FocusConfigSource
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +50,7 @@ PATHS = {
     "PrometheusExport": "/apis/focusflow.dev/v1alpha1/namespaces/{ns}/prometheusexports",
     "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
     "ScraperConfig": "/apis/finops.krateo.io/v1/namespaces/{ns}/scraperconfigs",
+    "FocusConfig": "/apis/finops.krateo.io/v1/namespaces/{ns}/focusconfigs",
 }
 
 
@@ -391,6 +397,77 @@ def test_missing_database_config_is_a_condition_until_it_appears(
     assert kubectl.create(database, ns).status_code == 201
     api.wait_for(ready(api, "ScraperConfig", ns, "azure-focus-scraper"))
     assert api.find("Deployment", ns, "azure-focus-scraper-deployment") is not None
+
+
+def _group_rows(api: KubeApiEmulator, namespace: str, esc_name: str) -> set[str]:
+    """What the generated exporter's source reads, as Krateo-rendered series (spaces removed)."""
+    esc = api.find("ExporterScraperConfig", namespace, esc_name)
+    assert esc is not None
+    api_config = ApiConfig.parse(esc["spec"]["exporterConfig"]["api"], where="test")
+    endpoint = Endpoint(server_url=api.url, token=SecretStr(api.token))
+    source = FocusConfigSource(api_config, lambda ref: endpoint)
+    text = source.fetch().body or b""
+    rows = list(csv.DictReader(io.StringIO(text.decode())))
+    return {squash(krateo_series(row)) for row in rows}
+
+
+def test_focusconfigs_of_krateos_e2e_become_its_exporters(kube_api_module: KubeApiEmulator,
+                                                         kubectl: Kubectl) -> None:
+    """Krateo's operator-focus e2e, step by step: groups, names, rows, edits and deletes."""
+    api, ns = kube_api_module, "finops-test"
+    assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    for doc in docs(FOCUS / "to_test_1.yaml"):
+        response = kubectl.create(doc, ns)
+        assert response.status_code == 201, response.text
+    # One ExporterScraperConfig per group, with Krateo's names; each then gets its pipeline.
+    api.wait_for(ready(api, "ExporterScraperConfig", ns, "focus-export-exporter"))
+    api.wait_for(ready(api, "ExporterScraperConfig", ns, "all-cr-exporter"))
+    assert api.find("Deployment", ns, "focus-export-exporter-deployment") is not None
+    key = "finops-test..finops-database-handler..focus_export"
+
+    def keys() -> dict[str, str]:
+        return {f"focusconfig-sample{i}": ((api.find("FocusConfig", ns, f"focusconfig-sample{i}")
+                                            or {}).get("status") or {}).get("groupKey", "")
+                for i in (1, 2, 3)}
+
+    api.wait_for(lambda: keys() == {"focusconfig-sample1": key, "focusconfig-sample2": key,
+                                    "focusconfig-sample3": "...."})
+    # The exporter's rows are exactly the series Krateo's e2e expects.
+    assert _group_rows(api, ns, "focus-export-exporter") == \
+        expected_series("e2e_expected_metrics.txt")
+    # An edit shows in the rows; a delete removes the row (Krateo's ValueAfterDelete).
+    kubectl.patch("FocusConfig", ns, "focusconfig-sample2",
+                  {"spec": {"focusSpec": {"billedCost": "31000"}}})
+    assert any('BilledCost="31000"' in r for r in _group_rows(api, ns, "focus-export-exporter"))
+    kubectl.delete("FocusConfig", ns, "focusconfig-sample2")
+    rows = _group_rows(api, ns, "focus-export-exporter")
+    assert rows == expected_series("e2e_expected_after_delete.txt")
+    assert not rows & expected_series("e2e_deleted_series.txt")
+    api.wait_for(lambda: [o["name"] for o in (api.find("ExporterScraperConfig", ns,
+                 "focus-export-exporter") or {}).get("metadata", {}).get("ownerReferences", [])]
+                 == ["focusconfig-sample1"])
+    # The group's ExporterScraperConfig, and its whole pipeline, go with its last member.
+    kubectl.delete("FocusConfig", ns, "focusconfig-sample1")
+    api.wait_for(lambda: api.find("ExporterScraperConfig", ns, "focus-export-exporter") is None)
+    api.wait_for(lambda: api.find("Deployment", ns, "focus-export-exporter-deployment") is None)
+    assert api.find("ExporterScraperConfig", ns, "all-cr-exporter") is not None
+
+
+def test_a_new_focusconfig_joins_or_makes_a_group(kube_api_module: KubeApiEmulator,
+                                                  kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "focus-groups"
+    assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    for doc in docs(FOCUS / "to_test_2.yaml"):
+        doc["metadata"]["namespace"] = ns  # as Krateo's e2e does (decoder.MutateNamespace)
+        assert kubectl.create(doc, ns).status_code == 201
+    for name in ("focus-export-1-exporter", "focus-export-2-exporter"):
+        api.wait_for(ready(api, "ExporterScraperConfig", ns, name))
+    (sample,) = docs(FOCUS / "to_test_2.yaml")[:1]
+    sample["metadata"].update(name="late-joiner", namespace=ns)
+    assert kubectl.create(sample, ns).status_code == 201
+    api.wait_for(lambda: len((api.find("ExporterScraperConfig", ns, "focus-export-1-exporter")
+                              or {}).get("metadata", {}).get("ownerReferences", [])) == 2)
+    assert len(_group_rows(api, ns, "focus-export-1-exporter")) == 1  # identical rows, one series
 
 
 def _rbac_request(method: str, path: str) -> tuple[str, str, str] | None:
