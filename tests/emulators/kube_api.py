@@ -189,6 +189,9 @@ class KubeApiEmulator:
         self.log: list[tuple[int, tuple[str, str, str], str, Obj]] = []
         self.history: dict[tuple[str, str, str], list[Obj]] = {}  # every stored version
         self.requests: list[tuple[str, str, str]] = []  # (user, method, path)
+        # (user, method, plural, namespace) answered 403 Forbidden: a test's stand-in for a
+        # missing RoleBinding (the emulator does not evaluate RBAC rules).
+        self.forbidden: set[tuple[str, str, str, str]] = set()
         self._rv = itertools.count(1)
         self._lock = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
@@ -594,6 +597,11 @@ class _Handler(BaseHTTPRequestHandler):
                     self._send(200, found)
                     return
             res, namespace, name, sub = _route(self.api, url.path)
+            if (user, method, res.plural, namespace or "") in self.api.forbidden:
+                raise ApiStatusError(403, "Forbidden",  # noqa: TRY301
+                                     f'{res.plural} is forbidden: User "{user}" cannot '
+                                     f'{method.lower()} resource "{res.plural}" in namespace '
+                                     f'"{namespace}"')
             self._serve(method, res, namespace, name, sub, query)
         except ApiStatusError as exc:
             self._send(exc.code, exc.body())

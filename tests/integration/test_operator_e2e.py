@@ -494,7 +494,8 @@ def test_operator_uses_only_what_its_cluster_role_grants(kube_api_module: KubeAp
                                                          operator: Operator) -> None:
     # Runs last in this module: every scenario above has exercised the operator by now.
     rbac = yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text())
-    (role,) = [d for d in rbac if d["kind"] == "ClusterRole"]
+    (role,) = [d for d in rbac if d["kind"] == "ClusterRole"
+               and d["metadata"]["name"] == "focusflow-operator"]
     granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"]
                for r in rule["resources"] for v in rule["verbs"]}
     used = {req for user, method, path in kube_api_module.requests if user == "operator"

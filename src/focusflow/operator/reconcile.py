@@ -20,7 +20,9 @@ from focusflow.operator.export import render_prometheus_export
 from focusflow.operator.focusgroups import groups, render_focus_groups
 from focusflow.operator.kube import ApiError, KubeClient, TransientApiError
 from focusflow.operator.pipeline import (
+    copy_source,
     database_ref,
+    filled_copy,
     render_exporter_scraper_config,
     render_scraper_config,
 )
@@ -75,10 +77,28 @@ def is_subset(desired: Any, actual: Any) -> bool:
     return bool(desired == actual)
 
 
+def _read_original(client: KubeClient, child: Manifest) -> Manifest:
+    """A Secret copy with its original's data (read now: a rotated original propagates)."""
+    origin = copy_source(child)
+    assert origin is not None  # noqa: S101 - checked by the caller
+    try:
+        source = client.get("Secret", *origin)
+    except ApiError as exc:
+        if exc.status != 403:
+            raise
+        raise ConfigError(
+            f"Secret {origin[0]}/{origin[1]}: the operator may not read Secrets in namespace "
+            f"{origin[0]!r}; bind the ClusterRole focusflow-operator-secret-reader there "
+            "(docs/operator.md, Secrets in other namespaces)") from None
+    return filled_copy(child, source)
+
+
 def sync_children(client: KubeClient, desired: list[Manifest]) -> list[str]:
     """Apply each child that is missing or drifted; return ``Kind/name`` of those applied."""
     changed: list[str] = []
     for child in desired:
+        if copy_source(child) is not None:
+            child = _read_original(client, child)  # noqa: PLW2901 - the filled copy is applied
         meta = child["metadata"]
         if child["kind"] != "Secret":
             actual = client.get(child["kind"], meta["namespace"], meta["name"])

@@ -10,6 +10,7 @@ references carry a placeholder uid; Secret values are redacted, never printed.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import yaml
 from focusflow.errors import ConfigError, InputError
 from focusflow.operator.admission import admit
 from focusflow.operator.focusgroups import render_focus_groups
-from focusflow.operator.pipeline import database_ref
+from focusflow.operator.pipeline import copy_source, database_ref, filled_copy
 from focusflow.operator.reconcile import desired_children
 from focusflow.operator.settings import OperatorSettings
 from focusflow.operator.yamlio import dump_all
@@ -81,6 +82,8 @@ def render_tree(docs: list[Manifest], settings: OperatorSettings,
     """
     databases = {(d["metadata"]["namespace"], d["metadata"]["name"]): d
                  for d in docs if d["kind"] == "DatabaseConfig"}
+    secrets = {(d["metadata"]["namespace"], d["metadata"]["name"]): d
+               for d in docs if d["kind"] == "Secret"}
     out: list[Manifest] = []
     focus = [d for d in docs if d["kind"] == "FocusConfig"]
     generated = [esc for namespace in sorted({f["metadata"]["namespace"] for f in focus})
@@ -97,11 +100,32 @@ def render_tree(docs: list[Manifest], settings: OperatorSettings,
                          f"{body['metadata']['name']}: DatabaseConfig {ns}/{name} is not in the "
                          "given files, so its scraper is not rendered (the operator waits for it)")
             continue
-        children = desired_children(body, None, settings, databases)
+        children = [_with_copied_data(c, secrets, notes)
+                    for c in desired_children(body, None, settings, databases)]
         out += children
         # A ScraperConfig the operator creates is reconciled in turn: render its children too.
         pending[:0] = [c for c in children if c["kind"] == "ScraperConfig"]
     return out
+
+
+def _with_copied_data(child: Manifest, secrets: dict[tuple[str, str], Manifest],
+                      notes: list[str] | None) -> Manifest:
+    """A Secret copy filled from the files' Secret (as the operator fills it from the API)."""
+    origin = copy_source(child)
+    if origin is None:
+        return child
+    source = secrets.get(origin)
+    if source is None:
+        if notes is not None:
+            notes.append(f"Secret {origin[0]}/{origin[1]} is not in the given files: its copy "
+                         f"{child['metadata']['namespace']}/{child['metadata']['name']} is "
+                         "rendered without data (the operator copies it from the cluster)")
+        return child
+    data = dict(source.get("data") or {})
+    # The API server turns stringData into data; do the same for a Secret read from a file.
+    for key, value in (source.get("stringData") or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    return filled_copy(child, {"data": data})
 
 
 def render_files(paths: Iterable[Path], settings: OperatorSettings,

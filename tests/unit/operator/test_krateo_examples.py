@@ -104,3 +104,39 @@ def test_render_prunes_nulls_as_the_api_server_does(tmp_path: Path) -> None:
     assert spec["exporterConfig"]["additionalVariables"] == {
         "host": "WEBSERVICE_API_MOCK_SERVICE_HOST", "port": "WEBSERVICE_API_MOCK_SERVICE_PORT"}
     assert "unknownField" not in spec["exporterConfig"]
+
+
+EXAMPLES = sorted(KRATEO.rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[str(p.relative_to(KRATEO)) for p in EXAMPLES])
+def test_every_krateo_example_renders(path: Path) -> None:
+    """Every real Krateo example CR that kubectl apply accepts renders (exit 0), Secrets
+    referenced from another namespace included, and every custom resource it holds is one
+    the CRDs admit."""
+    for doc in docs(path):
+        crd = CRDS.get(doc["kind"]) if doc["apiVersion"].startswith("finops.krateo.io") \
+            else None
+        if crd is not None:
+            crd_schema.admit(crd, "v1", copy.deepcopy(doc))
+    result = CliRunner().invoke(app, ["operator", "render", "-f", str(path)])
+    assert result.exit_code == 0, result.output
+    rendered = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert by_kind(rendered, "Deployment")
+
+
+def test_cross_namespace_database_password_is_copied_with_its_key_only(tmp_path: Path) -> None:
+    # operator-scraper's e2e: the DatabaseConfig in finops-test names a password Secret in
+    # krateo-system. The scraper pod gets a copy with just that key, owned by the ScraperConfig.
+    secret = {"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "cratedb-system-credentials", "namespace": "krateo-system"},
+              "data": {"password": "c2VjcmV0", "other": "bm90LWNvcGllZA=="}}
+    path = tmp_path / "secret.yaml"
+    path.write_text(yaml.safe_dump(secret))
+    objects = render_tree(load_manifests([KRATEO / "operator-scraper" / "e2e_to_test.yaml",
+                                          path]), SETTINGS, [])
+    (copy_,) = [o for o in by_kind(objects, "Secret")
+                if "focusflow.dev/copy-of" in o["metadata"].get("annotations", {})]
+    assert copy_["data"] == {"password": "c2VjcmV0"}
+    assert copy_["metadata"]["ownerReferences"][0]["kind"] == "ScraperConfig"
+    assert copy_["metadata"]["namespace"] == "finops-test"

@@ -37,6 +37,7 @@ def test_kustomize_builds_the_whole_install(kustomized: list[dict[str, Any]]) ->
     kinds = sorted((d["kind"], d["metadata"]["name"]) for d in kustomized)
     assert kinds == [
         ("ClusterRole", "focusflow-operator"),
+        ("ClusterRole", "focusflow-operator-secret-reader"),
         ("ClusterRoleBinding", "focusflow-operator"),
         ("CustomResourceDefinition", "databaseconfigs.finops.krateo.io"),
         ("CustomResourceDefinition", "exporterscraperconfigs.finops.krateo.io"),
@@ -56,7 +57,14 @@ def test_every_installed_manifest_passes_kubernetes_validate(
 
 
 def test_operator_cluster_role_never_reads_secrets(kustomized: list[dict[str, Any]]) -> None:
-    (role,) = [d for d in kustomized if d["kind"] == "ClusterRole"]
+    roles = {d["metadata"]["name"]: d for d in kustomized if d["kind"] == "ClusterRole"}
+    role = roles["focusflow-operator"]
+    # Reading Secrets (for cross-namespace copies) is a separate role, get only, never bound
+    # cluster-wide: the admin binds it in the namespaces that need it.
+    assert roles["focusflow-operator-secret-reader"]["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    bound = {d["roleRef"]["name"] for d in kustomized if d["kind"] == "ClusterRoleBinding"}
+    assert bound == {"focusflow-operator"}
     for rule in role["rules"]:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"]
         if "secrets" in rule["resources"]:
