@@ -7,8 +7,6 @@ stored state (no sleeps). Each test uses its own namespace.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import orjson
 import pytest
 import yaml
 from pydantic import SecretStr
@@ -32,12 +31,12 @@ from fixtures.krateo_examples import (
     SECRET_VALUES,
     load,
 )
-from fixtures.krateo_focus import FOCUS, docs, expected_series, krateo_series, squash
+from fixtures.krateo_focus import FOCUS, docs, expected_series, krateo_series
 from fixtures.net import stop
 from focusflow.operator import OperatorSettings, redact, render_tree
 from focusflow.operator.names import is_dns_label
 from focusflow.operator.pipeline import CONFIG_HASH, PLACEHOLDER_UID
-from focusflow.sources import ApiConfig, Endpoint, FocusConfigSource
+from focusflow.sources import ApiConfig, Endpoint, HttpSource
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -400,15 +399,14 @@ def test_missing_database_config_is_a_condition_until_it_appears(
 
 
 def _group_rows(api: KubeApiEmulator, namespace: str, esc_name: str) -> set[str]:
-    """What the generated exporter's source reads, as Krateo-rendered series (spaces removed)."""
+    """What the generated exporter reads (its own ``api`` request, as the exporter's HttpSource
+    sends it), rendered with Krateo's rules (spaces removed)."""
     esc = api.find("ExporterScraperConfig", namespace, esc_name)
     assert esc is not None
     api_config = ApiConfig.parse(esc["spec"]["exporterConfig"]["api"], where="test")
     endpoint = Endpoint(server_url=api.url, token=SecretStr(api.token))
-    source = FocusConfigSource(api_config, lambda ref: endpoint)
-    text = source.fetch().body or b""
-    rows = list(csv.DictReader(io.StringIO(text.decode())))
-    return {squash(krateo_series(row)) for row in rows}
+    fetched = HttpSource(api_config, lambda ref: endpoint).fetch()
+    return {krateo_series(item) for item in orjson.loads(fetched.body or b"")["items"]}
 
 
 def test_focusconfigs_of_krateos_e2e_become_its_exporters(kube_api_module: KubeApiEmulator,

@@ -9,15 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from focusflow.exporter.config import ExporterConfig
-from focusflow.sources import (
-    EndpointResolver,
-    FocusConfigSource,
-    HttpSource,
-    LocationSource,
-    Source,
-    is_focusconfig_list,
-    substitute,
-)
+from focusflow.sources import EndpointResolver, HttpSource, LocationSource, Source, substitute
 from focusflow.sources.azure.krateo import azure_api_source
 
 
@@ -34,8 +26,4 @@ def build_source(
     azure = azure_api_source(config.api, resolver, config.additional_variables)
     if azure is not None:
         return azure
-    # Krateo's FocusConfig list (what an operator-made FocusConfig exporter reads).
-    if config.api.endpoint_ref is None and is_focusconfig_list(
-            substitute(config.api.path, config.additional_variables)):
-        return FocusConfigSource(config.api, resolver, config.additional_variables)
     return HttpSource(config.api, resolver, config.additional_variables)

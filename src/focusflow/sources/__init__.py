@@ -18,14 +18,11 @@ The reusable Krateo machinery lives here too: the ``api`` block (``path/verb/hea
 endpointRef``), endpoint Secrets in Krateo's key format (``Endpoint``), ``<var>`` substitution
 (``substitute``), Go durations (``parse_duration``) and secret stores (``SecretStore``,
 ``DirectorySecretStore``; the in-cluster Kubernetes store lives in ``focusflow.runtime``).
-``FocusConfigSource`` lists Krateo FocusConfigs through the API server (plain HTTP) and serves
-them as FOCUS rows.
 """
 
 from focusflow.sources.base import Fetched, Source
 from focusflow.sources.durations import format_duration, parse_duration
 from focusflow.sources.endpoint import ApiConfig, Endpoint, ObjectRef
-from focusflow.sources.focusconfigs import FocusConfigSource, is_focusconfig_list
 from focusflow.sources.http import (
     EndpointResolver,
     HttpSource,
@@ -42,7 +39,6 @@ __all__ = [
     "Endpoint",
     "EndpointResolver",
     "Fetched",
-    "FocusConfigSource",
     "HttpSource",
     "KrateoModel",
     "LocationSource",
@@ -50,7 +46,6 @@ __all__ = [
     "SecretStore",
     "Source",
     "format_duration",
-    "is_focusconfig_list",
     "parse_duration",
     "secret_endpoints",
     "substitute",

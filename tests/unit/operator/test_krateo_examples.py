@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from emulators import crd_schema
-from fixtures.krateo_focus import FOCUS, KRATEO, docs
+from fixtures.krateo_focus import FOCUS, KRATEO, docs, expected_series, krateo_series
 from fixtures.kube_api import load_crds
 from focusflow.cli import app
 from focusflow.operator import OperatorSettings, load_manifests, render_tree
@@ -140,3 +140,11 @@ def test_cross_namespace_database_password_is_copied_with_its_key_only(tmp_path:
     assert copy_["data"] == {"password": "c2VjcmV0"}
     assert copy_["metadata"]["ownerReferences"][0]["kind"] == "ScraperConfig"
     assert copy_["metadata"]["namespace"] == "finops-test"
+
+
+def test_krateo_rendering_of_its_e2e_focusconfigs_is_its_expected_output() -> None:
+    # The test oracle (fixtures.krateo_focus) checked against Krateo's own expectation: the
+    # focus_export group (sample1 + sample2) serves exactly these two series.
+    sample1, sample2, _ = docs(FOCUS / "to_test_1.yaml")
+    assert {krateo_series(sample1), krateo_series(sample2)} == \
+        expected_series("e2e_expected_metrics.txt")
