@@ -31,7 +31,13 @@ from fixtures.krateo_examples import (
     SECRET_VALUES,
     load,
 )
-from fixtures.krateo_focus import FOCUS, docs, expected_series, krateo_series
+from fixtures.krateo_focus import (
+    FOCUS_E2E_1,
+    FOCUS_E2E_2,
+    docs,
+    expected_series,
+    krateo_series,
+)
 from fixtures.net import stop
 from focusflow.operator import OperatorSettings, redact, render_tree
 from focusflow.operator.names import is_dns_label
@@ -414,7 +420,7 @@ def test_focusconfigs_of_krateos_e2e_become_its_exporters(kube_api_module: KubeA
     """Krateo's operator-focus e2e, step by step: groups, names, rows, edits and deletes."""
     api, ns = kube_api_module, "finops-test"
     assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
-    for doc in docs(FOCUS / "to_test_1.yaml"):
+    for doc in docs(FOCUS_E2E_1):
         response = kubectl.create(doc, ns)
         assert response.status_code == 201, response.text
     # One ExporterScraperConfig per group, with Krateo's names; each then gets its pipeline.
@@ -455,12 +461,12 @@ def test_a_new_focusconfig_joins_or_makes_a_group(kube_api_module: KubeApiEmulat
                                                   kubectl: Kubectl) -> None:
     api, ns = kube_api_module, "focus-groups"
     assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
-    for doc in docs(FOCUS / "to_test_2.yaml"):
+    for doc in docs(FOCUS_E2E_2):
         doc["metadata"]["namespace"] = ns  # as Krateo's e2e does (decoder.MutateNamespace)
         assert kubectl.create(doc, ns).status_code == 201
     for name in ("focus-export-1-exporter", "focus-export-2-exporter"):
         api.wait_for(ready(api, "ExporterScraperConfig", ns, name))
-    (sample,) = docs(FOCUS / "to_test_2.yaml")[:1]
+    (sample,) = docs(FOCUS_E2E_2)[:1]
     sample["metadata"].update(name="late-joiner", namespace=ns)
     assert kubectl.create(sample, ns).status_code == 201
     api.wait_for(lambda: len((api.find("ExporterScraperConfig", ns, "focus-export-1-exporter")

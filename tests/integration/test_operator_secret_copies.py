@@ -66,7 +66,7 @@ def _create(api: KubeApiEmulator, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _readme_example(api: KubeApiEmulator) -> dict[str, Any]:
-    esc, secret = docs(KRATEO / "operator-exporter" / "readme_generic_prometheus.yaml")
+    esc, secret = docs(KRATEO / "operator-exporter_readme_generic_prometheus.yaml")
     # As the API server stores it: data, base64 (never stringData).
     secret["data"] = {"server-url": _b64(PROMETHEUS_URL)}
     del secret["stringData"]
@@ -128,7 +128,7 @@ def test_unreadable_namespace_says_which_role_to_bind(api: KubeApiEmulator,
 def test_missing_original_is_a_condition(api: KubeApiEmulator,
                                          clients: list[KubeClient]) -> None:
     client = _client(clients, api, api.token)
-    esc, _ = docs(KRATEO / "operator-exporter" / "readme_generic_prometheus.yaml")
+    esc, _ = docs(KRATEO / "operator-exporter_readme_generic_prometheus.yaml")
     stored = _create(api, esc)
     outcome = reconcile(client, SETTINGS, stored)
     assert outcome.error is not None

@@ -17,7 +17,15 @@ import yaml
 from typer.testing import CliRunner
 
 from emulators import crd_schema
-from fixtures.krateo_focus import FOCUS, KRATEO, docs, expected_series, krateo_series
+from fixtures.krateo_focus import (
+    FOCUS_E2E_1,
+    FOCUS_E2E_2,
+    GENERATED_ESCS,
+    KRATEO,
+    docs,
+    expected_series,
+    krateo_series,
+)
 from fixtures.kube_api import load_crds
 from focusflow.cli import app
 from focusflow.operator import OperatorSettings, load_manifests, render_tree
@@ -31,25 +39,26 @@ def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [o for o in objects if o["kind"] == kind]
 
 
-@pytest.mark.parametrize("name", ["to_test_1.yaml", "to_test_2.yaml"])
+@pytest.mark.parametrize("name", ["operator-focus_e2e_to_test_1.yaml",
+                                  "operator-focus_e2e_to_test_2.yaml"])
 def test_focusconfig_crd_admits_krateos_e2e_focusconfigs(name: str) -> None:
-    for doc in docs(FOCUS / name):
+    for doc in docs(KRATEO / name):
         stored = crd_schema.admit(CRDS["FocusConfig"], "v1", copy.deepcopy(doc))
         assert stored["spec"]["focusSpec"] == doc["spec"]["focusSpec"]
 
 
 def test_focusconfig_crd_refuses_what_krateos_refuses() -> None:
-    (doc, *_) = docs(FOCUS / "to_test_1.yaml")
+    (doc, *_) = docs(FOCUS_E2E_1)
     doc["spec"]["focusSpec"]["billingCurrency"] = "euro"
     with pytest.raises(ValueError, match="billingCurrency"):
         crd_schema.admit(CRDS["FocusConfig"], "v1", doc)
 
 
 def test_focusconfigs_group_into_the_escs_operator_focus_generates() -> None:
-    focus = load_manifests([FOCUS / "to_test_1.yaml", FOCUS / "to_test_2.yaml"])
+    focus = load_manifests([FOCUS_E2E_1, FOCUS_E2E_2])
     ours = {o["metadata"]["name"]: o for o in by_kind(render_tree(focus, SETTINGS, []),
                                                       "ExporterScraperConfig")}
-    krateo = {d["metadata"]["name"]: d for d in docs(FOCUS / "generated_escs.yaml")}
+    krateo = {d["metadata"]["name"]: d for d in docs(GENERATED_ESCS)}
     assert sorted(ours) == sorted(krateo) == [
         "all-cr-exporter", "focus-export-1-exporter", "focus-export-2-exporter",
         "focus-export-exporter"]
@@ -62,7 +71,7 @@ def test_focusconfigs_group_into_the_escs_operator_focus_generates() -> None:
 
 
 def test_focusconfig_file_renders_the_group_tree() -> None:
-    result = CliRunner().invoke(app, ["operator", "render", "-f", str(FOCUS / "to_test_1.yaml")])
+    result = CliRunner().invoke(app, ["operator", "render", "-f", str(FOCUS_E2E_1)])
     assert result.exit_code == 0, result.output
     rendered = [d for d in yaml.safe_load_all(result.stdout) if d]
     kinds = {(d["kind"], d["metadata"]["name"]) for d in rendered}
@@ -77,7 +86,7 @@ def test_focusconfig_file_renders_the_group_tree() -> None:
 
 
 def test_generated_escs_render() -> None:
-    objects = render_tree(load_manifests([FOCUS / "generated_escs.yaml"]), SETTINGS, [])
+    objects = render_tree(load_manifests([GENERATED_ESCS]), SETTINGS, [])
     scrapers = {o["metadata"]["name"]: o for o in by_kind(objects, "ScraperConfig")}
     assert sorted(scrapers) == ["focus-export-1-exporter-scraper",
                                 "focus-export-2-exporter-scraper",
@@ -91,7 +100,7 @@ def test_generated_escs_render() -> None:
 
 
 def test_render_prunes_nulls_as_the_api_server_does(tmp_path: Path) -> None:
-    (esc, secret) = docs(KRATEO / "operator-exporter" / "e2e_to_test.yaml")[::-1]
+    (esc, secret) = docs(KRATEO / "operator-exporter_e2e_to_test.yaml")[::-1]
     esc["spec"]["exporterConfig"]["additionalVariables"]["x"] = None
     esc["spec"]["exporterConfig"]["unknownField"] = "pruned"
     path = tmp_path / "esc.yaml"
@@ -133,7 +142,7 @@ def test_cross_namespace_database_password_is_copied_with_its_key_only(tmp_path:
               "data": {"password": "c2VjcmV0", "other": "bm90LWNvcGllZA=="}}
     path = tmp_path / "secret.yaml"
     path.write_text(yaml.safe_dump(secret))
-    objects = render_tree(load_manifests([KRATEO / "operator-scraper" / "e2e_to_test.yaml",
+    objects = render_tree(load_manifests([KRATEO / "operator-scraper_e2e_to_test.yaml",
                                           path]), SETTINGS, [])
     (copy_,) = [o for o in by_kind(objects, "Secret")
                 if "focusflow.dev/copy-of" in o["metadata"].get("annotations", {})]
@@ -145,6 +154,6 @@ def test_cross_namespace_database_password_is_copied_with_its_key_only(tmp_path:
 def test_krateo_rendering_of_its_e2e_focusconfigs_is_its_expected_output() -> None:
     # The test oracle (fixtures.krateo_focus) checked against Krateo's own expectation: the
     # focus_export group (sample1 + sample2) serves exactly these two series.
-    sample1, sample2, _ = docs(FOCUS / "to_test_1.yaml")
+    sample1, sample2, _ = docs(FOCUS_E2E_1)
     assert {krateo_series(sample1), krateo_series(sample2)} == \
         expected_series("e2e_expected_metrics.txt")
