@@ -190,6 +190,10 @@ def test_dockerfile_build_stage_context_builds_the_wheel(tmp_path: Path) -> None
         assert f"{entrypoint[0]} = focusflow.__main__:main" in archive.read(entry_points).decode()
     assert "focusflow/operator/handlers.py" in names
     assert "focusflow/py.typed" in names
+    # operator render prunes and defaults with the CRDs' schemas: they ship in the wheel.
+    crds = {p.name for p in (ROOT / "deploy" / "crds").glob("*.yaml")}
+    assert {n.rsplit("/", 1)[-1] for n in names if n.startswith("focusflow/operator/crds/")} \
+        == crds
 
 
 def _prometheus_export(**spec: Any) -> dict[str, Any]:
