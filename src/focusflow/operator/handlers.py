@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, cast
 
 import kopf
@@ -159,16 +160,28 @@ def _register_databases(registry: kopf.OperatorRegistry, client: KubeClient,
                   id="databaseconfigs")(on_database)
 
 
-def _register_focusconfigs(registry: kopf.OperatorRegistry, client: KubeClient) -> None:
-    # A watch handler: every FocusConfig event (the initial listing too, which kopf repeats on
-    # every re-list) re-groups its namespace. No kopf state and no finalizer on FocusConfigs:
-    # a deletion needs nothing from the operator (the generated ExporterScraperConfig is also
-    # owned by its members), and the next event regroups the rest.
-    def on_focusconfig(body: kopf.Body, **_: Any) -> None:
+def _register_focusconfigs(registry: kopf.OperatorRegistry, client: KubeClient,
+                           settings: OperatorSettings) -> None:
+    # A watch handler: a FocusConfig event re-groups its namespace. No kopf state and no
+    # finalizer on FocusConfigs: a deletion needs nothing from the operator (the generated
+    # ExporterScraperConfig is also owned by its members), the next event regroups the rest.
+    # kopf's listings (at start and on every re-list) repeat every object: one regrouping per
+    # namespace per resync interval is enough for those, not one per FocusConfig.
+    synced: dict[str, tuple[float, dict[str, str]]] = {}
+
+    def on_focusconfig(body: kopf.Body, type: str | None, **_: Any) -> None:
         namespace = str(body.metadata.namespace)
+        meta = body.get("metadata", {})
+        name, version = str(meta.get("name")), str(meta.get("resourceVersion"))
         try:
             with _lock_for({"metadata": {"uid": f"focusconfigs/{namespace}"}}):
-                sync_focus_namespace(client, namespace)
+                at, versions = synced.get(namespace, (0.0, {}))
+                fresh = time.monotonic() - at < settings.resync_seconds
+                if type != "DELETED" and fresh and versions.get(name) == version:
+                    return  # already grouped from exactly this version
+                versions = {}
+                sync_focus_namespace(client, namespace, versions)
+                synced[namespace] = (time.monotonic(), versions)
         except TransientApiError as exc:
             log.warning("FocusConfigs of %s: %s (retried on the next event)", namespace, exc)
         except ApiError as exc:
@@ -186,7 +199,7 @@ def build_registry(client: KubeClient, settings: OperatorSettings) -> kopf.Opera
     _register_served(registry, client, settings)
     _register_children(registry, client, settings)
     _register_databases(registry, client, settings)
-    _register_focusconfigs(registry, client)
+    _register_focusconfigs(registry, client, settings)
     return registry
 
 

@@ -180,11 +180,17 @@ def _focus_status(member: Manifest, key: str, esc: str) -> Manifest | None:
             "conditions": [_condition(previous, True, "Available", message)]}
 
 
-def sync_focus_namespace(client: KubeClient, namespace: str) -> list[str]:
+def sync_focus_namespace(client: KubeClient, namespace: str,
+                         versions: dict[str, str] | None = None) -> list[str]:
     """Group the FocusConfigs of ``namespace`` (see ``focusgroups``): apply one
     ExporterScraperConfig per group (owned by its members, so garbage collection removes it
-    with the last one) and set each member's ``status.groupKey``. Returns what changed."""
+    with the last one) and set each member's ``status.groupKey``. Returns what changed;
+    ``versions`` receives the resourceVersion of every FocusConfig this was based on."""
     members = client.list("FocusConfig", namespace)
+    if versions is not None:
+        versions.clear()
+        versions.update({m["metadata"]["name"]: str(m["metadata"].get("resourceVersion"))
+                         for m in members})
     for item in members:  # list items carry no kind/apiVersion
         item.setdefault("metadata", {}).setdefault("namespace", namespace)
     rendered = render_focus_groups(namespace, members)
