@@ -7,6 +7,7 @@ stored state (no sleeps). Each test uses its own namespace.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from fixtures.krateo_examples import (
 from fixtures.krateo_focus import (
     FOCUS_E2E_1,
     FOCUS_E2E_2,
+    KRATEO,
     docs,
     expected_series,
     krateo_series,
@@ -494,16 +496,56 @@ def _rbac_request(method: str, path: str) -> tuple[str, str, str] | None:
     return group, resource, verb
 
 
+def test_secret_of_another_namespace_is_copied_by_the_running_operator(
+        kube_api_module: KubeApiEmulator, kubectl: Kubectl) -> None:
+    """Krateo's README example: the endpoint Secret in prom-system, the CR in krateo-xns. The
+    admin bound focusflow-operator-secret-reader in prom-system only (SECRET_READER_BOUND)."""
+    api = kube_api_module
+    for ns in ("krateo-xns", *SECRET_READER_BOUND):
+        assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    esc, secret = docs(KRATEO / "operator-exporter_readme_generic_prometheus.yaml")
+    secret["data"] = {"server-url": base64.b64encode(b"http://prom.example:9090").decode()}
+    del secret["stringData"]
+    assert kubectl.create(secret, "prom-system").status_code == 201
+    esc["metadata"]["namespace"] = "krateo-xns"
+    esc["spec"]["scraperConfig"]["scraperDatabaseConfigRef"]["namespace"] = "krateo-xns"
+    assert kubectl.create(esc, "krateo-xns").status_code == 201
+    api.wait_for(ready(api, "ExporterScraperConfig", "krateo-xns", esc["metadata"]["name"]))
+    (copy_,) = [o for o in api.all_in("krateo-xns") if o["kind"] == "Secret"
+                and "focusflow.dev/copy-of" in o["metadata"].get("annotations", {})]
+    assert copy_["data"] == secret["data"]
+    assert copy_["metadata"]["ownerReferences"][0]["name"] == esc["metadata"]["name"]
+
+
+SECRET_READER_BOUND = ("prom-system",)
+
+
 def test_operator_uses_only_what_its_cluster_role_grants(kube_api_module: KubeApiEmulator,
                                                          operator: Operator) -> None:
     # Runs last in this module: every scenario above has exercised the operator by now.
-    rbac = yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text())
+    rbac = list(yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()))
     (role,) = [d for d in rbac if d["kind"] == "ClusterRole"
                and d["metadata"]["name"] == "focusflow-operator"]
     granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"]
                for r in rule["resources"] for v in rule["verbs"]}
-    used = {req for user, method, path in kube_api_module.requests if user == "operator"
-            and (req := _rbac_request(method, path)) is not None}
+    (reader,) = [d for d in rbac if d["kind"] == "ClusterRole"
+                 and d["metadata"]["name"] == "focusflow-operator-secret-reader"]
+    read = {(g, r, v) for rule in reader["rules"] for g in rule["apiGroups"]
+            for r in rule["resources"] for v in rule["verbs"]}
+    used, used_by_reader = set(), set()
+    for user, method, path in kube_api_module.requests:
+        req = _rbac_request(method, path) if user == "operator" else None
+        if req is None:
+            continue
+        namespace = path.split("/namespaces/")[1].split("/")[0] if "/namespaces/" in path \
+            else ""
+        if req in read and req not in granted:
+            # Only where the admin bound the reader role (a RoleBinding in that namespace).
+            assert namespace in SECRET_READER_BOUND, path
+            used_by_reader.add(req)
+        else:
+            used.add(req)
     assert used, "the operator made no requests"
     assert used <= granted, sorted(used - granted)
+    assert used_by_reader == {("", "secrets", "get")}
     assert {v for g, r, v in used if r == "secrets"} <= {"create", "patch"}
