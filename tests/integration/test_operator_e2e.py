@@ -35,6 +35,7 @@ from fixtures.krateo_examples import (
 from fixtures.krateo_focus import (
     FOCUS_E2E_1,
     FOCUS_E2E_2,
+    GENERATED_ESCS,
     KRATEO,
     docs,
     expected_series,
@@ -496,6 +497,37 @@ def _rbac_request(method: str, path: str) -> tuple[str, str, str] | None:
     return group, resource, verb
 
 
+def test_escs_krateos_operator_focus_left_behind_are_served_and_adopted(
+        kube_api_module: KubeApiEmulator, kubectl: Kubectl) -> None:
+    """Migration: the ExporterScraperConfigs Krateo's operator-focus generated are in the
+    cluster already (empty scraperConfig.metricType, an exporter-only group with a zero
+    scraperConfig and 0s). They run as they are; the FocusConfigs' groups then adopt them."""
+    api, ns = kube_api_module, "finops-migrate"
+    assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    for esc in docs(GENERATED_ESCS):
+        esc["metadata"]["namespace"] = ns
+        response = kubectl.create(esc, ns)
+        assert response.status_code == 201, response.text
+    for name in ("all-cr-exporter", "focus-export-exporter", "focus-export-1-exporter"):
+        api.wait_for(ready(api, "ExporterScraperConfig", ns, name))
+    assert api.find("ScraperConfig", ns, "all-cr-exporter-scraper") is None  # exporter only
+    scraper = api.find("ScraperConfig", ns, "focus-export-exporter-scraper")
+    assert scraper is not None and scraper["spec"]["metricType"] == "cost"
+    for doc in docs(FOCUS_E2E_1):
+        doc["metadata"]["namespace"] = ns
+        assert kubectl.create(doc, ns).status_code == 201
+
+    def adopted() -> bool:
+        esc = api.find("ExporterScraperConfig", ns, "focus-export-exporter") or {}
+        owners = [o["name"] for o in esc.get("metadata", {}).get("ownerReferences", [])]
+        path = esc.get("spec", {}).get("exporterConfig", {}).get("api", {}).get("path", "")
+        return owners == ["focusconfig-sample1", "focusconfig-sample2"] and \
+            f"/namespaces/{ns}/" in path
+
+    api.wait_for(adopted)
+    api.wait_for(ready(api, "ExporterScraperConfig", ns, "focus-export-exporter"))
+
+
 def test_secret_of_another_namespace_is_copied_by_the_running_operator(
         kube_api_module: KubeApiEmulator, kubectl: Kubectl) -> None:
     """Krateo's README example: the endpoint Secret in prom-system, the CR in krateo-xns. The
@@ -547,5 +579,5 @@ def test_operator_uses_only_what_its_cluster_role_grants(kube_api_module: KubeAp
             used.add(req)
     assert used, "the operator made no requests"
     assert used <= granted, sorted(used - granted)
-    assert used_by_reader == {("", "secrets", "get")}
+    assert used_by_reader <= {("", "secrets", "get")}
     assert {v for g, r, v in used if r == "secrets"} <= {"create", "patch"}
