@@ -42,6 +42,10 @@ from fixtures.krateo_focus import (
     krateo_series,
 )
 from fixtures.net import stop
+from focusflow.exporter.config import ExporterConfig
+from focusflow.exporter.decode import decode
+from focusflow.exporter.exposition import render
+from focusflow.exporter.sources import build_source
 from focusflow.operator import OperatorSettings, redact, render_tree
 from focusflow.operator.names import is_dns_label
 from focusflow.operator.pipeline import CONFIG_HASH, PLACEHOLDER_UID
@@ -495,6 +499,31 @@ def _rbac_request(method: str, path: str) -> tuple[str, str, str] | None:
     if verb is None:
         verb = "watch" if query.get("watch") == ["true"] else "get" if len(rest) > 1 else "list"
     return group, resource, verb
+
+
+def test_generated_exporter_serves_krateos_expected_series(kube_api_module: KubeApiEmulator,
+                                                           kubectl: Kubectl) -> None:
+    """The exporter of a generated group, configured from the ConfigMap the operator rendered
+    and reading the emulated API as its pod would: its /metrics series are exactly those
+    Krateo's operator-focus e2e test expects (labels, numbers, UTC dates, Tags)."""
+    api, ns = kube_api_module, "focus-exporter"
+    assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    for doc in docs(FOCUS_E2E_1)[:2]:
+        doc["metadata"]["namespace"] = ns
+        assert kubectl.create(doc, ns).status_code == 201
+    api.wait_for(ready(api, "ExporterScraperConfig", ns, "focus-export-exporter"))
+    api.wait_for(lambda: all(((api.find("FocusConfig", ns, f"focusconfig-sample{i}") or {})
+                              .get("status") or {}).get("groupKey") for i in (1, 2)))
+    config_map = api.find("ConfigMap", ns, "focus-export-exporter-configmap")
+    assert config_map is not None
+    cr = yaml.safe_load(config_map["data"]["config.yaml"])
+    config = ExporterConfig.parse(cr["spec"]["exporterConfig"], where="test")
+    endpoint = Endpoint(server_url=api.url, token=SecretStr(api.token))
+    source = build_source(config, lambda ref: endpoint)
+    text = render(decode(source.fetch(), config), config).text.decode()
+    series = {line.replace(" ", "") for line in text.splitlines()
+              if line.startswith("billed_cost")}
+    assert series == expected_series("e2e_expected_metrics.txt")
 
 
 def test_escs_krateos_operator_focus_left_behind_are_served_and_adopted(
