@@ -457,6 +457,11 @@ def test_focusconfigs_of_krateos_e2e_become_its_exporters(kube_api_module: KubeA
     api.wait_for(lambda: [o["name"] for o in (api.find("ExporterScraperConfig", ns,
                  "focus-export-exporter") or {}).get("metadata", {}).get("ownerReferences", [])]
                  == ["focusconfig-sample1"])
+    # Deleted by hand while its group has members: made again.
+    old_uid = api.find("ExporterScraperConfig", ns, "all-cr-exporter")["metadata"]["uid"]
+    kubectl.delete("ExporterScraperConfig", ns, "all-cr-exporter")
+    api.wait_for(lambda: (api.find("ExporterScraperConfig", ns, "all-cr-exporter") or {})
+                 .get("metadata", {}).get("uid", old_uid) != old_uid)
     # The group's ExporterScraperConfig, and its whole pipeline, go with its last member.
     kubectl.delete("FocusConfig", ns, "focusconfig-sample1")
     api.wait_for(lambda: api.find("ExporterScraperConfig", ns, "focus-export-exporter") is None)

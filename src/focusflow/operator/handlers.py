@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import kopf
 
+from focusflow.operator.focusgroups import LABEL_GROUP
 from focusflow.operator.kube import ApiError, KubeClient, TransientApiError
 from focusflow.operator.names import LABEL_MANAGED_BY, MANAGED_BY
 from focusflow.operator.reconcile import reconcile, sync_focus_namespace
@@ -165,19 +166,16 @@ def _register_focusconfigs(registry: kopf.OperatorRegistry, client: KubeClient,
     # A watch handler: a FocusConfig event re-groups its namespace. No kopf state and no
     # finalizer on FocusConfigs: a deletion needs nothing from the operator (the generated
     # ExporterScraperConfig is also owned by its members), the next event regroups the rest.
-    # kopf's listings (at start and on every re-list) repeat every object: one regrouping per
-    # namespace per resync interval is enough for those, not one per FocusConfig.
+    # kopf's listings (at start and after a lost watch) repeat every object: one regrouping
+    # per namespace per resync interval is enough for those, not one per FocusConfig.
     synced: dict[str, tuple[float, dict[str, str]]] = {}
 
-    def on_focusconfig(body: kopf.Body, type: str | None, **_: Any) -> None:
-        namespace = str(body.metadata.namespace)
-        meta = body.get("metadata", {})
-        name, version = str(meta.get("name")), str(meta.get("resourceVersion"))
+    def regroup(namespace: str, name: str | None = None, version: str | None = None) -> None:
         try:
             with _lock_for({"metadata": {"uid": f"focusconfigs/{namespace}"}}):
                 at, versions = synced.get(namespace, (0.0, {}))
                 fresh = time.monotonic() - at < settings.resync_seconds
-                if type != "DELETED" and fresh and versions.get(name) == version:
+                if name is not None and fresh and versions.get(name) == version:
                     return  # already grouped from exactly this version
                 versions = {}
                 sync_focus_namespace(client, namespace, versions)
@@ -187,8 +185,25 @@ def _register_focusconfigs(registry: kopf.OperatorRegistry, client: KubeClient,
         except ApiError as exc:
             log.error("FocusConfigs of %s: %s", namespace, exc)  # noqa: TRY400 (one line)
 
+    def on_focusconfig(body: kopf.Body, type: str | None, **_: Any) -> None:
+        meta = body.get("metadata", {})
+        if type == "DELETED":
+            regroup(str(meta.get("namespace")))
+        else:
+            regroup(str(meta.get("namespace")), str(meta.get("name")),
+                    str(meta.get("resourceVersion")))
+
+    def on_generated(body: kopf.Body, type: str | None, **_: Any) -> None:
+        # A generated ExporterScraperConfig deleted while its group still has members (by
+        # hand, not by garbage collection) is made again at once.
+        if type == "DELETED":
+            regroup(str(body.get("metadata", {}).get("namespace")))
+
     kopf.on.event("finops.krateo.io", "v1", "focusconfigs", registry=registry,
                   id="focusconfigs")(on_focusconfig)
+    kopf.on.event("finops.krateo.io", "v1", "exporterscraperconfigs", registry=registry,
+                  id="generated-exporterscraperconfigs",
+                  labels={LABEL_GROUP: "true"})(on_generated)
 
 
 def build_registry(client: KubeClient, settings: OperatorSettings) -> kopf.OperatorRegistry:
