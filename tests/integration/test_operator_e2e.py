@@ -525,10 +525,16 @@ def test_generated_exporter_serves_krateos_expected_series(kube_api_module: Kube
     config = ExporterConfig.parse(cr["spec"]["exporterConfig"], where="test")
     endpoint = Endpoint(server_url=api.url, token=SecretStr(api.token))
     source = build_source(config, lambda ref: endpoint)
-    text = render(decode(source.fetch(), config), config).text.decode()
-    series = {line.replace(" ", "") for line in text.splitlines()
-              if line.startswith("billed_cost")}
-    assert series == expected_series("e2e_expected_metrics.txt")
+
+    def series() -> set[str]:
+        text = render(decode(source.fetch(), config), config).text.decode()
+        return {line.replace(" ", "") for line in text.splitlines()
+                if line.startswith("billed_cost")}
+
+    assert series() == expected_series("e2e_expected_metrics.txt")
+    # Krateo's ValueAfterDelete, through the exporter too.
+    kubectl.delete("FocusConfig", ns, "focusconfig-sample2")
+    assert series() == expected_series("e2e_expected_after_delete.txt")
 
 
 def test_escs_krateos_operator_focus_left_behind_are_served_and_adopted(
