@@ -255,8 +255,9 @@ def test_cross_namespace_secret_is_copied_next_to_the_pod() -> None:
     (exporter,) = [d for d in by_kind(objects, "Deployment")
                    if d["metadata"]["name"] == "azure-focus-deployment"]
     pod = exporter["spec"]["template"]["spec"]
-    (volume,) = [v for v in pod["volumes"] if "secret" in v]
-    assert volume["secret"]["secretName"] == copy_["metadata"]["name"]
+    (volume,) = [v for v in pod["volumes"]
+                 if v.get("secret", {}).get("secretName") == copy_["metadata"]["name"]]
+    assert "items" not in volume["secret"]  # every key of the endpoint
     # Mounted where the original would be: the exporter finds it under the reference it reads.
     assert any(m["mountPath"] == "/var/run/secrets/focusflow/elsewhere/azure-storage-account"
                for m in pod["containers"][0]["volumeMounts"])
