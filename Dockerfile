@@ -10,6 +10,8 @@ WORKDIR /src
 RUN python -m venv /opt/focusflow
 COPY pyproject.toml README.md ./
 COPY src ./src
+# The CRDs go into the wheel: `operator render` prunes and defaults with their schemas.
+COPY deploy/crds ./deploy/crds
 # The runtime extras the operator's children use; plots and dev tools stay out of the image.
 RUN /opt/focusflow/bin/pip install ".[postgres,delta,databricks,azure,k8s]"
 

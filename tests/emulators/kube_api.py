@@ -5,8 +5,9 @@ kubeconfig). Implemented, as the API reference documents them:
 
 - discovery: ``/version``, ``/api``, ``/apis``, ``/api/v1``, ``/apis/<group>/<version>``;
 - namespaced (and a few cluster-scoped) objects: create (``generateName`` too), get, list
-  (``labelSelector``, ``limit``/``continue``), watch (``?watch=true``: JSON lines, from a
-  ``resourceVersion``, ``timeoutSeconds``), replace, delete;
+  (``labelSelector``, ``fieldSelector`` on ``metadata.name``/``metadata.namespace`` and a CRD's
+  ``selectableFields``, 400 for other fields; ``limit``/``continue``), watch (``?watch=true``:
+  JSON lines, from a ``resourceVersion``, ``timeoutSeconds``), replace, delete;
 - patch: JSON merge patch, JSON patch (RFC 6902 incl. ``test``), strategic merge (treated as a
   merge patch) and server-side apply (create or merge, forced; no managedFields tracking);
 - a global ``resourceVersion`` with 409 Conflict on stale writes, ``generation`` bumped on
@@ -134,6 +135,31 @@ def json_patch(doc: Obj, ops: list[Obj]) -> Obj:  # noqa: PLR0912
     return doc
 
 
+def _field_value(obj: Obj, path: str) -> str:
+    node: Any = obj
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return "" if node is None else str(node)
+
+
+def _field_selector(res: Resource, selector: str) -> list[tuple[str, bool, str]]:
+    """(field path, equal?, value) terms; only fields the API server lets one select on."""
+    allowed = {"metadata.name", "metadata.namespace"}
+    for version in (res.crd or {}).get("spec", {}).get("versions", []):
+        if version["name"] == res.version:
+            allowed |= {f["jsonPath"].lstrip(".") for f in version.get("selectableFields", [])}
+    terms = []
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        negate = "!=" in term
+        key, value = term.split("!=" if negate else "=", 1)
+        key, value = key.strip(), value.lstrip("=")
+        if key not in allowed:
+            raise ApiStatusError(400, "BadRequest",
+                                 f'field label not supported: "{key}"')
+        terms.append((key, not negate, value))
+    return terms
+
+
 def _selector_matches(selector: str, labels: dict[str, str]) -> bool:
     for term in filter(None, (t.strip() for t in selector.split(","))):
         if "!=" in term:
@@ -163,6 +189,9 @@ class KubeApiEmulator:
         self.log: list[tuple[int, tuple[str, str, str], str, Obj]] = []
         self.history: dict[tuple[str, str, str], list[Obj]] = {}  # every stored version
         self.requests: list[tuple[str, str, str]] = []  # (user, method, path)
+        # (user, method, plural, namespace) answered 403 Forbidden: a test's stand-in for a
+        # missing RoleBinding (the emulator does not evaluate RBAC rules).
+        self.forbidden: set[tuple[str, str, str, str]] = set()
         self._rv = itertools.count(1)
         self._lock = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
@@ -568,6 +597,11 @@ class _Handler(BaseHTTPRequestHandler):
                     self._send(200, found)
                     return
             res, namespace, name, sub = _route(self.api, url.path)
+            if (user, method, res.plural, namespace or "") in self.api.forbidden:
+                raise ApiStatusError(403, "Forbidden",  # noqa: TRY301
+                                     f'{res.plural} is forbidden: User "{user}" cannot '
+                                     f'{method.lower()} resource "{res.plural}" in namespace '
+                                     f'"{namespace}"')
             self._serve(method, res, namespace, name, sub, query)
         except ApiStatusError as exc:
             self._send(exc.code, exc.body())
@@ -606,9 +640,12 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiStatusError(405, "MethodNotAllowed", f"{method} not allowed here")
 
     def _list(self, res: Resource, namespace: str | None, query: dict[str, str]) -> Obj:
+        fields = _field_selector(res, query.get("fieldSelector", ""))
         with self.api._lock:
             items = self.api.list(res, namespace, query.get("labelSelector", ""))
             rv = str(self.api.resource_version)
+        items = [o for o in items
+                 if all((_field_value(o, k) == v) == eq for k, eq, v in fields)]
         start = int(query.get("continue") or 0)
         limit = int(query.get("limit") or 0) or len(items) or 1
         page = items[start:start + limit]

@@ -12,6 +12,7 @@ import pytest
 
 from emulators.kube_api import KubeApiEmulator
 from fixtures.krateo_examples import AZURE_FOCUS, load
+from fixtures.krateo_focus import FOCUS_E2E_1, docs
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +162,44 @@ def test_list_pages_with_continue(http: httpx.Client) -> None:
         if not token:
             break
     assert names == [f"page-{i}" for i in range(5)]
+
+
+FC = "/apis/finops.krateo.io/v1/namespaces/ns/focusconfigs"
+
+
+def _focus_config(name: str) -> dict[str, Any]:
+    doc = docs(FOCUS_E2E_1)[0]
+    doc["metadata"] = {"name": name, "namespace": "ns"}
+    return doc
+
+
+def test_field_selector_on_selectable_fields_only(http: httpx.Client) -> None:
+    for name in ("a", "b"):
+        assert http.post(FC, json=_focus_config(name)).status_code == 201
+    status = {"status": {"groupKey": "x..y..z"}}
+    assert http.patch(f"{FC}/a/status", json=status,
+                      headers={"Content-Type": "application/merge-patch+json"}).status_code == 200
+    listed = http.get(FC, params={"fieldSelector": "status.groupKey=x..y..z"}).json()
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["a"]
+    named = http.get(FC, params={"fieldSelector": "metadata.name!=a"}).json()
+    assert [i["metadata"]["name"] for i in named["items"]] == ["b"]
+    refused = http.get(FC, params={"fieldSelector": "spec.focusSpec.billedCost=1"})
+    assert refused.status_code == 400 and "field label not supported" in refused.text
+
+
+def test_non_nullable_nulls_are_dropped_or_defaulted(http: httpx.Client) -> None:
+    doc = load(AZURE_FOCUS)
+    doc["metadata"]["namespace"] = "ns"
+    doc["spec"]["exporterConfig"]["additionalVariables"]["gone"] = None
+    doc["spec"]["exporterConfig"]["metricType"] = None
+    stored = http.post(ESC, json=doc).json()
+    assert "gone" not in stored["spec"]["exporterConfig"]["additionalVariables"]
+    assert stored["spec"]["exporterConfig"]["metricType"] == "cost"
+
+
+def test_forbidden_requests_answer_403(kube_api: KubeApiEmulator, http: httpx.Client) -> None:
+    token = kube_api.add_user("someone")
+    kube_api.forbidden.add(("someone", "GET", "configmaps", "ns"))
+    response = http.get(CM, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403 and response.json()["reason"] == "Forbidden"
+    assert http.get(CM).status_code == 200

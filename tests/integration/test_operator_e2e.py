@@ -7,6 +7,7 @@ stored state (no sleeps). Each test uses its own namespace.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -17,8 +18,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import orjson
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from emulators.kube_api import KubeApiEmulator
 from fixtures.krateo_examples import (
@@ -29,10 +32,24 @@ from fixtures.krateo_examples import (
     SECRET_VALUES,
     load,
 )
+from fixtures.krateo_focus import (
+    FOCUS_E2E_1,
+    FOCUS_E2E_2,
+    GENERATED_ESCS,
+    KRATEO,
+    docs,
+    expected_series,
+    krateo_series,
+)
 from fixtures.net import stop
+from focusflow.exporter.config import ExporterConfig
+from focusflow.exporter.decode import decode
+from focusflow.exporter.exposition import render
+from focusflow.exporter.sources import build_source
 from focusflow.operator import OperatorSettings, redact, render_tree
 from focusflow.operator.names import is_dns_label
 from focusflow.operator.pipeline import CONFIG_HASH, PLACEHOLDER_UID
+from focusflow.sources import ApiConfig, Endpoint, HttpSource
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +62,7 @@ PATHS = {
     "PrometheusExport": "/apis/focusflow.dev/v1alpha1/namespaces/{ns}/prometheusexports",
     "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
     "ScraperConfig": "/apis/finops.krateo.io/v1/namespaces/{ns}/scraperconfigs",
+    "FocusConfig": "/apis/finops.krateo.io/v1/namespaces/{ns}/focusconfigs",
 }
 
 
@@ -393,6 +411,81 @@ def test_missing_database_config_is_a_condition_until_it_appears(
     assert api.find("Deployment", ns, "azure-focus-scraper-deployment") is not None
 
 
+def _group_rows(api: KubeApiEmulator, namespace: str, esc_name: str) -> set[str]:
+    """What the generated exporter reads (its own ``api`` request, as the exporter's HttpSource
+    sends it), rendered with Krateo's rules (spaces removed)."""
+    esc = api.find("ExporterScraperConfig", namespace, esc_name)
+    assert esc is not None
+    api_config = ApiConfig.parse(esc["spec"]["exporterConfig"]["api"], where="test")
+    endpoint = Endpoint(server_url=api.url, token=SecretStr(api.token))
+    fetched = HttpSource(api_config, lambda ref: endpoint).fetch()
+    return {krateo_series(item) for item in orjson.loads(fetched.body or b"")["items"]}
+
+
+def test_focusconfigs_of_krateos_e2e_become_its_exporters(kube_api_module: KubeApiEmulator,
+                                                         kubectl: Kubectl) -> None:
+    """Krateo's operator-focus e2e, step by step: groups, names, rows, edits and deletes."""
+    api, ns = kube_api_module, "finops-test"
+    assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    for doc in docs(FOCUS_E2E_1):
+        response = kubectl.create(doc, ns)
+        assert response.status_code == 201, response.text
+    # One ExporterScraperConfig per group, with Krateo's names; each then gets its pipeline.
+    api.wait_for(ready(api, "ExporterScraperConfig", ns, "focus-export-exporter"))
+    api.wait_for(ready(api, "ExporterScraperConfig", ns, "all-cr-exporter"))
+    assert api.find("Deployment", ns, "focus-export-exporter-deployment") is not None
+    key = "finops-test..finops-database-handler..focus_export"
+
+    def keys() -> dict[str, str]:
+        return {f"focusconfig-sample{i}": ((api.find("FocusConfig", ns, f"focusconfig-sample{i}")
+                                            or {}).get("status") or {}).get("groupKey", "")
+                for i in (1, 2, 3)}
+
+    api.wait_for(lambda: keys() == {"focusconfig-sample1": key, "focusconfig-sample2": key,
+                                    "focusconfig-sample3": "...."})
+    # The exporter's rows are exactly the series Krateo's e2e expects.
+    assert _group_rows(api, ns, "focus-export-exporter") == \
+        expected_series("e2e_expected_metrics.txt")
+    # An edit shows in the rows; a delete removes the row (Krateo's ValueAfterDelete).
+    kubectl.patch("FocusConfig", ns, "focusconfig-sample2",
+                  {"spec": {"focusSpec": {"billedCost": "31000"}}})
+    assert any('BilledCost="31000"' in r for r in _group_rows(api, ns, "focus-export-exporter"))
+    kubectl.delete("FocusConfig", ns, "focusconfig-sample2")
+    rows = _group_rows(api, ns, "focus-export-exporter")
+    assert rows == expected_series("e2e_expected_after_delete.txt")
+    assert not rows & expected_series("e2e_deleted_series.txt")
+    api.wait_for(lambda: [o["name"] for o in (api.find("ExporterScraperConfig", ns,
+                 "focus-export-exporter") or {}).get("metadata", {}).get("ownerReferences", [])]
+                 == ["focusconfig-sample1"])
+    # Deleted by hand while its group has members: made again.
+    old_uid = api.find("ExporterScraperConfig", ns, "all-cr-exporter")["metadata"]["uid"]
+    kubectl.delete("ExporterScraperConfig", ns, "all-cr-exporter")
+    api.wait_for(lambda: (api.find("ExporterScraperConfig", ns, "all-cr-exporter") or {})
+                 .get("metadata", {}).get("uid", old_uid) != old_uid)
+    # The group's ExporterScraperConfig, and its whole pipeline, go with its last member.
+    kubectl.delete("FocusConfig", ns, "focusconfig-sample1")
+    api.wait_for(lambda: api.find("ExporterScraperConfig", ns, "focus-export-exporter") is None)
+    api.wait_for(lambda: api.find("Deployment", ns, "focus-export-exporter-deployment") is None)
+    assert api.find("ExporterScraperConfig", ns, "all-cr-exporter") is not None
+
+
+def test_a_new_focusconfig_joins_or_makes_a_group(kube_api_module: KubeApiEmulator,
+                                                  kubectl: Kubectl) -> None:
+    api, ns = kube_api_module, "focus-groups"
+    assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    for doc in docs(FOCUS_E2E_2):
+        doc["metadata"]["namespace"] = ns  # as Krateo's e2e does (decoder.MutateNamespace)
+        assert kubectl.create(doc, ns).status_code == 201
+    for name in ("focus-export-1-exporter", "focus-export-2-exporter"):
+        api.wait_for(ready(api, "ExporterScraperConfig", ns, name))
+    (sample,) = docs(FOCUS_E2E_2)[:1]
+    sample["metadata"].update(name="late-joiner", namespace=ns)
+    assert kubectl.create(sample, ns).status_code == 201
+    api.wait_for(lambda: len((api.find("ExporterScraperConfig", ns, "focus-export-1-exporter")
+                              or {}).get("metadata", {}).get("ownerReferences", [])) == 2)
+    assert len(_group_rows(api, ns, "focus-export-1-exporter")) == 1  # identical rows, one series
+
+
 def _rbac_request(method: str, path: str) -> tuple[str, str, str] | None:
     """(apiGroup, resource[/subresource], verb) of a request; None for discovery URLs."""
     url = urlsplit(path)
@@ -413,15 +506,118 @@ def _rbac_request(method: str, path: str) -> tuple[str, str, str] | None:
     return group, resource, verb
 
 
+def test_generated_exporter_serves_krateos_expected_series(kube_api_module: KubeApiEmulator,
+                                                           kubectl: Kubectl) -> None:
+    """The exporter of a generated group, configured from the ConfigMap the operator rendered
+    and reading the emulated API as its pod would: its /metrics series are exactly those
+    Krateo's operator-focus e2e test expects (labels, numbers, UTC dates, Tags)."""
+    api, ns = kube_api_module, "focus-exporter"
+    assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    for doc in docs(FOCUS_E2E_1)[:2]:
+        doc["metadata"]["namespace"] = ns
+        assert kubectl.create(doc, ns).status_code == 201
+    api.wait_for(ready(api, "ExporterScraperConfig", ns, "focus-export-exporter"))
+    api.wait_for(lambda: all(((api.find("FocusConfig", ns, f"focusconfig-sample{i}") or {})
+                              .get("status") or {}).get("groupKey") for i in (1, 2)))
+    config_map = api.find("ConfigMap", ns, "focus-export-exporter-configmap")
+    assert config_map is not None
+    cr = yaml.safe_load(config_map["data"]["config.yaml"])
+    config = ExporterConfig.parse(cr["spec"]["exporterConfig"], where="test")
+    endpoint = Endpoint(server_url=api.url, token=SecretStr(api.token))
+    source = build_source(config, lambda ref: endpoint)
+
+    def series() -> set[str]:
+        text = render(decode(source.fetch(), config), config).text.decode()
+        return {line.replace(" ", "") for line in text.splitlines()
+                if line.startswith("billed_cost")}
+
+    assert series() == expected_series("e2e_expected_metrics.txt")
+    # Krateo's ValueAfterDelete, through the exporter too.
+    kubectl.delete("FocusConfig", ns, "focusconfig-sample2")
+    assert series() == expected_series("e2e_expected_after_delete.txt")
+
+
+def test_escs_krateos_operator_focus_left_behind_are_served_and_adopted(
+        kube_api_module: KubeApiEmulator, kubectl: Kubectl) -> None:
+    """Migration: the ExporterScraperConfigs Krateo's operator-focus generated are in the
+    cluster already (empty scraperConfig.metricType, an exporter-only group with a zero
+    scraperConfig and 0s). They run as they are; the FocusConfigs' groups then adopt them."""
+    api, ns = kube_api_module, "finops-migrate"
+    assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    for esc in docs(GENERATED_ESCS):
+        esc["metadata"]["namespace"] = ns
+        response = kubectl.create(esc, ns)
+        assert response.status_code == 201, response.text
+    for name in ("all-cr-exporter", "focus-export-exporter", "focus-export-1-exporter"):
+        api.wait_for(ready(api, "ExporterScraperConfig", ns, name))
+    assert api.find("ScraperConfig", ns, "all-cr-exporter-scraper") is None  # exporter only
+    scraper = api.find("ScraperConfig", ns, "focus-export-exporter-scraper")
+    assert scraper is not None and scraper["spec"]["metricType"] == "cost"
+    for doc in docs(FOCUS_E2E_1):
+        doc["metadata"]["namespace"] = ns
+        assert kubectl.create(doc, ns).status_code == 201
+
+    def adopted() -> bool:
+        esc = api.find("ExporterScraperConfig", ns, "focus-export-exporter") or {}
+        owners = [o["name"] for o in esc.get("metadata", {}).get("ownerReferences", [])]
+        path = esc.get("spec", {}).get("exporterConfig", {}).get("api", {}).get("path", "")
+        return owners == ["focusconfig-sample1", "focusconfig-sample2"] and \
+            f"/namespaces/{ns}/" in path
+
+    api.wait_for(adopted)
+    api.wait_for(ready(api, "ExporterScraperConfig", ns, "focus-export-exporter"))
+
+
+def test_secret_of_another_namespace_is_copied_by_the_running_operator(
+        kube_api_module: KubeApiEmulator, kubectl: Kubectl) -> None:
+    """Krateo's README example: the endpoint Secret in prom-system, the CR in krateo-xns. The
+    admin bound focusflow-operator-secret-reader in prom-system only (SECRET_READER_BOUND)."""
+    api = kube_api_module
+    for ns in ("krateo-xns", *SECRET_READER_BOUND):
+        assert kubectl.create({"kind": "Namespace", "metadata": {"name": ns}}).status_code == 201
+    esc, secret = docs(KRATEO / "operator-exporter_readme_generic_prometheus.yaml")
+    secret["data"] = {"server-url": base64.b64encode(b"http://prom.example:9090").decode()}
+    del secret["stringData"]
+    assert kubectl.create(secret, "prom-system").status_code == 201
+    esc["metadata"]["namespace"] = "krateo-xns"
+    esc["spec"]["scraperConfig"]["scraperDatabaseConfigRef"]["namespace"] = "krateo-xns"
+    assert kubectl.create(esc, "krateo-xns").status_code == 201
+    api.wait_for(ready(api, "ExporterScraperConfig", "krateo-xns", esc["metadata"]["name"]))
+    (copy_,) = [o for o in api.all_in("krateo-xns") if o["kind"] == "Secret"
+                and "focusflow.dev/copy-of" in o["metadata"].get("annotations", {})]
+    assert copy_["data"] == secret["data"]
+    assert copy_["metadata"]["ownerReferences"][0]["name"] == esc["metadata"]["name"]
+
+
+SECRET_READER_BOUND = ("prom-system",)
+
+
 def test_operator_uses_only_what_its_cluster_role_grants(kube_api_module: KubeApiEmulator,
                                                          operator: Operator) -> None:
     # Runs last in this module: every scenario above has exercised the operator by now.
-    rbac = yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text())
-    (role,) = [d for d in rbac if d["kind"] == "ClusterRole"]
+    rbac = list(yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()))
+    (role,) = [d for d in rbac if d["kind"] == "ClusterRole"
+               and d["metadata"]["name"] == "focusflow-operator"]
     granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"]
                for r in rule["resources"] for v in rule["verbs"]}
-    used = {req for user, method, path in kube_api_module.requests if user == "operator"
-            and (req := _rbac_request(method, path)) is not None}
+    (reader,) = [d for d in rbac if d["kind"] == "ClusterRole"
+                 and d["metadata"]["name"] == "focusflow-operator-secret-reader"]
+    read = {(g, r, v) for rule in reader["rules"] for g in rule["apiGroups"]
+            for r in rule["resources"] for v in rule["verbs"]}
+    used, used_by_reader = set(), set()
+    for user, method, path in kube_api_module.requests:
+        req = _rbac_request(method, path) if user == "operator" else None
+        if req is None:
+            continue
+        namespace = path.split("/namespaces/")[1].split("/")[0] if "/namespaces/" in path \
+            else ""
+        if req in read and req not in granted:
+            # Only where the admin bound the reader role (a RoleBinding in that namespace).
+            assert namespace in SECRET_READER_BOUND, path
+            used_by_reader.add(req)
+        else:
+            used.add(req)
     assert used, "the operator made no requests"
     assert used <= granted, sorted(used - granted)
+    assert used_by_reader <= {("", "secrets", "get")}
     assert {v for g, r, v in used if r == "secrets"} <= {"create", "patch"}

@@ -74,5 +74,8 @@ def render_command(
 ) -> None:
     """Print every object the operator would create for FILEs (Secret values redacted)."""
     settings = _settings(image=image, database_secret=database_secret)
-    text = render_files(filename, settings, default_namespace=namespace)
+    notes: list[str] = []
+    text = render_files(filename, settings, default_namespace=namespace, notes=notes)
     console.out(text, end="", highlight=False)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)

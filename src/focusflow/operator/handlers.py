@@ -4,7 +4,8 @@
 update and a periodic timer (the safety net for drift nobody announces, e.g. of Secrets the
 operator may not read); watch handlers on the children it owns (Deployments, ConfigMaps,
 Services, CronJobs, ScraperConfigs) re-reconcile the controlling owner when one is changed or
-deleted, so drift is repaired within one watch event. kopf keeps its bookkeeping in
+deleted, so drift is repaired within one watch event. Every FocusConfig event regroups the
+FocusConfigs of its namespace into generated ExporterScraperConfigs. kopf keeps its bookkeeping in
 annotations under ``operator.focusflow.dev`` (the CRD schemas prune unknown status fields).
 """
 
@@ -12,13 +13,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, cast
 
 import kopf
 
-from focusflow.operator.kube import KubeClient, TransientApiError
+from focusflow.operator.focusgroups import LABEL_GROUP
+from focusflow.operator.kube import ApiError, KubeClient, TransientApiError
 from focusflow.operator.names import LABEL_MANAGED_BY, MANAGED_BY
-from focusflow.operator.reconcile import reconcile
+from focusflow.operator.reconcile import reconcile, sync_focus_namespace
 from focusflow.operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -158,6 +161,51 @@ def _register_databases(registry: kopf.OperatorRegistry, client: KubeClient,
                   id="databaseconfigs")(on_database)
 
 
+def _register_focusconfigs(registry: kopf.OperatorRegistry, client: KubeClient,
+                           settings: OperatorSettings) -> None:
+    # A watch handler: a FocusConfig event re-groups its namespace. No kopf state and no
+    # finalizer on FocusConfigs: a deletion needs nothing from the operator (the generated
+    # ExporterScraperConfig is also owned by its members), the next event regroups the rest.
+    # kopf's listings (at start and after a lost watch) repeat every object: one regrouping
+    # per namespace per resync interval is enough for those, not one per FocusConfig.
+    synced: dict[str, tuple[float, dict[str, str]]] = {}
+
+    def regroup(namespace: str, name: str | None = None, version: str | None = None) -> None:
+        try:
+            with _lock_for({"metadata": {"uid": f"focusconfigs/{namespace}"}}):
+                at, versions = synced.get(namespace, (0.0, {}))
+                fresh = time.monotonic() - at < settings.resync_seconds
+                if name is not None and fresh and versions.get(name) == version:
+                    return  # already grouped from exactly this version
+                versions = {}
+                sync_focus_namespace(client, namespace, versions)
+                synced[namespace] = (time.monotonic(), versions)
+        except TransientApiError as exc:
+            log.warning("FocusConfigs of %s: %s (retried on the next event)", namespace, exc)
+        except ApiError as exc:
+            log.error("FocusConfigs of %s: %s", namespace, exc)  # noqa: TRY400 (one line)
+
+    def on_focusconfig(body: kopf.Body, type: str | None, **_: Any) -> None:
+        meta = body.get("metadata", {})
+        if type == "DELETED":
+            regroup(str(meta.get("namespace")))
+        else:
+            regroup(str(meta.get("namespace")), str(meta.get("name")),
+                    str(meta.get("resourceVersion")))
+
+    def on_generated(body: kopf.Body, type: str | None, **_: Any) -> None:
+        # A generated ExporterScraperConfig deleted while its group still has members (by
+        # hand, not by garbage collection) is made again at once.
+        if type == "DELETED":
+            regroup(str(body.get("metadata", {}).get("namespace")))
+
+    kopf.on.event("finops.krateo.io", "v1", "focusconfigs", registry=registry,
+                  id="focusconfigs")(on_focusconfig)
+    kopf.on.event("finops.krateo.io", "v1", "exporterscraperconfigs", registry=registry,
+                  id="generated-exporterscraperconfigs",
+                  labels={LABEL_GROUP: "true"})(on_generated)
+
+
 def build_registry(client: KubeClient, settings: OperatorSettings) -> kopf.OperatorRegistry:
     """A kopf registry with every handler of the operator bound to ``client``/``settings``."""
     registry = kopf.OperatorRegistry()
@@ -166,6 +214,7 @@ def build_registry(client: KubeClient, settings: OperatorSettings) -> kopf.Opera
     _register_served(registry, client, settings)
     _register_children(registry, client, settings)
     _register_databases(registry, client, settings)
+    _register_focusconfigs(registry, client, settings)
     return registry
 
 

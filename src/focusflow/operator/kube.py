@@ -45,6 +45,7 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "ExporterScraperConfig": ("/apis/finops.krateo.io/v1", "exporterscraperconfigs"),
     "ScraperConfig": ("/apis/finops.krateo.io/v1", "scraperconfigs"),
     "DatabaseConfig": ("/apis/finops.krateo.io/v1", "databaseconfigs"),
+    "FocusConfig": ("/apis/finops.krateo.io/v1", "focusconfigs"),
     "PrometheusExport": ("/apis/focusflow.dev/v1alpha1", "prometheusexports"),
 }
 

@@ -17,10 +17,12 @@ the scraper and Prometheus to the exporter (``access``).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 
 from focusflow.errors import ConfigError
 from focusflow.exporter.config import ExporterConfig as ExporterProgramConfig
 from focusflow.operator import access, names
+from focusflow.operator.krateo import normalized
 from focusflow.operator.models import (
     DatabaseSpec,
     ExporterScraperSpec,
@@ -48,6 +50,8 @@ GROUP_VERSION = "finops.krateo.io/v1"
 EXPORTER_PORT = 2112
 SCRAPER_PORT = 8080
 CONFIG_HASH = "focusflow.dev/config-hash"
+COPY_OF = "focusflow.dev/copy-of"  # on a Secret copied from another namespace: namespace/name
+COPY_KEYS = "focusflow.dev/copy-keys"  # the keys copied (absent: every key)
 PLACEHOLDER_UID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -69,16 +73,54 @@ def _where(body: Manifest) -> str:
     return f"{body['kind']} {meta.get('namespace')}/{meta['name']}"
 
 
-def _same_namespace(body: Manifest, ref: ObjectRef | SecretKeyRef, field: str,
-                    default_ns: str | None = None) -> str:
-    """The Secret's namespace, which must be the pod's: Secret volumes cannot cross namespaces."""
-    namespace = body["metadata"]["namespace"]
-    ref_ns = ref.namespace or default_ns or namespace
-    if ref_ns != namespace:
-        raise ConfigError(
-            f"{_where(body)}: field {field}: Secret {ref_ns}/{ref.name} must be in namespace "
-            f"{namespace!r}, the namespace of the pod that mounts it")
-    return ref.name
+def copy_name(owner: str, namespace: str, name: str) -> str:
+    """The name of the copy a CR ``owner`` makes of Secret ``namespace/name``."""
+    digest = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:8]
+    return names.child_name(owner, f"copy-{digest}")
+
+
+@dataclass
+class PodSecrets:
+    """The Secrets a pod mounts, and the copies needed for those of other namespaces.
+
+    A pod can mount only Secrets of its own namespace. A reference to another namespace
+    (Krateo allows them: its pods read Secrets through the API) becomes a copy next to the
+    pod, owned by the CR (so it is deleted with it) and mounted where the original would be.
+    The copy has no data here: ``reconcile`` fills it from the original on every reconcile
+    (so a rotation propagates) and ``render`` from the Secrets in its files.
+    """
+
+    body: Manifest
+    labels: dict[str, str]
+    owner: Manifest
+    mounts: SecretMounts = field(init=False)
+    copies: list[Manifest] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.mounts = SecretMounts(self.body["metadata"]["namespace"])
+
+    def add(self, ref: ObjectRef | SecretKeyRef, key: str | None = None,
+            default_ns: str | None = None) -> None:
+        namespace = self.body["metadata"]["namespace"]
+        ref_ns = ref.namespace or default_ns or namespace
+        if ref_ns == namespace:
+            self.mounts.add(ref.name, key)
+            return
+        name = copy_name(self.body["metadata"]["name"], ref_ns, ref.name)
+        self.mounts.add(name, key, mounted_as=(ref_ns, ref.name))
+        copy = next((c for c in self.copies if c["metadata"]["name"] == name), None)
+        if copy is None:
+            copy = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                    "metadata": {"name": name, "namespace": namespace, "labels": self.labels,
+                                 "annotations": {COPY_OF: f"{ref_ns}/{ref.name}"},
+                                 "ownerReferences": [self.owner]}}
+            self.copies.append(copy)
+        keys = self.mounts.secrets[name]
+        annotations = copy["metadata"]["annotations"]
+        if keys is None:
+            annotations.pop(COPY_KEYS, None)
+        else:
+            annotations[COPY_KEYS] = ",".join(sorted(keys))
 
 
 def _config_map(name: str, namespace: str, labels: dict[str, str], owner: Manifest,
@@ -136,6 +178,7 @@ def exporter_names(name: str) -> dict[str, str]:
 
 def render_exporter_scraper_config(body: Manifest, settings: OperatorSettings) -> list[Manifest]:
     """Every child of an ExporterScraperConfig, in apply order."""
+    body = normalized(body)  # Krateo's zero values (operator-focus's ESCs) read as Krateo does
     spec = parse_spec(ExporterScraperSpec, body)
     # The exporter's own model too: what the pod would refuse at start is a status condition now.
     raw_spec = body.get("spec") or {}
@@ -149,10 +192,11 @@ def render_exporter_scraper_config(body: Manifest, settings: OperatorSettings) -
     owner, instance = owner_reference(body), n["deployment"]
     labels = names.labels(instance, "exporter")
 
-    mounts = SecretMounts(namespace)
+    secrets = PodSecrets(body, labels, owner)
+    mounts = secrets.mounts
     endpoint = spec.exporter_config.api.endpoint_ref
     if endpoint is not None:
-        mounts.add(_same_namespace(body, endpoint, "spec.exporterConfig.api.endpointRef"))
+        secrets.add(endpoint)
     mounts.add(n["endpoint"], access.TOKEN_KEY)  # the /rows token (operator/access.py)
     config_text = _dump(_cr_doc(body))
     container = _program_container("exporter", EXPORTER_PORT, "http-metrics", mounts.mounts())
@@ -169,6 +213,7 @@ def render_exporter_scraper_config(body: Manifest, settings: OperatorSettings) -
     ]
     if in_cluster:
         objects += _focusconfig_reader(n["serviceaccount"], namespace, labels, owner)
+    objects += secrets.copies
     pod = pod_spec(settings, container, volumes, n["serviceaccount"], automount_token=in_cluster)
     objects.append(_deployment(n["deployment"], namespace, instance, "exporter", owner=owner,
                                config_text=config_text, pod=pod))
@@ -297,18 +342,18 @@ def render_scraper_config(body: Manifest, database: Manifest | None,
     db = parse_spec(DatabaseSpec, database)
     ScraperProgramConfig.parse(body.get("spec"), where=f"{_where(body)} spec")
     program_db = DatabaseProgramConfig.parse(database.get("spec"), where=f"{_where(database)} spec")
-    mounts = SecretMounts(namespace)
+    secrets = PodSecrets(body, labels, owner)
+    mounts = secrets.mounts
     if spec.api is not None and spec.api.endpoint_ref is not None:
-        mounts.add(_same_namespace(body, spec.api.endpoint_ref, "spec.api.endpointRef"))
+        secrets.add(spec.api.endpoint_ref)
     elif not spec.exporter_url:
         raise ConfigError(f"{_where(body)}: field spec.api.endpointRef: required (or "
                           "spec.exporterUrl): the scraper needs the exporter's address")
     db_ns = database["metadata"].get("namespace")
     env: list[Manifest] = []
-    for field, ref in (("passwordSecretRef", db.password_secret_ref),
-                       ("tokenSecretRef", db.token_secret_ref)):
+    for ref in (db.password_secret_ref, db.token_secret_ref):
         if ref is not None:
-            mounts.add(_same_namespace(body, ref, f"DatabaseConfig spec.{field}", db_ns), ref.key)
+            secrets.add(ref, ref.key, db_ns)
     if program_db.krateo_only:
         env.append(_default_database_env(body, database, settings))
     config_text = _dump(_cr_doc(body), _cr_doc(database))
@@ -324,6 +369,7 @@ def render_scraper_config(body: Manifest, database: Manifest | None,
     return [
         _config_map(n["configmap"], namespace, labels, owner, config_text),
         service_account(n["serviceaccount"], namespace, labels, owner),
+        *secrets.copies,
         _deployment(n["deployment"], namespace, instance, "scraper", owner=owner,
                     config_text=config_text, pod=pod),
     ]
@@ -340,3 +386,34 @@ def _default_database_env(body: Manifest, database: Manifest,
             "valueFrom": {"secretKeyRef": {"name": settings.database_secret,
                                            "key": settings.database_secret_key}}}
 
+
+
+def copy_source(child: Manifest) -> tuple[str, str] | None:
+    """(namespace, name) of the Secret ``child`` copies, or None for any other object."""
+    origin = ((child.get("metadata") or {}).get("annotations") or {}).get(COPY_OF)
+    if child.get("kind") != "Secret" or not origin:
+        return None
+    namespace, _, name = str(origin).partition("/")
+    return namespace, name
+
+
+def filled_copy(child: Manifest, source: Manifest | None) -> Manifest:
+    """The copy ``child`` with the data of its original ``source`` (only the keys it needs).
+
+    Values are passed through as the API returns them (``data``, base64) and never appear in a
+    message: errors name the Secret and the key only.
+    """
+    origin = copy_source(child)
+    assert origin is not None  # noqa: S101 - callers check copy_source first
+    meta = child["metadata"]
+    where = f"Secret {origin[0]}/{origin[1]} (copied to {meta['namespace']}/{meta['name']})"
+    if source is None:
+        raise ConfigError(f"{where} not found")
+    data = dict(source.get("data") or {})
+    wanted = meta.get("annotations", {}).get(COPY_KEYS)
+    if wanted:
+        missing = [k for k in wanted.split(",") if k not in data]
+        if missing:
+            raise ConfigError(f"{where} has no key {', '.join(missing)}")
+        data = {k: data[k] for k in wanted.split(",")}
+    return {**child, "data": data}

@@ -27,8 +27,14 @@ class SecretMounts:
 
     namespace: str
     secrets: dict[str, set[str] | None] = field(default_factory=dict)
+    # A copy of a Secret of another namespace is mounted where the original would be, so the
+    # program finds it under the reference its config names (namespace/name).
+    paths: dict[str, tuple[str, str]] = field(default_factory=dict)
 
-    def add(self, name: str, key: str | None = None) -> None:
+    def add(self, name: str, key: str | None = None,
+            mounted_as: tuple[str, str] | None = None) -> None:
+        if mounted_as is not None:
+            self.paths[name] = mounted_as
         if name in self.secrets and self.secrets[name] is None:
             return
         if key is None:
@@ -49,9 +55,12 @@ class SecretMounts:
         return out
 
     def mounts(self) -> list[Manifest]:
-        return [{"name": volume_name("secret", name), "readOnly": True,
-                 "mountPath": f"{SECRETS_DIR}/{self.namespace}/{name}"}
-                for name in sorted(self.secrets)]
+        out = []
+        for name in sorted(self.secrets):
+            namespace, shown = self.paths.get(name, (self.namespace, name))
+            out.append({"name": volume_name("secret", name), "readOnly": True,
+                        "mountPath": f"{SECRETS_DIR}/{namespace}/{shown}"})
+        return out
 
 
 def container_security() -> Manifest:

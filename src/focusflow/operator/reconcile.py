@@ -17,9 +17,12 @@ from typing import Any
 
 from focusflow.errors import ConfigError
 from focusflow.operator.export import render_prometheus_export
+from focusflow.operator.focusgroups import groups, render_focus_groups
 from focusflow.operator.kube import ApiError, KubeClient, TransientApiError
 from focusflow.operator.pipeline import (
+    copy_source,
     database_ref,
+    filled_copy,
     render_exporter_scraper_config,
     render_scraper_config,
 )
@@ -74,10 +77,28 @@ def is_subset(desired: Any, actual: Any) -> bool:
     return bool(desired == actual)
 
 
+def _read_original(client: KubeClient, child: Manifest) -> Manifest:
+    """A Secret copy with its original's data (read now: a rotated original propagates)."""
+    origin = copy_source(child)
+    assert origin is not None  # noqa: S101 - checked by the caller
+    try:
+        source = client.get("Secret", *origin)
+    except ApiError as exc:
+        if exc.status != 403:
+            raise
+        raise ConfigError(
+            f"Secret {origin[0]}/{origin[1]}: the operator may not read Secrets in namespace "
+            f"{origin[0]!r}; bind the ClusterRole focusflow-operator-secret-reader there "
+            "(docs/operator.md, Secrets in other namespaces)") from None
+    return filled_copy(child, source)
+
+
 def sync_children(client: KubeClient, desired: list[Manifest]) -> list[str]:
     """Apply each child that is missing or drifted; return ``Kind/name`` of those applied."""
     changed: list[str] = []
     for child in desired:
+        if copy_source(child) is not None:
+            child = _read_original(client, child)  # noqa: PLW2901 - the filled copy is applied
         meta = child["metadata"]
         if child["kind"] != "Secret":
             actual = client.get(child["kind"], meta["namespace"], meta["name"])
@@ -145,3 +166,43 @@ def reconcile(client: KubeClient, settings: OperatorSettings, body: Manifest) ->
     if old != status:
         client.patch_status(body["kind"], meta["namespace"], meta["name"], status)
     return outcome
+
+
+def _focus_status(member: Manifest, key: str, esc: str) -> Manifest | None:
+    """The status patch a FocusConfig needs (None when it already says this)."""
+    current = member.get("status") or {}
+    previous = next((c for c in current.get("conditions") or [] if c.get("type") == "Ready"),
+                    None)
+    message = f"row of group {key}, served by ExporterScraperConfig {esc}"
+    if current.get("groupKey") == key and (previous or {}).get("message") == message:
+        return None
+    return {"groupKey": key,
+            "conditions": [_condition(previous, True, "Available", message)]}
+
+
+def sync_focus_namespace(client: KubeClient, namespace: str,
+                         versions: dict[str, str] | None = None) -> list[str]:
+    """Group the FocusConfigs of ``namespace`` (see ``focusgroups``): apply one
+    ExporterScraperConfig per group (owned by its members, so garbage collection removes it
+    with the last one) and set each member's ``status.groupKey``. Returns what changed;
+    ``versions`` receives the resourceVersion of every FocusConfig this was based on."""
+    members = client.list("FocusConfig", namespace)
+    if versions is not None:
+        versions.clear()
+        versions.update({m["metadata"]["name"]: str(m["metadata"].get("resourceVersion"))
+                         for m in members})
+    for item in members:  # list items carry no kind/apiVersion
+        item.setdefault("metadata", {}).setdefault("namespace", namespace)
+    rendered = render_focus_groups(namespace, members)
+    changed = sync_children(client, [esc for _, esc in rendered])
+    by_key = {key: esc["metadata"]["name"] for key, esc in rendered}
+    for key, members_of_group in groups(members).items():
+        for member in members_of_group:
+            status = _focus_status(member, key, by_key[key])
+            if status is not None:
+                client.patch_status("FocusConfig", namespace, member["metadata"]["name"],
+                                    status)
+                changed.append(f"FocusConfig/{member['metadata']['name']} status")
+    if changed:
+        log.info("FocusConfigs of %s: %s", namespace, ", ".join(changed))
+    return changed

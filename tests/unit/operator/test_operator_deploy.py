@@ -37,9 +37,11 @@ def test_kustomize_builds_the_whole_install(kustomized: list[dict[str, Any]]) ->
     kinds = sorted((d["kind"], d["metadata"]["name"]) for d in kustomized)
     assert kinds == [
         ("ClusterRole", "focusflow-operator"),
+        ("ClusterRole", "focusflow-operator-secret-reader"),
         ("ClusterRoleBinding", "focusflow-operator"),
         ("CustomResourceDefinition", "databaseconfigs.finops.krateo.io"),
         ("CustomResourceDefinition", "exporterscraperconfigs.finops.krateo.io"),
+        ("CustomResourceDefinition", "focusconfigs.finops.krateo.io"),
         ("CustomResourceDefinition", "prometheusexports.focusflow.dev"),
         ("CustomResourceDefinition", "scraperconfigs.finops.krateo.io"),
         ("Deployment", "focusflow-operator"),
@@ -55,7 +57,14 @@ def test_every_installed_manifest_passes_kubernetes_validate(
 
 
 def test_operator_cluster_role_never_reads_secrets(kustomized: list[dict[str, Any]]) -> None:
-    (role,) = [d for d in kustomized if d["kind"] == "ClusterRole"]
+    roles = {d["metadata"]["name"]: d for d in kustomized if d["kind"] == "ClusterRole"}
+    role = roles["focusflow-operator"]
+    # Reading Secrets (for cross-namespace copies) is a separate role, get only, never bound
+    # cluster-wide: the admin binds it in the namespaces that need it.
+    assert roles["focusflow-operator-secret-reader"]["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    bound = {d["roleRef"]["name"] for d in kustomized if d["kind"] == "ClusterRoleBinding"}
+    assert bound == {"focusflow-operator"}
     for rule in role["rules"]:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"]
         if "secrets" in rule["resources"]:
@@ -181,6 +190,10 @@ def test_dockerfile_build_stage_context_builds_the_wheel(tmp_path: Path) -> None
         assert f"{entrypoint[0]} = focusflow.__main__:main" in archive.read(entry_points).decode()
     assert "focusflow/operator/handlers.py" in names
     assert "focusflow/py.typed" in names
+    # operator render prunes and defaults with the CRDs' schemas: they ship in the wheel.
+    crds = {p.name for p in (ROOT / "deploy" / "crds").glob("*.yaml")}
+    assert {n.rsplit("/", 1)[-1] for n in names if n.startswith("focusflow/operator/crds/")} \
+        == crds
 
 
 def _prometheus_export(**spec: Any) -> dict[str, Any]:

@@ -230,7 +230,7 @@ def test_prometheus_export_refuses_two_auth_modes() -> None:
 @pytest.mark.parametrize(("patch", "field"), [
     ({"pollingInterval": "1 hour"}, "spec.exporterConfig.pollingInterval"),
     ({"metricType": "generic"}, "spec.exporterConfig"),
-    ({"pollingInterval": "0s"}, "spec.exporterConfig.pollingInterval"),
+    ({"pollingInterval": "-5s"}, "spec.exporterConfig.pollingInterval"),
 ])
 def test_invalid_spec_names_kind_name_and_field(patch: dict[str, Any], field: str) -> None:
     docs = krateo_docs()
@@ -240,11 +240,29 @@ def test_invalid_spec_names_kind_name_and_field(patch: dict[str, Any], field: st
     assert f"ExporterScraperConfig krateo-system/azure-focus: field {field}" in str(info.value)
 
 
-def test_cross_namespace_secret_is_refused() -> None:
+def test_cross_namespace_secret_is_copied_next_to_the_pod() -> None:
     docs = krateo_docs()
     docs[-1]["spec"]["exporterConfig"]["api"]["endpointRef"]["namespace"] = "elsewhere"
-    with pytest.raises(ConfigError, match="must be in namespace 'krateo-system'"):
-        render_tree(docs, SETTINGS)
+    docs[1]["metadata"]["namespace"] = "elsewhere"  # the endpoint Secret, now in elsewhere
+    objects = render_tree(docs, SETTINGS)
+    (copy_,) = [o for o in by_kind(objects, "Secret")
+                if o["metadata"].get("annotations", {}).get("focusflow.dev/copy-of")]
+    assert copy_["metadata"]["annotations"]["focusflow.dev/copy-of"] == \
+        "elsewhere/azure-storage-account"
+    assert copy_["metadata"]["namespace"] == "krateo-system"
+    assert copy_["metadata"]["ownerReferences"][0]["kind"] == "ExporterScraperConfig"
+    assert set(copy_["data"]) == set(docs[1]["stringData"])  # every key of an endpoint
+    (exporter,) = [d for d in by_kind(objects, "Deployment")
+                   if d["metadata"]["name"] == "azure-focus-deployment"]
+    pod = exporter["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"]
+                 if v.get("secret", {}).get("secretName") == copy_["metadata"]["name"]]
+    assert "items" not in volume["secret"]  # every key of the endpoint
+    # Mounted where the original would be: the exporter finds it under the reference it reads.
+    assert any(m["mountPath"] == "/var/run/secrets/focusflow/elsewhere/azure-storage-account"
+               for m in pod["containers"][0]["volumeMounts"])
+    for obj in objects:
+        validate(obj)
 
 
 def test_cli_render_reads_a_directory() -> None:
