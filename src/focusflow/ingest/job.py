@@ -27,7 +27,15 @@ from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.formats import DEFAULT_NULL_TOKENS
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
 from focusflow.ingest.rejects import RejectedRows, RejectLimit, RejectLimitError, write_rejects_csv
-from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused, quote
+from focusflow.sinks import (
+    LoadRequest,
+    LoadResult,
+    ParquetRows,
+    Sink,
+    TextRows,
+    TextRowsRefused,
+    quote,
+)
 from focusflow.sinks.base import LOAD_COLUMN, LOADS_TABLE
 from focusflow.sinks.datasets import check_dataset
 
@@ -105,9 +113,18 @@ def _ingest_file(
                 if offer_text else None)
         seen = {} if options.allow_same_content else _contents_of_others(
             sink, options.table, source_id)
+        parquet = _parquet_rows(reader) if offer_text else None
         return _load(uri, reader, sink, options, version=reader.layout.version,
                      source_id=source_id, known_fingerprint=None, progress=progress, text=text,
-                     fingerprint=_content_check(reader, seen, options.table))
+                     fingerprint=_content_check(reader, seen, options.table), parquet=parquet)
+
+
+def _parquet_rows(reader: FocusReader) -> ParquetRows | None:
+    """A Parquet report offered as its typed file (a sink may read and type it itself)."""
+    schema = reader.parquet_schema
+    if schema is None:
+        return None
+    return ParquetRows(reader.layout, schema, lambda: reader.parquet_file().path)
 
 
 def ingest_location(
@@ -141,6 +158,7 @@ def _load(
     uri: str, reader: FocusReader | BatchStream, sink: Sink, options: IngestOptions, *,
     version: str, source_id: str, known_fingerprint: str | None, progress: Progress | None,
     text: TextRows | None = None, fingerprint: Callable[[], str] | None = None,
+    parquet: ParquetRows | None = None,
 ) -> IngestOutcome:
     check_dataset(sink, options.table, detect_dataset(reader.schema.names), file=reader.name)
     header = (tuple(c.source_name for c in reader.layout.columns)
@@ -151,7 +169,7 @@ def _load(
     result = sink.load(LoadRequest(
         table=options.table, source_id=source_id, schema=reader.schema, batches=batches,
         fingerprint=fingerprint or (lambda: reader.fingerprint),
-        known_fingerprint=known_fingerprint, text=text,
+        known_fingerprint=known_fingerprint, text=text, parquet=parquet,
     ))
     if progress:
         progress(reader.bytes_read, reader.total_bytes, reader.rows_read)

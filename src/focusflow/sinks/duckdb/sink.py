@@ -3,7 +3,9 @@
 DuckDB scans an Arrow ``RecordBatchReader`` directly, so a load streams batch by batch into the
 target table inside one transaction; the source's earlier rows for the same billing periods are
 deleted in that transaction, and the loads registry records the file fingerprint so an
-unchanged file is rolled back rather than rewritten. DuckDB allows one writer process per file
+unchanged file is rolled back rather than rewritten. A Parquet report offered as a file
+(``ParquetRows``) is read by DuckDB's own Parquet reader, typed column by column in the
+``INSERT ... SELECT`` (``parquet.py``). DuckDB allows one writer process per file
 (DESIGN section 4): the embedded default serves the CLI, the demo and single-pod setups.
 """
 
@@ -30,9 +32,11 @@ from focusflow.sinks.base import (
     SOURCE_COLUMN,
     LoadRequest,
     LoadResult,
+    ParquetRows,
     TextRows,
     TextRowsRefused,
 )
+from focusflow.sinks.duckdb import parquet
 from focusflow.sinks.duckdb.casts import select_list
 from focusflow.sinks.identifiers import quote, quote_table
 
@@ -111,23 +115,31 @@ class DuckDBSink:
         load_id = uuid.uuid4().hex
         names = request.schema.names
         failure: list[BaseException] = []
-        incoming, selected = (
-            _typed_in_database(request.text, failure) if request.text is not None
-            else _typed_by_reader(request, failure)
-        )
+        from_parquet = _parquet_source(request.parquet)
+        untyped = from_parquet is not None or request.text is not None
+        if from_parquet is not None:
+            source, selected, params = from_parquet
+            incoming = None
+        else:
+            incoming, selected = (
+                _typed_in_database(request.text, failure) if request.text is not None
+                else _typed_by_reader(request, failure)
+            )
+            source, params = "focusflow_incoming", []
         columns = ", ".join(quote(n) for n in names)
         try:
-            con.register("focusflow_incoming", incoming)
+            if incoming is not None:
+                con.register("focusflow_incoming", incoming)
             con.execute(
                 f"INSERT INTO {table_sql} ({columns}, {quote(SOURCE_COLUMN)}, "
-                f"{quote(LOAD_COLUMN)}) SELECT {selected}, ?, ? FROM focusflow_incoming",
-                [request.source_id, load_id],
+                f"{quote(LOAD_COLUMN)}) SELECT {selected}, ?, ? FROM {source}",
+                [request.source_id, load_id, *params],
             )
         except duckdb.Error as exc:
             interrupts.check()  # a signal DuckDB noticed mid-query is never "rows refused"
             if failure:  # the reader's own error (bad row) is the real cause
                 raise failure[0] from None
-            if request.text is not None:  # a value for the authority (Arrow typing) to judge
+            if untyped:  # a value for the authority (Arrow typing) to judge
                 raise TextRowsRefused(str(exc)) from exc
             raise
         finally:
@@ -227,6 +239,20 @@ def _typed_in_database(
                for batch in text.batches)
     reader = pa.RecordBatchReader.from_batches(schema, _capturing(renamed, failure))
     return reader, select_list(text.layout, names)
+
+
+def _parquet_source(rows: ParquetRows | None) -> tuple[str, str, list[object]] | None:
+    """(FROM clause, SELECT list, parameters) reading ``rows``' file with DuckDB's Parquet
+    reader, or None when the file has a column type without an exact fast path."""
+    if rows is None:
+        return None
+    # Positional names: a header's spelling (even a duplicate) never has to survive SQL quoting.
+    names = [f"c{index}" for index in range(len(rows.layout.columns))]
+    selected = parquet.select_list(rows.layout, rows.schema, names)
+    if selected is None:
+        return None
+    source = f"read_parquet(?, hive_partitioning = false) AS p({', '.join(names)})"
+    return source, selected, [rows.claim()]
 
 
 def _select_expr(field: pa.Field) -> str:

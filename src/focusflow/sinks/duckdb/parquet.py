@@ -1,0 +1,112 @@
+"""Type a Parquet report's columns inside DuckDB, reading the file with DuckDB's own reader.
+
+The fast path for Parquet: no text round trip where the file's types already hold what FOCUS
+means. Each column gets one SELECT expression chosen by its Arrow type (what the reader's Arrow
+path sees) and its layout column; the Arrow path (render as text, then ``focus/conversion.py``)
+stays the authority, so every expression loads exactly what that path loads or raises:
+
+- text columns go through the same guarded casts as CSV text (``casts.py``);
+- integers and booleans render as Arrow renders them; integers and decimals that fit
+  ``DECIMAL(38,18)`` cast exactly;
+- a ``DOUBLE`` renders in its shortest round-trip form (DuckDB and Arrow agree on the digits,
+  a test pins it), then casts to a decimal only where no fractional digit beyond the 18th is
+  lost, exponent forms included (``1.6e-05``);
+- a ``DOUBLE`` in a text column (an ``x_`` cost) becomes Arrow's text for it where the two
+  libraries both write plain digits (0.0001 to 1e10);
+- timestamps (seconds to microseconds, zoned or naive: naive is UTC) and dates are instants,
+  within years 1000-9999 (outside them the authority decides).
+
+Any other type (``FLOAT`` renders differently, nanoseconds, maps and structs rendered as JSON)
+makes the whole file ineligible: ``select_list`` returns None and the
+sink types the text rows as before.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from focusflow.focus.catalogue import DataType
+from focusflow.focus.schema import Layout, LayoutColumn
+from focusflow.sinks.duckdb.casts import REFUSED, text_expression
+from focusflow.sinks.identifiers import quote
+
+_DECIMAL = r"[+-]?[0-9]+(\.[0-9]{1,18})?"
+_EXPONENT = r"-?[0-9](\.[0-9]+)?e[+-][0-9]+"
+_FIRST, _LAST = "1000-01-01 00:00:00+00", "9999-12-31 23:59:59.999999+00"
+
+
+def select_list(layout: Layout, schema: pa.Schema, names: list[str]) -> str | None:
+    """The SELECT list typing Parquet columns ``names`` (Arrow types ``schema``, aligned with
+    ``layout``) as the layout; None when a column's type has no exact fast path."""
+    expressions = []
+    for column, field, name in zip(layout.columns, schema, names, strict=True):
+        expression = _expression(column, field.type, quote(name))
+        if expression is None:
+            return None
+        expressions.append(expression)
+    return ", ".join(expressions)
+
+
+def _expression(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None:
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return text_expression(column, ref)
+    spec = column.catalogue
+    if spec is None or spec.data_type is DataType.STRING:
+        return _into_text(column, kind, ref)
+    if spec.data_type is DataType.DECIMAL and not spec.allowed_values:
+        return _decimal(kind, ref)
+    if spec.data_type is DataType.DATETIME and not spec.allowed_values:
+        return _instant(kind, ref)
+    return None
+
+
+def _into_text(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None:
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):  # Arrow writes the same text
+        return text_expression(column, f"CAST({ref} AS VARCHAR)")
+    if pa.types.is_float64(kind):
+        return text_expression(column, double_as_text(ref))
+    return None
+
+
+def _instant(kind: pa.DataType, ref: str) -> str | None:
+    if (pa.types.is_timestamp(kind) and kind.unit != "ns") or pa.types.is_date32(kind):
+        instant = f"CAST({ref} AS TIMESTAMPTZ)"
+        return _guarded(ref, f"{instant} BETWEEN '{_FIRST}' AND '{_LAST}'", instant)
+    return None
+
+
+def _decimal(kind: pa.DataType, ref: str) -> str | None:
+    if pa.types.is_integer(kind):
+        return f"CAST({ref} AS DECIMAL(38, 18))"
+    if pa.types.is_decimal128(kind) and 0 <= kind.scale <= 18 and kind.precision - kind.scale <= 20:
+        return f"CAST({ref} AS DECIMAL(38, 18))"  # exact: every digit fits
+    if pa.types.is_float64(kind):
+        return _double_as_decimal(ref)
+    return None
+
+
+def _double_as_decimal(ref: str) -> str:
+    text = f"CAST({ref} AS VARCHAR)"
+    dot, e = f"strpos({text}, '.')", f"strpos({text}, 'e')"
+    fraction = f"(CASE WHEN {dot} > 0 THEN {e} - {dot} - 1 ELSE 0 END)"
+    exponent = f"CAST(substr({text}, {e} + 1) AS INTEGER)"
+    value = f"CAST({text} AS DECIMAL(38, 18))"
+    return (f"CASE WHEN {ref} IS NULL THEN NULL "
+            f"WHEN regexp_full_match({text}, '{_DECIMAL}') THEN {value} "
+            f"WHEN regexp_full_match({text}, '{_EXPONENT}') AND {fraction} - {exponent} <= 18 "
+            f"THEN {value} ELSE error('{REFUSED}') END")
+
+
+def double_as_text(ref: str) -> str:
+    """A DOUBLE as the text Arrow writes for it, or a refusal."""
+    # Where both write plain digits (0.0001 <= |x| < 1e10, or 0), Arrow's text is DuckDB's
+    # without a trailing ".0" (Arrow "100", DuckDB "100.0"); elsewhere their exponent forms
+    # differ (Arrow "1e-7" and "1e+10", DuckDB "1e-07" and "10000000000.0"): refused.
+    text = f"CAST({ref} AS VARCHAR)"
+    plain = f"CASE WHEN suffix({text}, '.0') THEN left({text}, -2) ELSE {text} END"
+    return _guarded(ref, f"({ref} = 0 OR (abs({ref}) >= 1e-4 AND abs({ref}) < 1e10))", plain)
+
+
+def _guarded(ref: str, accepted: str, typed: str) -> str:
+    return (f"CASE WHEN {ref} IS NULL THEN NULL WHEN {accepted} THEN {typed} "
+            f"ELSE error('{REFUSED}') END")
