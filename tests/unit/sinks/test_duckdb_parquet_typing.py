@@ -270,6 +270,30 @@ def test_duckdb_and_arrow_write_a_double_with_the_same_digits(tmp_path: Path) ->
     assert [decimal.Decimal(v) for v in duck] == [decimal.Decimal(v) for v in arrow]
 
 
+def test_doubles_become_the_decimal_arrow_reads_from_their_text_or_are_refused() -> None:
+    rng = random.Random(5)  # noqa: S311 - reproducible test data
+    values = [rng.choice((1, -1)) * rng.random() * 10.0 ** rng.randint(-20, 22)
+              for _ in range(20_000)]
+    values += [rng.randint(0, 10**7) / 10.0 ** rng.randint(0, 12) for _ in range(10_000)]
+    values += [0.0, -0.0, 1e19, 1e20, 1.5e-18, 1e-18, float("nan"), float("inf")]
+    # One query: a refusal (guard or failed cast) becomes a null here.
+    expression = parquet.double_as_decimal("x").replace(
+        f"error('{REFUSED}')", "NULL").replace("THEN CAST(", "THEN TRY_CAST(")
+    con = duckdb.connect()
+    written = [row[0] for row in con.execute(
+        f"SELECT {expression} FROM (SELECT unnest(?::DOUBLE[]) AS x)", [values]).fetchall()]
+    # The authority: Arrow's text for the double, cast to decimal(38,18) (or refused).
+    for value, mine in zip(values, written, strict=True):
+        text = pa.array([value], pa.float64()).cast(pa.string())
+        try:
+            theirs = text.cast(pa.decimal128(38, 18))[0].as_py()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            theirs = None
+        if mine is not None:
+            assert mine == theirs, (value, mine, theirs)
+    assert sum(v is not None for v in written) > len(values) // 2
+
+
 def test_doubles_in_text_columns_are_written_as_arrow_writes_them_or_refused() -> None:
     rng = random.Random(11)  # noqa: S311 - reproducible test data
     values = [rng.choice((1, -1)) * rng.random() * 10.0 ** rng.randint(-8, 12)

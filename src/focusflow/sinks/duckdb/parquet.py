@@ -30,8 +30,6 @@ from focusflow.focus.schema import Layout, LayoutColumn
 from focusflow.sinks.duckdb.casts import REFUSED, text_expression
 from focusflow.sinks.identifiers import quote
 
-_DECIMAL = r"[+-]?[0-9]+(\.[0-9]{1,18})?"
-_EXPONENT = r"-?[0-9](\.[0-9]+)?e[+-][0-9]+"
 _FIRST, _LAST = "1000-01-01 00:00:00+00", "9999-12-31 23:59:59.999999+00"
 
 
@@ -81,20 +79,21 @@ def _decimal(kind: pa.DataType, ref: str) -> str | None:
     if pa.types.is_decimal128(kind) and 0 <= kind.scale <= 18 and kind.precision - kind.scale <= 20:
         return f"CAST({ref} AS DECIMAL(38, 18))"  # exact: every digit fits
     if pa.types.is_float64(kind):
-        return _double_as_decimal(ref)
+        return double_as_decimal(ref)
     return None
 
 
-def _double_as_decimal(ref: str) -> str:
+def double_as_decimal(ref: str) -> str:
+    """A DOUBLE as the DECIMAL(38,18) of its shortest round-trip text, or a refusal."""
+    # DuckDB writes a finite DOUBLE as "-123.45" or "-1.2345e-05": the digits after the point,
+    # less the exponent, are its fractional digits; more than 18 would be rounded by the cast.
+    # "nan" and "inf" fail the cast itself. (String functions: a regex costs twice as much.)
     text = f"CAST({ref} AS VARCHAR)"
     dot, e = f"strpos({text}, '.')", f"strpos({text}, 'e')"
-    fraction = f"(CASE WHEN {dot} > 0 THEN {e} - {dot} - 1 ELSE 0 END)"
-    exponent = f"CAST(substr({text}, {e} + 1) AS INTEGER)"
-    value = f"CAST({text} AS DECIMAL(38, 18))"
-    return (f"CASE WHEN {ref} IS NULL THEN NULL "
-            f"WHEN regexp_full_match({text}, '{_DECIMAL}') THEN {value} "
-            f"WHEN regexp_full_match({text}, '{_EXPONENT}') AND {fraction} - {exponent} <= 18 "
-            f"THEN {value} ELSE error('{REFUSED}') END")
+    fraction = (f"CASE WHEN {e} = 0 THEN (CASE WHEN {dot} > 0 THEN length({text}) - {dot} "
+                f"ELSE 0 END) ELSE (CASE WHEN {dot} > 0 THEN {e} - {dot} - 1 ELSE 0 END) "
+                f"- CAST(substr({text}, {e} + 1) AS INTEGER) END")
+    return _guarded(ref, f"{fraction} <= 18", f"CAST({text} AS DECIMAL(38, 18))")
 
 
 def double_as_text(ref: str) -> str:
