@@ -90,7 +90,7 @@ def eligible(path: Path) -> bool:
         schema = reader.parquet_schema
         assert schema is not None
         names = [f"c{i}" for i in range(len(schema))]
-        return parquet.select_list(reader.layout, schema, names) is not None
+        return parquet.plan(reader.layout, schema, names, "p") is not None
 
 
 def public_ingest(path: Path, db: Path) -> pa.Table | str:
@@ -159,6 +159,9 @@ TRICKY: dict[str, tuple[str, Callable[[], pa.Array]]] = {
     "int in datetime": ("ChargePeriodStart", lambda: pa.array([1, 2], pa.int64())),
     "bool in decimal": ("BilledCost", lambda: pa.array([True, False], pa.bool_())),
     "not allowed": ("ChargeCategory", lambda: pa.array(["usage", "Usage"], pa.string())),
+    "lenient json": ("Tags", lambda: pa.array(['{"a": "b"}', '{"a": 1,}'], pa.string())),
+    "json array": ("Tags", lambda: pa.array(["[1]", '{"a": "b"}'], pa.string())),
+    "json nan": ("Tags", lambda: pa.array(['{"a": NaN}', None], pa.string())),
     "text cost": ("BilledCost", lambda: pa.array(["12.5", "abc"], pa.string())),
     "map tags": ("Tags", lambda: pa.array([[("a", "b")], None], pa.map_(pa.string(),
                                                                       pa.string()))),
@@ -332,5 +335,8 @@ def test_unchanged_file_replace_and_failed_load_on_the_parquet_path(
         with pytest.raises(InputError):
             ingest(str(write(bad, tmp_path / "first.parquet")), sink, options)
         assert sink.read_table("focus").num_rows == 10
+        # The buffer pool was capped for the Parquet scans only, refused or not.
+        assert sink.query("focus", "SELECT current_setting('memory_limit')")[0][0].as_py() \
+            == duckdb.connect().execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     finally:
         sink.close()

@@ -5,7 +5,8 @@ means. Each column gets one SELECT expression chosen by its Arrow type (what the
 path sees) and its layout column; the Arrow path (render as text, then ``focus/conversion.py``)
 stays the authority, so every expression loads exactly what that path loads or raises:
 
-- text columns go through the same guarded casts as CSV text (``casts.py``);
+- text columns go through the same guarded casts as CSV text (``casts.py``); JSON and
+  allowed-value columns are judged once per distinct value by a check query before the load;
 - integers and booleans render as Arrow renders them; integers and decimals that fit
   ``DECIMAL(38,18)`` cast exactly;
 - a ``DOUBLE`` renders in its shortest round-trip form (DuckDB and Arrow agree on the digits,
@@ -17,11 +18,13 @@ stays the authority, so every expression loads exactly what that path loads or r
   within years 1000-9999 (outside them the authority decides).
 
 Any other type (``FLOAT`` renders differently, nanoseconds, maps and structs rendered as JSON)
-makes the whole file ineligible: ``select_list`` returns None and the
-sink types the text rows as before.
+makes the whole file ineligible: ``plan`` returns None and the sink types the text rows as
+before.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -33,16 +36,52 @@ from focusflow.sinks.identifiers import quote
 _FIRST, _LAST = "1000-01-01 00:00:00+00", "9999-12-31 23:59:59.999999+00"
 
 
-def select_list(layout: Layout, schema: pa.Schema, names: list[str]) -> str | None:
-    """The SELECT list typing Parquet columns ``names`` (Arrow types ``schema``, aligned with
-    ``layout``) as the layout; None when a column's type has no exact fast path."""
-    expressions = []
-    for column, field, name in zip(layout.columns, schema, names, strict=True):
-        expression = _expression(column, field.type, quote(name))
+@dataclass
+class Plan:
+    """How to type a Parquet file's columns: the SELECT list, and the checks to run first.
+
+    A check (one SQL query over ``source``) judges each *distinct* value of a column whose
+    guard looks at the value alone (JSON objects, allowed values): a report repeats its tags
+    and categories on every row, so judging them once is cheaper than a guard on every row.
+    It raises like the guard; the SELECT list then types those columns without one.
+    """
+
+    select: str
+    checks: list[str] = field(default_factory=list)
+
+
+def plan(layout: Layout, schema: pa.Schema, names: list[str], source: str) -> Plan | None:
+    """The plan typing Parquet columns ``names`` of ``source`` (a FROM clause; Arrow types
+    ``schema``, aligned with ``layout``) as the layout; None when a column's type has no
+    exact fast path."""
+    expressions, checks = [], []
+    for column, field_, name in zip(layout.columns, schema, names, strict=True):
+        ref = quote(name)
+        checked = _checked_once(column, field_.type, ref)
+        if checked is not None:
+            checks.append(
+                f"SELECT count({checked[1]}) FROM (SELECT DISTINCT {ref} FROM {source})")
+            expressions.append(checked[0])
+            continue
+        expression = _expression(column, field_.type, ref)
         if expression is None:
             return None
         expressions.append(expression)
-    return ", ".join(expressions)
+    return Plan(", ".join(expressions), checks)
+
+
+def _checked_once(column: LayoutColumn, kind: pa.DataType, ref: str) -> tuple[str, str] | None:
+    """(unguarded expression, guarded expression) for a text column whose guard judges the
+    value alone; None for other columns."""
+    spec = column.catalogue
+    if spec is None or not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return None
+    value = f"NULLIF({ref}, '')"
+    if spec.data_type is DataType.JSON and not spec.allowed_values:
+        return f"CAST({value} AS JSON)", text_expression(column, ref)
+    if spec.data_type is DataType.STRING and spec.allowed_values:
+        return value, text_expression(column, ref)
+    return None
 
 
 def _expression(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None:

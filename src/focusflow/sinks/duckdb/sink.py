@@ -75,6 +75,7 @@ class DuckDBSink:
         except duckdb.Error as exc:
             raise SinkError(f"duckdb {self.path}: {exc}") from exc
         self._con.execute("SET TimeZone = 'UTC'")
+        self._capped = False
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, request: LoadRequest) -> LoadResult:
@@ -93,12 +94,27 @@ class DuckDBSink:
             except BaseException:
                 con.rollback()
                 raise
+            finally:
+                self._uncap_memory()
         except FocusflowError:
             raise
         except duckdb.Error as exc:
             interrupts.check()  # DuckDB's InterruptException: a stop request, not a failure
             raise SinkError(f"duckdb {self.path}: loading {request.table} failed: {exc}") from exc
         return result
+
+    def _cap_memory(self) -> None:
+        # DuckDB keeps up to 80% of RAM as buffers by default; a Parquet scan streams row
+        # groups, so a bounded pool keeps peak memory near the reference's with the same CPU.
+        # Reset after the transaction ends (an aborted one refuses even RESET).
+        threads = self._con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        self._con.execute(f"SET memory_limit = '{max(256, 128 * int(threads))}MB'")
+        self._capped = True
+
+    def _uncap_memory(self) -> None:
+        if self._capped:
+            self._capped = False
+            self._con.execute("RESET memory_limit")
 
     def _previous_fingerprint(self, request: LoadRequest) -> str | None:
         # fetchall: a half-fetched result blocks the connection's next statement (duckdb 2).
@@ -117,9 +133,13 @@ class DuckDBSink:
         failure: list[BaseException] = []
         from_parquet = _parquet_source(request.parquet)
         untyped = from_parquet is not None or request.text is not None
+        checks: list[str] = []
         if from_parquet is not None:
-            source, selected, params = from_parquet
+            source, typing, params = from_parquet
+            selected, checks = typing.select, typing.checks
             incoming = None
+            if self.path != ":memory:":  # there the pool holds the data itself
+                self._cap_memory()
         else:
             incoming, selected = (
                 _typed_in_database(request.text, failure) if request.text is not None
@@ -130,6 +150,8 @@ class DuckDBSink:
         try:
             if incoming is not None:
                 con.register("focusflow_incoming", incoming)
+            for check in checks:
+                con.execute(check, params).fetchall()
             con.execute(
                 f"INSERT INTO {table_sql} ({columns}, {quote(SOURCE_COLUMN)}, "
                 f"{quote(LOAD_COLUMN)}) SELECT {selected}, ?, ? FROM {source}",
@@ -241,18 +263,18 @@ def _typed_in_database(
     return reader, select_list(text.layout, names)
 
 
-def _parquet_source(rows: ParquetRows | None) -> tuple[str, str, list[object]] | None:
-    """(FROM clause, SELECT list, parameters) reading ``rows``' file with DuckDB's Parquet
+def _parquet_source(rows: ParquetRows | None) -> tuple[str, parquet.Plan, list[object]] | None:
+    """(FROM clause, typing plan, parameters) reading ``rows``' file with DuckDB's Parquet
     reader, or None when the file has a column type without an exact fast path."""
     if rows is None:
         return None
     # Positional names: a header's spelling (even a duplicate) never has to survive SQL quoting.
     names = [f"c{index}" for index in range(len(rows.layout.columns))]
-    selected = parquet.select_list(rows.layout, rows.schema, names)
-    if selected is None:
-        return None
     source = f"read_parquet(?, hive_partitioning = false) AS p({', '.join(names)})"
-    return source, selected, [rows.claim()]
+    typing = parquet.plan(rows.layout, rows.schema, names, source)
+    if typing is None:
+        return None
+    return source, typing, [rows.claim()]
 
 
 def _select_expr(field: pa.Field) -> str:
