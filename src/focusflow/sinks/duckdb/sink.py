@@ -266,7 +266,7 @@ def _typed_in_database(
 def _parquet_source(rows: ParquetRows | None) -> tuple[str, parquet.Plan, list[object]] | None:
     """(FROM clause, typing plan, parameters) reading ``rows``' file with DuckDB's Parquet
     reader, or None when the file has a column type without an exact fast path."""
-    if rows is None:
+    if rows is None or len(rows.schema) != len(rows.layout.columns):
         return None
     # Positional names: a header's spelling (even a duplicate) never has to survive SQL quoting.
     names = [f"c{index}" for index in range(len(rows.layout.columns))]
