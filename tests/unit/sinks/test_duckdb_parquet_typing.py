@@ -113,6 +113,12 @@ PLAIN: dict[str, tuple[str, Callable[[], pa.Array]]] = {
     "decimal(38,18)": ("BilledCost", lambda: pa.array(
         [decimal.Decimal("12345678901234567890.123456789012345678"),
          decimal.Decimal("-0.000000000000000001")], pa.decimal128(38, 18))),
+    "decimal(38,14)": ("BilledCost", lambda: pa.array(  # focus-data-toolkit's default scale
+        [decimal.Decimal("12345678901234567890.12345678901234"), decimal.Decimal("-1.5")],
+        pa.decimal128(38, 14))),
+    "decimal(38,20) zeros": ("BilledCost", lambda: pa.array(
+        [decimal.Decimal("1.5"), decimal.Decimal("0.00000000000000000100")],
+        pa.decimal128(38, 20))),
     "decimal(12,4)": ("BilledCost", lambda: pa.array(
         [decimal.Decimal("1.5000"), None], pa.decimal128(12, 4))),
     "double": ("BilledCost", lambda: pa.array([0.1, 12345.6789], pa.float64())),
@@ -152,6 +158,12 @@ TRICKY: dict[str, tuple[str, Callable[[], pa.Array]]] = {
     "decimal(38,20)": ("BilledCost", lambda: pa.array(
         [decimal.Decimal("1.5"), decimal.Decimal("0.00000000000000000001")],
         pa.decimal128(38, 20))),
+    "decimal(38,14) 21 digits": ("BilledCost", lambda: pa.array(
+        [decimal.Decimal("1.5"), decimal.Decimal("123456789012345678901.5")],
+        pa.decimal128(38, 14))),
+    "decimal(38,9) 29 digits": ("BilledCost", lambda: pa.array(  # BigQuery NUMERIC
+        [decimal.Decimal("-12345678901234567890123456789.123456789"), None],
+        pa.decimal128(38, 9))),
     "timestamp ns": ("ChargePeriodStart", lambda: pa.array(
         [1_777_593_600_000_000_001, None], pa.timestamp("ns", tz="UTC"))),
     "timestamp year 10000": ("ChargePeriodStart", lambda: pa.array(
@@ -240,6 +252,26 @@ def test_every_sample_typed_by_duckdb_loads_on_the_parquet_path_as_arrow_does(
     assert eligible(typed_file)
     fast = load(typed_file, tmp_path / "fast.duckdb", fast=True)  # a refusal would raise here
     typed = load(typed_file, tmp_path / "typed.duckdb", fast=False)
+    assert fast.num_rows > 0
+    assert fast.equals(typed)
+
+
+TOOLKIT_PARQUET = [
+    "1.2/CostAndUsage/parquet", "1.3/CostAndUsage/parquet", "1.3/ContractCommitment/parquet",
+    "1.4/CostAndUsage/parquet", "1.4/ContractCommitment/parquet", "1.4/InvoiceDetail/parquet",
+    "1.4/BillingPeriod/parquet",
+]
+
+
+@pytest.mark.parametrize("key", TOOLKIT_PARQUET)
+def test_focus_data_toolkit_parquet_loads_on_the_parquet_path_as_arrow_does(
+    toolkit_files: dict[str, Path], tmp_path: Path, key: str
+) -> None:
+    # decimal128(38,14/16/17) and timestamp[us, UTC], as the public generator writes 1.4
+    path = toolkit_files[key]
+    assert eligible(path)
+    fast = load(path, tmp_path / "fast.duckdb", fast=True)  # a refusal would raise here
+    typed = load(path, tmp_path / "typed.duckdb", fast=False)
     assert fast.num_rows > 0
     assert fast.equals(typed)
 

@@ -7,8 +7,9 @@ stays the authority, so every expression loads exactly what that path loads or r
 
 - text columns go through the same guarded casts as CSV text (``casts.py``); JSON and
   allowed-value columns are judged once per distinct value by a check query before the load;
-- integers and booleans render as Arrow renders them; integers and decimals that fit
-  ``DECIMAL(38,18)`` cast exactly;
+- integers and booleans render as Arrow renders them; integers and decimals cast exactly to
+  ``DECIMAL(38,18)`` (a value with more than 20 integer digits, or non-zero digits past the
+  18th, is refused);
 - a ``DOUBLE`` renders in its shortest round-trip form (DuckDB and Arrow agree on the digits,
   a test pins it), then casts to a decimal only where no fractional digit beyond the 18th is
   lost, exponent forms included (``1.6e-05``);
@@ -115,8 +116,14 @@ def _instant(kind: pa.DataType, ref: str) -> str | None:
 def _decimal(kind: pa.DataType, ref: str) -> str | None:
     if pa.types.is_integer(kind):
         return f"CAST({ref} AS DECIMAL(38, 18))"
-    if pa.types.is_decimal128(kind) and 0 <= kind.scale <= 18 and kind.precision - kind.scale <= 20:
-        return f"CAST({ref} AS DECIMAL(38, 18))"  # exact: every digit fits
+    if pa.types.is_decimal128(kind) and 0 <= kind.scale <= 18:
+        # Exact, or an out-of-range error (more than 20 integer digits) that sends the file
+        # back to the authority, which names the row.
+        return f"CAST({ref} AS DECIMAL(38, 18))"
+    if pa.types.is_decimal128(kind) and kind.scale > 18:
+        # Only when the digits past the 18th are zeros (the cast would round them).
+        typed = f"CAST({ref} AS DECIMAL(38, 18))"
+        return _guarded(ref, f"CAST({typed} AS DECIMAL(38, {kind.scale})) = {ref}", typed)
     if pa.types.is_float64(kind):
         return double_as_decimal(ref)
     return None
