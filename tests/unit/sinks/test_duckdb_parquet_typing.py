@@ -140,6 +140,8 @@ PLAIN: dict[str, tuple[str, Callable[[], pa.Array]]] = {
         "s", "+05:30", datetime(2026, 5, 1, 23, 59, 59, tzinfo=Z), None)),
     "date": ("ChargePeriodStart", lambda: pa.array([date(2026, 5, 1), None], pa.date32())),
     "string json": ("Tags", lambda: pa.array(['{"a": "b"}', None], pa.string())),
+    "dictionary": ("ChargeCategory", lambda: pa.array(["Usage", "Tax"]).dictionary_encode()),
+    "dictionary cost": ("BilledCost", lambda: pa.array(["1.5", None]).dictionary_encode()),
     "large string": ("ChargeCategory", lambda: pa.array(["Usage", "Tax"], pa.large_string())),
 }
 
@@ -174,6 +176,8 @@ TRICKY: dict[str, tuple[str, Callable[[], pa.Array]]] = {
     "lenient json": ("Tags", lambda: pa.array(['{"a": "b"}', '{"a": 1,}'], pa.string())),
     "json array": ("Tags", lambda: pa.array(["[1]", '{"a": "b"}'], pa.string())),
     "json nan": ("Tags", lambda: pa.array(['{"a": NaN}', None], pa.string())),
+    "dictionary not allowed": ("ChargeCategory", lambda: pa.array(
+        ["Usage", "usage"]).dictionary_encode()),
     "text cost": ("BilledCost", lambda: pa.array(["12.5", "abc"], pa.string())),
     "map tags": ("Tags", lambda: pa.array([[("a", "b")], None], pa.map_(pa.string(),
                                                                       pa.string()))),

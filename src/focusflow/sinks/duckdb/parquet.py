@@ -75,7 +75,7 @@ def _checked_once(column: LayoutColumn, kind: pa.DataType, ref: str) -> tuple[st
     """(unguarded expression, guarded expression) for a text column whose guard judges the
     value alone; None for other columns."""
     spec = column.catalogue
-    if spec is None or not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+    if spec is None or not _is_text(kind):
         return None
     value = f"NULLIF({ref}, '')"
     if spec.data_type is DataType.JSON and not spec.allowed_values:
@@ -85,8 +85,15 @@ def _checked_once(column: LayoutColumn, kind: pa.DataType, ref: str) -> tuple[st
     return None
 
 
+def _is_text(kind: pa.DataType) -> bool:
+    """Text as DuckDB reads it: strings, and dictionary-encoded strings (pandas categories)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
 def _expression(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None:
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    if _is_text(kind):
         return text_expression(column, ref)
     spec = column.catalogue
     if spec is None or spec.data_type is DataType.STRING:
