@@ -108,6 +108,11 @@ def ts(unit: str, tz: str | None, *values: datetime | None) -> pa.Array:
     return pa.array(list(values), pa.timestamp(unit, tz=tz))
 
 
+def tags(*rows: list[tuple[str, str | None]] | None) -> pa.Array:
+    """A ``Tags`` column as AWS writes it to Parquet: map<string, string>."""
+    return pa.array(list(rows), pa.map_(pa.string(), pa.string()))
+
+
 # (column, Arrow array of two values) the fast path must load exactly as Arrow does.
 PLAIN: dict[str, tuple[str, Callable[[], pa.Array]]] = {
     "decimal(38,18)": ("BilledCost", lambda: pa.array(
@@ -139,6 +144,8 @@ PLAIN: dict[str, tuple[str, Callable[[], pa.Array]]] = {
     "timestamp s +05:30": ("ChargePeriodEnd", lambda: ts(
         "s", "+05:30", datetime(2026, 5, 1, 23, 59, 59, tzinfo=Z), None)),
     "date": ("ChargePeriodStart", lambda: pa.array([date(2026, 5, 1), None], pa.date32())),
+    "map tags": ("Tags", lambda: tags([("a", "b"), ("env", "prod")], [])),
+    "map tags null value": ("Tags", lambda: tags([("z", None), ("a", "2")], None)),
     "string json": ("Tags", lambda: pa.array(['{"a": "b"}', None], pa.string())),
     "dictionary": ("ChargeCategory", lambda: pa.array(["Usage", "Tax"]).dictionary_encode()),
     "dictionary cost": ("BilledCost", lambda: pa.array(["1.5", None]).dictionary_encode()),
@@ -179,8 +186,13 @@ TRICKY: dict[str, tuple[str, Callable[[], pa.Array]]] = {
     "dictionary not allowed": ("ChargeCategory", lambda: pa.array(
         ["Usage", "usage"]).dictionary_encode()),
     "text cost": ("BilledCost", lambda: pa.array(["12.5", "abc"], pa.string())),
-    "map tags": ("Tags", lambda: pa.array([[("a", "b")], None], pa.map_(pa.string(),
-                                                                      pa.string()))),
+    "map tags é": ("Tags", lambda: tags([("a", "é")], [("b", "c")])),
+    "map tags quote": ("Tags", lambda: tags([("a", 'say "hi"')], [])),
+    "map tags backslash": ("Tags", lambda: tags([("a\\b", "c")], None)),
+    "map tags newline": ("Tags", lambda: tags([("a", "x\ny")], None)),
+    "map tags duplicate keys": ("Tags", lambda: tags([("a", "1"), ("a", "2")], None)),
+    "map of numbers": ("Tags", lambda: pa.array([[("a", 1)], None],
+                                                pa.map_(pa.string(), pa.int64()))),
 }
 
 

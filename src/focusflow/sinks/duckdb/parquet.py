@@ -18,7 +18,10 @@ stays the authority, so every expression loads exactly what that path loads or r
 - timestamps (seconds to microseconds, zoned or naive: naive is UTC) and dates are instants,
   within years 1000-9999 (outside them the authority decides).
 
-Any other type (``FLOAT`` renders differently, nanoseconds, maps and structs rendered as JSON)
+- a ``MAP(VARCHAR, VARCHAR)`` JSON column (AWS's ``Tags``) becomes the text ``json.dumps``
+  writes for it, where no key or value needs escaping.
+
+Any other type (``FLOAT`` renders differently, nanoseconds, structs, maps of other types)
 makes the whole file ineligible: ``plan`` returns None and the sink types the text rows as
 before.
 """
@@ -102,7 +105,31 @@ def _expression(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None
         return _decimal(kind, ref)
     if spec.data_type is DataType.DATETIME and not spec.allowed_values:
         return _instant(kind, ref)
+    if spec.data_type is DataType.JSON and _is_text_map(kind):
+        return text_expression(column, map_as_json(ref))
     return None
+
+
+def _is_text_map(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_map(kind) and _is_text(kind.key_type) and _is_text(kind.item_type))
+
+
+def map_as_json(ref: str) -> str:
+    """A MAP(VARCHAR, VARCHAR) (AWS writes ``Tags`` so) as the JSON text Python's ``json.dumps``
+    writes for it (the Arrow path's rendering), or a refusal: only where every key and value is
+    printable ASCII without quotes or backslashes (nothing to escape) and keys are unique."""
+    plain = r"[\x20\x21\x23-\x5b\x5d-\x7e]*"
+    entries = f"map_entries({ref})"
+    accepted = (
+        f"coalesce(list_bool_and(list_transform({entries}, lambda e: "
+        f"regexp_full_match(e.key, '{plain}') AND "
+        f"(e.value IS NULL OR regexp_full_match(e.value, '{plain}')))), true) "
+        f"AND len(map_keys({ref})) = len(list_distinct(map_keys({ref})))"
+    )
+    text = (f"'{{' || array_to_string(list_transform({entries}, lambda e: "
+            f"'\"' || e.key || '\": ' || CASE WHEN e.value IS NULL THEN 'null' "
+            f"ELSE '\"' || e.value || '\"' END), ', ') || '}}'")
+    return _guarded(ref, accepted, text)
 
 
 def _into_text(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None:
