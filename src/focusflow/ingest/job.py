@@ -31,6 +31,7 @@ from focusflow.sinks import (
     LoadRequest,
     LoadResult,
     ParquetRows,
+    ParquetRowsRefused,
     Sink,
     TextRows,
     TextRowsRefused,
@@ -84,14 +85,20 @@ def ingest(
     """Load ``uri`` into ``sink``; raises ``InputError``/``SourceError``/``SinkError``.
 
     The sink is offered the untyped rows too (a database can type them faster on its own
-    threads); if it refuses a value, the file is read again through the typed path, which
-    loads what FOCUS allows and names the row and column of anything it does not.
+    threads), and a Parquet report as its file; if it refuses a value in the file, the text
+    rows are offered alone; if it refuses a value there, the file is read again through the
+    typed path, which loads what FOCUS allows and names the row and column of anything it
+    does not.
     """
     _load_source_plugins(uri)
+    # Rows set aside (--skip-invalid, a quarantine) are only known to the typed path.
+    offer_text = not (options.skip_invalid or options.quarantine)
     try:
-        # Rows set aside (--skip-invalid, a quarantine) are only known to the typed path.
-        offer_text = not (options.skip_invalid or options.quarantine)
-        return _ingest_file(uri, sink, options, progress, offer_text=offer_text)
+        try:
+            return _ingest_file(uri, sink, options, progress, offer_text=offer_text)
+        except ParquetRowsRefused:
+            return _ingest_file(uri, sink, options, progress, offer_text=offer_text,
+                                offer_parquet=False)
     except TextRowsRefused:
         interrupts.check()  # a refusal caused by a stop signal is the stop, not bad rows
         log.debug("%s: the database's fast typing refused a value; nothing was committed, "
@@ -101,7 +108,7 @@ def ingest(
 
 def _ingest_file(
     uri: str, sink: Sink, options: IngestOptions, progress: Progress | None, *,
-    offer_text: bool,
+    offer_text: bool, offer_parquet: bool = True,
 ) -> IngestOutcome:
     with FocusReader(
         uri, http=options.http, focus_version=options.focus_version,
@@ -113,7 +120,7 @@ def _ingest_file(
                 if offer_text else None)
         seen = {} if options.allow_same_content else _contents_of_others(
             sink, options.table, source_id)
-        parquet = _parquet_rows(reader) if offer_text else None
+        parquet = _parquet_rows(reader) if offer_text and offer_parquet else None
         return _load(uri, reader, sink, options, version=reader.layout.version,
                      source_id=source_id, known_fingerprint=None, progress=progress, text=text,
                      fingerprint=_content_check(reader, seen, options.table), parquet=parquet)

@@ -27,7 +27,7 @@ from focusflow.errors import InputError
 from focusflow.focus import FocusReader
 from focusflow.ingest import IngestOptions, ingest
 from focusflow.ingest.job import _ingest_file
-from focusflow.sinks import TextRowsRefused, open_sink
+from focusflow.sinks import ParquetRowsRefused, TextRowsRefused, open_sink
 from focusflow.sinks.duckdb import parquet
 from focusflow.sinks.duckdb.casts import REFUSED
 
@@ -258,6 +258,31 @@ def test_an_untypable_double_fails_with_the_arrow_paths_error(
         f"{path}, row 2, column BilledCost: expected a decimal number (Numeric Format, at most "
         "18 fractional digits), found 'nan'")
     assert outcome(path, tmp_path / "typed.duckdb", fast=False) == f"error: {caught.value}"
+
+
+def test_a_value_the_parquet_path_refuses_goes_to_the_text_path_before_arrow(
+    typed_template: pa.Table, tmp_path: Path
+) -> None:
+    # A tiny double in an x_ column: Arrow writes "0.000016", DuckDB "1.6e-05", so the Parquet
+    # path refuses it; the text rows (Arrow's rendering, typed in DuckDB) still load it.
+    path = case_file(typed_template, tmp_path, "x_UnitPrice",
+                     pa.array([1.6e-05, 0.5], pa.float64()))
+    assert eligible(path)
+    options = IngestOptions(source_id="s")
+    sink = open_sink(f"duckdb:///{tmp_path / 'fast.duckdb'}")
+    try:
+        with pytest.raises(ParquetRowsRefused):
+            _ingest_file(str(path), sink, options, None, offer_text=True)
+        _ingest_file(str(path), sink, options, None, offer_text=True, offer_parquet=False)
+        text_path = in_order(sink.read_table("focus"))
+    finally:
+        sink.close()
+    typed = load(path, tmp_path / "typed.duckdb", fast=False)
+    assert text_path.equals(typed)
+    assert text_path.column("x_UnitPrice").to_pylist() == ["0.000016", "0.5"]
+    public = public_ingest(path, tmp_path / "public.duckdb")
+    assert isinstance(public, pa.Table)
+    assert public.equals(typed)
 
 
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.name)

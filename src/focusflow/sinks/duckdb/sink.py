@@ -33,6 +33,7 @@ from focusflow.sinks.base import (
     LoadRequest,
     LoadResult,
     ParquetRows,
+    ParquetRowsRefused,
     TextRows,
     TextRowsRefused,
 )
@@ -161,6 +162,8 @@ class DuckDBSink:
             interrupts.check()  # a signal DuckDB noticed mid-query is never "rows refused"
             if failure:  # the reader's own error (bad row) is the real cause
                 raise failure[0] from None
+            if from_parquet is not None:  # the text rows may still load it
+                raise ParquetRowsRefused(str(exc)) from exc
             if untyped:  # a value for the authority (Arrow typing) to judge
                 raise TextRowsRefused(str(exc)) from exc
             raise
