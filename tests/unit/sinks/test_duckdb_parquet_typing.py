@@ -135,6 +135,7 @@ PLAIN: dict[str, tuple[str, Callable[[], pa.Array]]] = {
     "bool text": ("x_Custom", lambda: pa.array([True, False], pa.bool_())),
     "double text": ("x_BilledCostInUsd", lambda: pa.array([100.0, -0.0], pa.float64())),
     "double text plain": ("x_Custom", lambda: pa.array([0.0001, 9999999999.5], pa.float64())),
+    "double text small": ("x_Custom", lambda: pa.array([1.6e-05, -1e-06], pa.float64())),
     "timestamp utc": ("ChargePeriodStart", lambda: ts(
         "us", "UTC", datetime(2026, 5, 1, 10, 20, 30, 123456, Z), None)),
     "timestamp naive": ("ChargePeriodStart", lambda: ts(
@@ -263,10 +264,10 @@ def test_an_untypable_double_fails_with_the_arrow_paths_error(
 def test_a_value_the_parquet_path_refuses_goes_to_the_text_path_before_arrow(
     typed_template: pa.Table, tmp_path: Path
 ) -> None:
-    # A tiny double in an x_ column: Arrow writes "0.000016", DuckDB "1.6e-05", so the Parquet
-    # path refuses it; the text rows (Arrow's rendering, typed in DuckDB) still load it.
+    # A tiny double in an x_ column: Arrow writes "1e-7", DuckDB "1e-07", so the Parquet path
+    # refuses it; the text rows (Arrow's rendering, typed in DuckDB) still load it.
     path = case_file(typed_template, tmp_path, "x_UnitPrice",
-                     pa.array([1.6e-05, 0.5], pa.float64()))
+                     pa.array([1e-07, 0.5], pa.float64()))
     assert eligible(path)
     options = IngestOptions(source_id="s")
     sink = open_sink(f"duckdb:///{tmp_path / 'fast.duckdb'}")
@@ -279,7 +280,7 @@ def test_a_value_the_parquet_path_refuses_goes_to_the_text_path_before_arrow(
         sink.close()
     typed = load(path, tmp_path / "typed.duckdb", fast=False)
     assert text_path.equals(typed)
-    assert text_path.column("x_UnitPrice").to_pylist() == ["0.000016", "0.5"]
+    assert text_path.column("x_UnitPrice").to_pylist() == ["1e-7", "0.5"]
     public = public_ingest(path, tmp_path / "public.duckdb")
     assert isinstance(public, pa.Table)
     assert public.equals(typed)

@@ -13,8 +13,8 @@ stays the authority, so every expression loads exactly what that path loads or r
 - a ``DOUBLE`` renders in its shortest round-trip form (DuckDB and Arrow agree on the digits,
   a test pins it), then casts to a decimal only where no fractional digit beyond the 18th is
   lost, exponent forms included (``1.6e-05``);
-- a ``DOUBLE`` in a text column (an ``x_`` cost) becomes Arrow's text for it where the two
-  libraries both write plain digits (0.0001 to 1e10);
+- a ``DOUBLE`` in a text column (an ``x_`` cost) becomes Arrow's text for it from 1e-6 to
+  1e10 (where Arrow writes plain digits);
 - timestamps (seconds to microseconds, zoned or naive: naive is UTC) and dates are instants,
   within years 1000-9999 (outside them the authority decides).
 
@@ -169,21 +169,31 @@ def double_as_decimal(ref: str) -> str:
     # less the exponent, are its fractional digits; more than 18 would be rounded by the cast.
     # "nan" and "inf" fail the cast itself. (String functions: a regex costs twice as much.)
     text = f"CAST({ref} AS VARCHAR)"
+    return _guarded(ref, f"{_fraction(text)} <= 18", f"CAST({text} AS DECIMAL(38, 18))")
+
+
+def _fraction(text: str) -> str:
+    """How many fractional digits DuckDB's text of a DOUBLE stands for."""
     dot, e = f"strpos({text}, '.')", f"strpos({text}, 'e')"
-    fraction = (f"CASE WHEN {e} = 0 THEN (CASE WHEN {dot} > 0 THEN length({text}) - {dot} "
-                f"ELSE 0 END) ELSE (CASE WHEN {dot} > 0 THEN {e} - {dot} - 1 ELSE 0 END) "
-                f"- CAST(substr({text}, {e} + 1) AS INTEGER) END")
-    return _guarded(ref, f"{fraction} <= 18", f"CAST({text} AS DECIMAL(38, 18))")
+    return (f"CASE WHEN {e} = 0 THEN (CASE WHEN {dot} > 0 THEN length({text}) - {dot} "
+            f"ELSE 0 END) ELSE (CASE WHEN {dot} > 0 THEN {e} - {dot} - 1 ELSE 0 END) "
+            f"- CAST(substr({text}, {e} + 1) AS INTEGER) END")
 
 
 def double_as_text(ref: str) -> str:
     """A DOUBLE as the text Arrow writes for it, or a refusal."""
     # Where both write plain digits (0.0001 <= |x| < 1e10, or 0), Arrow's text is DuckDB's
-    # without a trailing ".0" (Arrow "100", DuckDB "100.0"); elsewhere their exponent forms
-    # differ (Arrow "1e-7" and "1e+10", DuckDB "1e-07" and "10000000000.0"): refused.
+    # without a trailing ".0" (Arrow "100", DuckDB "100.0"). From 1e-6 to 0.0001 Arrow writes
+    # plain digits ("0.000016") and DuckDB an exponent ("1.6e-05"): the exact decimal of
+    # DuckDB's text, trailing zeros trimmed, is Arrow's. Elsewhere both write exponents, in
+    # different forms (Arrow "1e-7" and "1e+10", DuckDB "1e-07" and "10000000000.0"): refused.
     text = f"CAST({ref} AS VARCHAR)"
     plain = f"CASE WHEN suffix({text}, '.0') THEN left({text}, -2) ELSE {text} END"
-    return _guarded(ref, f"({ref} = 0 OR (abs({ref}) >= 1e-4 AND abs({ref}) < 1e10))", plain)
+    small = f"rtrim(CAST(CAST({text} AS DECIMAL(38, 18)) AS VARCHAR), '0')"
+    return (f"CASE WHEN {ref} IS NULL THEN NULL "
+            f"WHEN {ref} = 0 OR (abs({ref}) >= 1e-4 AND abs({ref}) < 1e10) THEN {plain} "
+            f"WHEN abs({ref}) >= 1e-6 AND abs({ref}) < 1e-4 AND {_fraction(text)} <= 18 "
+            f"THEN {small} ELSE error('{REFUSED}') END")
 
 
 def _guarded(ref: str, accepted: str, typed: str) -> str:
