@@ -255,7 +255,7 @@ def test_an_untypable_double_fails_with_the_arrow_paths_error(
         sink.close()
     assert caught.value.row == 2
     assert caught.value.column == "BilledCost"
-    assert str(caught.value) == (
+    assert str(caught.value).startswith(
         f"{path}, row 2, column BilledCost: expected a decimal number (Numeric Format, at most "
         "18 fractional digits), found 'nan'")
     assert outcome(path, tmp_path / "typed.duckdb", fast=False) == f"error: {caught.value}"
