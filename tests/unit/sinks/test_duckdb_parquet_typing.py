@@ -26,7 +26,7 @@ from fixtures.paths import EXAMPLES, sample_files
 from focusflow.errors import InputError
 from focusflow.focus import FocusReader
 from focusflow.ingest import IngestOptions, ingest
-from focusflow.ingest.job import _ingest_file
+from focusflow.ingest.job import SameContentError, _ingest_file
 from focusflow.sinks import ParquetRowsRefused, TextRowsRefused, open_sink
 from focusflow.sinks.duckdb import parquet
 from focusflow.sinks.duckdb.casts import REFUSED
@@ -412,5 +412,22 @@ def test_unchanged_file_replace_and_failed_load_on_the_parquet_path(
         # The buffer pool was capped for the Parquet scans only, refused or not.
         assert sink.query("focus", "SELECT current_setting('memory_limit')")[0][0].as_py() \
             == duckdb.connect().execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    finally:
+        sink.close()
+
+
+def test_the_same_parquet_content_under_another_name_is_refused_on_the_parquet_path(
+    tmp_path: Path,
+) -> None:
+    first = duckdb_parquet(TEMPLATE, tmp_path / "azure.parquet")
+    again = tmp_path / "copy.parquet"
+    again.write_bytes(first.read_bytes())
+    assert eligible(again)
+    sink = open_sink(f"duckdb:///{tmp_path / 'db.duckdb'}")
+    try:
+        loaded = ingest(str(first), sink, IngestOptions()).result.rows_written
+        with pytest.raises(SameContentError):
+            ingest(str(again), sink, IngestOptions())
+        assert sink.read_table("focus").num_rows == loaded  # nothing committed
     finally:
         sink.close()
