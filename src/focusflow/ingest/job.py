@@ -97,6 +97,9 @@ def ingest(
         try:
             return _ingest_file(uri, sink, options, progress, offer_text=offer_text)
         except ParquetRowsRefused:
+            interrupts.check()  # a refusal caused by a stop signal is the stop, not bad rows
+            log.debug("%s: DuckDB's typing of the Parquet file refused a value; nothing was "
+                      "committed, offering the rows as text", uri)
             return _ingest_file(uri, sink, options, progress, offer_text=offer_text,
                                 offer_parquet=False)
     except TextRowsRefused:

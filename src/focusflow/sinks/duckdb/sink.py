@@ -134,19 +134,8 @@ class DuckDBSink:
         failure: list[BaseException] = []
         from_parquet = _parquet_source(request.parquet)
         untyped = from_parquet is not None or request.text is not None
-        checks: list[str] = []
-        if from_parquet is not None:
-            source, typing, params = from_parquet
-            selected, checks = typing.select, typing.checks
-            incoming = None
-            if self.path != ":memory:":  # there the pool holds the data itself
-                self._cap_memory()
-        else:
-            incoming, selected = (
-                _typed_in_database(request.text, failure) if request.text is not None
-                else _typed_by_reader(request, failure)
-            )
-            source, params = "focusflow_incoming", []
+        incoming, source, selected, params, checks = self._incoming(
+            request, from_parquet, failure)
         columns = ", ".join(quote(n) for n in names)
         try:
             if incoming is not None:
@@ -195,6 +184,22 @@ class DuckDBSink:
         interrupts.hold()  # a signal now waits for the COMMIT and the caller's record of it
         con.commit()
         return result
+
+    def _incoming(
+        self, request: LoadRequest, from_parquet: tuple[str, parquet.Plan, list[object]] | None,
+        failure: list[BaseException],
+    ) -> tuple[pa.RecordBatchReader | None, str, str, list[object], list[str]]:
+        """(Arrow stream to register or None, FROM clause, SELECT list, parameters, checks)."""
+        if from_parquet is not None:
+            source, typing, params = from_parquet
+            if self.path != ":memory:":  # there the pool holds the data itself
+                self._cap_memory()
+            return None, source, typing.select, params, typing.checks
+        incoming, selected = (
+            _typed_in_database(request.text, failure) if request.text is not None
+            else _typed_by_reader(request, failure)
+        )
+        return incoming, "focusflow_incoming", selected, [], []
 
     def _ensure_table(self, table_sql: str, schema: pa.Schema) -> None:
         parts = table_sql.split(".")
