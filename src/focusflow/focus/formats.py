@@ -3,7 +3,9 @@
 Every format is read into record batches whose columns are all strings, in header order; the
 typed conversion (``conversion.py``) is one code path for all of them. CSV is parsed by Arrow's
 streaming reader, JSON (an array of row objects, or one object per line) by an incremental
-decoder, Parquet batch by batch; none of them holds the whole file in memory.
+decoder, Parquet batch by batch; none of them holds the whole file in memory. A Parquet file is
+spooled to a local file first (its footer is at the end); ``TextBatches.parquet`` names that
+file and its column types, for a database that reads typed Parquet itself.
 """
 
 from __future__ import annotations
@@ -65,12 +67,23 @@ class TextBatches:
     content: ContentStream | None = None
     # A typed source's column types (Parquet), by header name; None for text formats.
     source_types: dict[str, pa.DataType] | None = None
+    # A Parquet report: the spooled local copy, for a database that reads it itself.
+    parquet: SpooledParquet | None = None
     # Resources to release when the batches are not read to the end (a Parquet spool file).
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
         for close in self.closers:
             close()
+
+
+@dataclass(frozen=True)
+class SpooledParquet:
+    """A Parquet report as a complete local file: its path, Arrow schema and row count."""
+
+    path: str
+    schema: pa.Schema
+    num_rows: int
 
 
 def sniff(prefix: bytes) -> tuple[bool, Format]:
@@ -225,8 +238,10 @@ def _parse_error(exc: Exception, ragged: list[RaggedRowError], file: str) -> Inp
 def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
     import pyarrow.parquet as pq  # noqa: PLC0415 - only Parquet reads pay for its import
 
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the batch iterator
+    # Named: a database can read the spooled copy by path instead of through Arrow batches.
+    spool = tempfile.NamedTemporaryFile(prefix="focusflow-", suffix=".parquet")  # noqa: SIM115
     shutil.copyfileobj(body, spool, 1 << 20)
+    spool.flush()
     spool.seek(0)
     try:
         parquet = pq.ParquetFile(spool)
@@ -243,7 +258,8 @@ def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
             spool.close()
 
     types = {f.name: f.type for f in parquet.schema_arrow}
-    return TextBatches(header, batches(), Format.PARQUET, source_types=types,
+    spooled = SpooledParquet(spool.name, parquet.schema_arrow, parquet.metadata.num_rows)
+    return TextBatches(header, batches(), Format.PARQUET, source_types=types, parquet=spooled,
                        closers=[spool.close])
 
 

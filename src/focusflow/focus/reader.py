@@ -22,6 +22,7 @@ from focusflow.focus.formats import (
     DEFAULT_NULL_TOKENS,
     Format,
     RaggedRowError,
+    SpooledParquet,
     TextBatches,
     number_ragged_row,
     open_text_batches,
@@ -148,6 +149,24 @@ class FocusReader:
         them itself; ``batches()`` stays the authority on what a value means."""
         for text, _ in self._numbered():
             yield text
+
+    @property
+    def parquet_schema(self) -> pa.Schema | None:
+        """A Parquet report's column types as Arrow reads them (header order); else None."""
+        spooled = self._text.parquet
+        return spooled.schema if spooled is not None else None
+
+    def parquet_file(self) -> SpooledParquet:
+        """The report as a local Parquet file (a spooled copy), for a sink that reads typed
+        Parquet itself. Claiming it counts as reading the whole file (the copy holds every
+        byte): the fingerprint is final and ``rows_read`` is set."""
+        spooled = self._text.parquet
+        if spooled is None:
+            raise RuntimeError(f"{self.name} is not a Parquet report")
+        self._drain()
+        self.rows_read = spooled.num_rows
+        self._finished = True
+        return spooled
 
     def _numbered(self) -> Iterator[tuple[pa.RecordBatch, int]]:
         """Text batches with the file row number of their first row; finishes the read."""

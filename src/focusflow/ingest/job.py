@@ -27,7 +27,16 @@ from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.formats import DEFAULT_NULL_TOKENS
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
 from focusflow.ingest.rejects import RejectedRows, RejectLimit, RejectLimitError, write_rejects_csv
-from focusflow.sinks import LoadRequest, LoadResult, Sink, TextRows, TextRowsRefused, quote
+from focusflow.sinks import (
+    LoadRequest,
+    LoadResult,
+    ParquetRows,
+    ParquetRowsRefused,
+    Sink,
+    TextRows,
+    TextRowsRefused,
+    quote,
+)
 from focusflow.sinks.base import LOAD_COLUMN, LOADS_TABLE
 from focusflow.sinks.datasets import check_dataset
 
@@ -76,14 +85,23 @@ def ingest(
     """Load ``uri`` into ``sink``; raises ``InputError``/``SourceError``/``SinkError``.
 
     The sink is offered the untyped rows too (a database can type them faster on its own
-    threads); if it refuses a value, the file is read again through the typed path, which
-    loads what FOCUS allows and names the row and column of anything it does not.
+    threads), and a Parquet report as its file; if it refuses a value in the file, the text
+    rows are offered alone; if it refuses a value there, the file is read again through the
+    typed path, which loads what FOCUS allows and names the row and column of anything it
+    does not.
     """
     _load_source_plugins(uri)
+    # Rows set aside (--skip-invalid, a quarantine) are only known to the typed path.
+    offer_text = not (options.skip_invalid or options.quarantine)
     try:
-        # Rows set aside (--skip-invalid, a quarantine) are only known to the typed path.
-        offer_text = not (options.skip_invalid or options.quarantine)
-        return _ingest_file(uri, sink, options, progress, offer_text=offer_text)
+        try:
+            return _ingest_file(uri, sink, options, progress, offer_text=offer_text)
+        except ParquetRowsRefused:
+            interrupts.check()  # a refusal caused by a stop signal is the stop, not bad rows
+            log.debug("%s: DuckDB's typing of the Parquet file refused a value; nothing was "
+                      "committed, offering the rows as text", uri)
+            return _ingest_file(uri, sink, options, progress, offer_text=offer_text,
+                                offer_parquet=False)
     except TextRowsRefused:
         interrupts.check()  # a refusal caused by a stop signal is the stop, not bad rows
         log.debug("%s: the database's fast typing refused a value; nothing was committed, "
@@ -93,7 +111,7 @@ def ingest(
 
 def _ingest_file(
     uri: str, sink: Sink, options: IngestOptions, progress: Progress | None, *,
-    offer_text: bool,
+    offer_text: bool, offer_parquet: bool = True,
 ) -> IngestOutcome:
     with FocusReader(
         uri, http=options.http, focus_version=options.focus_version,
@@ -105,9 +123,18 @@ def _ingest_file(
                 if offer_text else None)
         seen = {} if options.allow_same_content else _contents_of_others(
             sink, options.table, source_id)
+        parquet = _parquet_rows(reader) if offer_text and offer_parquet else None
         return _load(uri, reader, sink, options, version=reader.layout.version,
                      source_id=source_id, known_fingerprint=None, progress=progress, text=text,
-                     fingerprint=_content_check(reader, seen, options.table))
+                     fingerprint=_content_check(reader, seen, options.table), parquet=parquet)
+
+
+def _parquet_rows(reader: FocusReader) -> ParquetRows | None:
+    """A Parquet report offered as its typed file (a sink may read and type it itself)."""
+    schema = reader.parquet_schema
+    if schema is None:
+        return None
+    return ParquetRows(reader.layout, schema, lambda: reader.parquet_file().path)
 
 
 def ingest_location(
@@ -141,6 +168,7 @@ def _load(
     uri: str, reader: FocusReader | BatchStream, sink: Sink, options: IngestOptions, *,
     version: str, source_id: str, known_fingerprint: str | None, progress: Progress | None,
     text: TextRows | None = None, fingerprint: Callable[[], str] | None = None,
+    parquet: ParquetRows | None = None,
 ) -> IngestOutcome:
     check_dataset(sink, options.table, detect_dataset(reader.schema.names), file=reader.name)
     header = (tuple(c.source_name for c in reader.layout.columns)
@@ -151,7 +179,7 @@ def _load(
     result = sink.load(LoadRequest(
         table=options.table, source_id=source_id, schema=reader.schema, batches=batches,
         fingerprint=fingerprint or (lambda: reader.fingerprint),
-        known_fingerprint=known_fingerprint, text=text,
+        known_fingerprint=known_fingerprint, text=text, parquet=parquet,
     ))
     if progress:
         progress(reader.bytes_read, reader.total_bytes, reader.rows_read)

@@ -39,6 +39,8 @@ class LoadRequest:
     known_fingerprint: str | None = None
     # The same rows untyped, for a sink that types them faster itself (see ``TextRows``).
     text: TextRows | None = None
+    # The same rows as a local Parquet file, for a sink that reads Parquet itself.
+    parquet: ParquetRows | None = None
 
 
 @dataclass
@@ -55,8 +57,32 @@ class TextRows:
     batches: Iterable[pa.RecordBatch]
 
 
+@dataclass
+class ParquetRows:
+    """A load's rows as a local Parquet file whose columns (``schema``, as Arrow reads them)
+    are aligned with ``layout``.
+
+    A sink that reads Parquet itself may type these columns in the database (never together
+    with ``batches`` or ``text``); like ``TextRows`` it commits nothing and raises
+    ``ParquetRowsRefused`` when it meets a value it cannot type exactly as the reader would
+    (the caller may then offer the text rows, then the typed batches).
+    ``claim()`` returns the file's path once the sink commits to reading it (reading it counts
+    as reading the report: the fingerprint is then final).
+    """
+
+    layout: Layout
+    schema: pa.Schema
+    claim: Callable[[], str]
+
+
 class TextRowsRefused(Exception):  # noqa: N818 - a signal to retry, not a user-facing error
     """The sink's own typing refused a value; nothing was committed, retry with typed batches."""
+
+
+class ParquetRowsRefused(TextRowsRefused):
+    """The sink's typing of a Parquet file refused a value; nothing was committed. The text
+    rows may still load (they type a value from its text, e.g. a double in an ``x_`` column
+    that the Parquet path only takes between 0.0001 and 1e10)."""
 
 
 @dataclass(frozen=True)

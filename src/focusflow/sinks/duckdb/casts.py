@@ -35,11 +35,12 @@ _LENIENT_JSON = (
 
 def select_list(layout: Layout, names: list[str]) -> str:
     """The SELECT list typing text columns ``names`` (aligned with ``layout``) as the layout."""
-    return ", ".join(_expression(column, quote(name))
+    return ", ".join(text_expression(column, quote(name))
                      for column, name in zip(layout.columns, names, strict=True))
 
 
-def _expression(column: LayoutColumn, text: str) -> str:
+def text_expression(column: LayoutColumn, text: str) -> str:
+    """The typed value of the text SQL expression ``text`` for ``column`` (guarded)."""
     spec = column.catalogue
     if spec is None:
         # x_ columns are kept verbatim; other unknown columns follow FOCUS null handling.

@@ -3,7 +3,9 @@
 DuckDB scans an Arrow ``RecordBatchReader`` directly, so a load streams batch by batch into the
 target table inside one transaction; the source's earlier rows for the same billing periods are
 deleted in that transaction, and the loads registry records the file fingerprint so an
-unchanged file is rolled back rather than rewritten. DuckDB allows one writer process per file
+unchanged file is rolled back rather than rewritten. A Parquet report offered as a file
+(``ParquetRows``) is read by DuckDB's own Parquet reader, typed column by column in the
+``INSERT ... SELECT`` (``parquet.py``). DuckDB allows one writer process per file
 (DESIGN section 4): the embedded default serves the CLI, the demo and single-pod setups.
 """
 
@@ -30,9 +32,12 @@ from focusflow.sinks.base import (
     SOURCE_COLUMN,
     LoadRequest,
     LoadResult,
+    ParquetRows,
+    ParquetRowsRefused,
     TextRows,
     TextRowsRefused,
 )
+from focusflow.sinks.duckdb import parquet
 from focusflow.sinks.duckdb.casts import select_list
 from focusflow.sinks.identifiers import quote, quote_table
 
@@ -71,6 +76,7 @@ class DuckDBSink:
         except duckdb.Error as exc:
             raise SinkError(f"duckdb {self.path}: {exc}") from exc
         self._con.execute("SET TimeZone = 'UTC'")
+        self._capped = False
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, request: LoadRequest) -> LoadResult:
@@ -89,12 +95,27 @@ class DuckDBSink:
             except BaseException:
                 con.rollback()
                 raise
+            finally:
+                self._uncap_memory()
         except FocusflowError:
             raise
         except duckdb.Error as exc:
             interrupts.check()  # DuckDB's InterruptException: a stop request, not a failure
             raise SinkError(f"duckdb {self.path}: loading {request.table} failed: {exc}") from exc
         return result
+
+    def _cap_memory(self) -> None:
+        # DuckDB keeps up to 80% of RAM as buffers by default; a Parquet scan streams row
+        # groups, so a bounded pool keeps peak memory near the reference's with the same CPU.
+        # Reset after the transaction ends (an aborted one refuses even RESET).
+        threads = self._con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        self._con.execute(f"SET memory_limit = '{max(256, 128 * int(threads))}MB'")
+        self._capped = True
+
+    def _uncap_memory(self) -> None:
+        if self._capped:
+            self._capped = False
+            self._con.execute("RESET memory_limit")
 
     def _previous_fingerprint(self, request: LoadRequest) -> str | None:
         # fetchall: a half-fetched result blocks the connection's next statement (duckdb 2).
@@ -111,23 +132,28 @@ class DuckDBSink:
         load_id = uuid.uuid4().hex
         names = request.schema.names
         failure: list[BaseException] = []
-        incoming, selected = (
-            _typed_in_database(request.text, failure) if request.text is not None
-            else _typed_by_reader(request, failure)
-        )
+        from_parquet = _parquet_source(request.parquet)
+        untyped = from_parquet is not None or request.text is not None
+        incoming, source, selected, params, checks = self._incoming(
+            request, from_parquet, failure)
         columns = ", ".join(quote(n) for n in names)
         try:
-            con.register("focusflow_incoming", incoming)
+            if incoming is not None:
+                con.register("focusflow_incoming", incoming)
+            for check in checks:
+                con.execute(check, params).fetchall()
             con.execute(
                 f"INSERT INTO {table_sql} ({columns}, {quote(SOURCE_COLUMN)}, "
-                f"{quote(LOAD_COLUMN)}) SELECT {selected}, ?, ? FROM focusflow_incoming",
-                [request.source_id, load_id],
+                f"{quote(LOAD_COLUMN)}) SELECT {selected}, ?, ? FROM {source}",
+                [request.source_id, load_id, *params],
             )
         except duckdb.Error as exc:
             interrupts.check()  # a signal DuckDB noticed mid-query is never "rows refused"
             if failure:  # the reader's own error (bad row) is the real cause
                 raise failure[0] from None
-            if request.text is not None:  # a value for the authority (Arrow typing) to judge
+            if from_parquet is not None:  # the text rows may still load it
+                raise ParquetRowsRefused(str(exc)) from exc
+            if untyped:  # a value for the authority (Arrow typing) to judge
                 raise TextRowsRefused(str(exc)) from exc
             raise
         finally:
@@ -158,6 +184,22 @@ class DuckDBSink:
         interrupts.hold()  # a signal now waits for the COMMIT and the caller's record of it
         con.commit()
         return result
+
+    def _incoming(
+        self, request: LoadRequest, from_parquet: tuple[str, parquet.Plan, list[object]] | None,
+        failure: list[BaseException],
+    ) -> tuple[pa.RecordBatchReader | None, str, str, list[object], list[str]]:
+        """(Arrow stream to register or None, FROM clause, SELECT list, parameters, checks)."""
+        if from_parquet is not None:
+            source, typing, params = from_parquet
+            if self.path != ":memory:":  # there the pool holds the data itself
+                self._cap_memory()
+            return None, source, typing.select, params, typing.checks
+        incoming, selected = (
+            _typed_in_database(request.text, failure) if request.text is not None
+            else _typed_by_reader(request, failure)
+        )
+        return incoming, "focusflow_incoming", selected, [], []
 
     def _ensure_table(self, table_sql: str, schema: pa.Schema) -> None:
         parts = table_sql.split(".")
@@ -227,6 +269,20 @@ def _typed_in_database(
                for batch in text.batches)
     reader = pa.RecordBatchReader.from_batches(schema, _capturing(renamed, failure))
     return reader, select_list(text.layout, names)
+
+
+def _parquet_source(rows: ParquetRows | None) -> tuple[str, parquet.Plan, list[object]] | None:
+    """(FROM clause, typing plan, parameters) reading ``rows``' file with DuckDB's Parquet
+    reader, or None when the file has a column type without an exact fast path."""
+    if rows is None or len(rows.schema) != len(rows.layout.columns):
+        return None
+    # Positional names: a header's spelling (even a duplicate) never has to survive SQL quoting.
+    names = [f"c{index}" for index in range(len(rows.layout.columns))]
+    source = f"read_parquet(?, hive_partitioning = false) AS p({', '.join(names)})"
+    typing = parquet.plan(rows.layout, rows.schema, names, source)
+    if typing is None:
+        return None
+    return source, typing, [rows.claim()]
 
 
 def _select_expr(field: pa.Field) -> str:

@@ -1,0 +1,201 @@
+"""Type a Parquet report's columns inside DuckDB, reading the file with DuckDB's own reader.
+
+The fast path for Parquet: no text round trip where the file's types already hold what FOCUS
+means. Each column gets one SELECT expression chosen by its Arrow type (what the reader's Arrow
+path sees) and its layout column; the Arrow path (render as text, then ``focus/conversion.py``)
+stays the authority, so every expression loads exactly what that path loads or raises:
+
+- text columns go through the same guarded casts as CSV text (``casts.py``); JSON and
+  allowed-value columns are judged once per distinct value by a check query before the load;
+- integers and booleans render as Arrow renders them; integers and decimals cast exactly to
+  ``DECIMAL(38,18)`` (a value with more than 20 integer digits, or non-zero digits past the
+  18th, is refused);
+- a ``DOUBLE`` renders in its shortest round-trip form (DuckDB and Arrow agree on the digits,
+  a test pins it), then casts to a decimal only where no fractional digit beyond the 18th is
+  lost, exponent forms included (``1.6e-05``);
+- a ``DOUBLE`` in a text column (an ``x_`` cost) becomes Arrow's text for it from 1e-6 to
+  1e10 (where Arrow writes plain digits);
+- timestamps (seconds to microseconds, zoned or naive: naive is UTC) and dates are instants,
+  within years 1000-9999 (outside them the authority decides).
+
+- a ``MAP(VARCHAR, VARCHAR)`` JSON column (AWS's ``Tags``) becomes the text ``json.dumps``
+  writes for it, where no key or value needs escaping.
+
+Any other type (``FLOAT`` renders differently, nanoseconds, structs, maps of other types)
+makes the whole file ineligible: ``plan`` returns None and the sink types the text rows as
+before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from focusflow.focus.catalogue import DataType
+from focusflow.focus.schema import Layout, LayoutColumn
+from focusflow.sinks.duckdb.casts import REFUSED, text_expression
+from focusflow.sinks.identifiers import quote
+
+_FIRST, _LAST = "1000-01-01 00:00:00+00", "9999-12-31 23:59:59.999999+00"
+
+
+@dataclass
+class Plan:
+    """How to type a Parquet file's columns: the SELECT list, and the checks to run first.
+
+    A check (one SQL query over ``source``) judges each *distinct* value of a column whose
+    guard looks at the value alone (JSON objects, allowed values): a report repeats its tags
+    and categories on every row, so judging them once is cheaper than a guard on every row.
+    It raises like the guard; the SELECT list then types those columns without one.
+    """
+
+    select: str
+    checks: list[str] = field(default_factory=list)
+
+
+def plan(layout: Layout, schema: pa.Schema, names: list[str], source: str) -> Plan | None:
+    """The plan typing Parquet columns ``names`` of ``source`` (a FROM clause; Arrow types
+    ``schema``, aligned with ``layout``) as the layout; None when a column's type has no
+    exact fast path."""
+    expressions, checks = [], []
+    for column, field_, name in zip(layout.columns, schema, names, strict=True):
+        ref = quote(name)
+        checked = _checked_once(column, field_.type, ref)
+        if checked is not None:
+            checks.append(
+                f"SELECT count({checked[1]}) FROM (SELECT DISTINCT {ref} FROM {source})")
+            expressions.append(checked[0])
+            continue
+        expression = _expression(column, field_.type, ref)
+        if expression is None:
+            return None
+        expressions.append(expression)
+    return Plan(", ".join(expressions), checks)
+
+
+def _checked_once(column: LayoutColumn, kind: pa.DataType, ref: str) -> tuple[str, str] | None:
+    """(unguarded expression, guarded expression) for a text column whose guard judges the
+    value alone; None for other columns."""
+    spec = column.catalogue
+    if spec is None or not _is_text(kind):
+        return None
+    value = f"NULLIF({ref}, '')"
+    if spec.data_type is DataType.JSON and not spec.allowed_values:
+        return f"CAST({value} AS JSON)", text_expression(column, ref)
+    if spec.data_type is DataType.STRING and spec.allowed_values:
+        return value, text_expression(column, ref)
+    return None
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    """Text as DuckDB reads it: strings, and dictionary-encoded strings (pandas categories)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _expression(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None:
+    if _is_text(kind):
+        return text_expression(column, ref)
+    spec = column.catalogue
+    if spec is None or spec.data_type is DataType.STRING:
+        return _into_text(column, kind, ref)
+    if spec.data_type is DataType.DECIMAL and not spec.allowed_values:
+        return _decimal(kind, ref)
+    if spec.data_type is DataType.DATETIME and not spec.allowed_values:
+        return _instant(kind, ref)
+    if spec.data_type is DataType.JSON and _is_text_map(kind):
+        return text_expression(column, map_as_json(ref))
+    return None
+
+
+def _is_text_map(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_map(kind) and _is_text(kind.key_type) and _is_text(kind.item_type))
+
+
+def map_as_json(ref: str) -> str:
+    """A MAP(VARCHAR, VARCHAR) (AWS writes ``Tags`` so) as the JSON text Python's ``json.dumps``
+    writes for it (the Arrow path's rendering), or a refusal: only where every key and value is
+    printable ASCII without quotes or backslashes (nothing to escape) and keys are unique."""
+    plain = r"[\x20\x21\x23-\x5b\x5d-\x7e]*"
+    entries = f"map_entries({ref})"
+    accepted = (
+        f"coalesce(list_bool_and(list_transform({entries}, lambda e: "
+        f"regexp_full_match(e.key, '{plain}') AND "
+        f"(e.value IS NULL OR regexp_full_match(e.value, '{plain}')))), true) "
+        f"AND len(map_keys({ref})) = len(list_distinct(map_keys({ref})))"
+    )
+    text = (f"'{{' || array_to_string(list_transform({entries}, lambda e: "
+            f"'\"' || e.key || '\": ' || CASE WHEN e.value IS NULL THEN 'null' "
+            f"ELSE '\"' || e.value || '\"' END), ', ') || '}}'")
+    return _guarded(ref, accepted, text)
+
+
+def _into_text(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None:
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):  # Arrow writes the same text
+        return text_expression(column, f"CAST({ref} AS VARCHAR)")
+    if pa.types.is_float64(kind):
+        return text_expression(column, double_as_text(ref))
+    return None
+
+
+def _instant(kind: pa.DataType, ref: str) -> str | None:
+    if (pa.types.is_timestamp(kind) and kind.unit != "ns") or pa.types.is_date32(kind):
+        instant = f"CAST({ref} AS TIMESTAMPTZ)"
+        return _guarded(ref, f"{instant} BETWEEN '{_FIRST}' AND '{_LAST}'", instant)
+    return None
+
+
+def _decimal(kind: pa.DataType, ref: str) -> str | None:
+    if pa.types.is_integer(kind):
+        return f"CAST({ref} AS DECIMAL(38, 18))"
+    if pa.types.is_decimal128(kind) and 0 <= kind.scale <= 18:
+        # Exact, or an out-of-range error (more than 20 integer digits) that sends the file
+        # back to the authority, which names the row.
+        return f"CAST({ref} AS DECIMAL(38, 18))"
+    if pa.types.is_decimal128(kind) and kind.scale > 18:
+        # Only when the digits past the 18th are zeros (the cast would round them).
+        typed = f"CAST({ref} AS DECIMAL(38, 18))"
+        return _guarded(ref, f"CAST({typed} AS DECIMAL(38, {kind.scale})) = {ref}", typed)
+    if pa.types.is_float64(kind):
+        return double_as_decimal(ref)
+    return None
+
+
+def double_as_decimal(ref: str) -> str:
+    """A DOUBLE as the DECIMAL(38,18) of its shortest round-trip text, or a refusal."""
+    # DuckDB writes a finite DOUBLE as "-123.45" or "-1.2345e-05": the digits after the point,
+    # less the exponent, are its fractional digits; more than 18 would be rounded by the cast.
+    # "nan" and "inf" fail the cast itself. (String functions: a regex costs twice as much.)
+    text = f"CAST({ref} AS VARCHAR)"
+    return _guarded(ref, f"{_fraction(text)} <= 18", f"CAST({text} AS DECIMAL(38, 18))")
+
+
+def _fraction(text: str) -> str:
+    """How many fractional digits DuckDB's text of a DOUBLE stands for."""
+    dot, e = f"strpos({text}, '.')", f"strpos({text}, 'e')"
+    return (f"CASE WHEN {e} = 0 THEN (CASE WHEN {dot} > 0 THEN length({text}) - {dot} "
+            f"ELSE 0 END) ELSE (CASE WHEN {dot} > 0 THEN {e} - {dot} - 1 ELSE 0 END) "
+            f"- CAST(substr({text}, {e} + 1) AS INTEGER) END")
+
+
+def double_as_text(ref: str) -> str:
+    """A DOUBLE as the text Arrow writes for it, or a refusal."""
+    # Where both write plain digits (0.0001 <= |x| < 1e10, or 0), Arrow's text is DuckDB's
+    # without a trailing ".0" (Arrow "100", DuckDB "100.0"). From 1e-6 to 0.0001 Arrow writes
+    # plain digits ("0.000016") and DuckDB an exponent ("1.6e-05"): the exact decimal of
+    # DuckDB's text, trailing zeros trimmed, is Arrow's. Elsewhere both write exponents, in
+    # different forms (Arrow "1e-7" and "1e+10", DuckDB "1e-07" and "10000000000.0"): refused.
+    text = f"CAST({ref} AS VARCHAR)"
+    plain = f"CASE WHEN suffix({text}, '.0') THEN left({text}, -2) ELSE {text} END"
+    small = f"rtrim(CAST(CAST({text} AS DECIMAL(38, 18)) AS VARCHAR), '0')"
+    return (f"CASE WHEN {ref} IS NULL THEN NULL "
+            f"WHEN {ref} = 0 OR (abs({ref}) >= 1e-4 AND abs({ref}) < 1e10) THEN {plain} "
+            f"WHEN abs({ref}) >= 1e-6 AND abs({ref}) < 1e-4 AND {_fraction(text)} <= 18 "
+            f"THEN {small} ELSE error('{REFUSED}') END")
+
+
+def _guarded(ref: str, accepted: str, typed: str) -> str:
+    return (f"CASE WHEN {ref} IS NULL THEN NULL WHEN {accepted} THEN {typed} "
+            f"ELSE error('{REFUSED}') END")
