@@ -18,9 +18,10 @@ keep a stop request from being mistaken for something else:
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 from focusflow.errors import Interrupted
@@ -32,6 +33,7 @@ class _State:
     received: int | None = None  # the first stop signal since ``install``
     held = False  # a sink is committing, or committed and the command has not settled: signals
     # are remembered, not raised
+    deferred_to: Callable[[], None] | None = None  # a driver's own cancel, while it runs Python
 
 
 _state = _State()
@@ -40,8 +42,12 @@ _state = _State()
 def _handler(signum: int, _: FrameType | None) -> None:
     if _state.received is None:
         _state.received = signum
-    if not _state.held:
-        raise Interrupted(_state.received)
+    if _state.held:
+        return
+    if _state.deferred_to is not None:
+        _state.deferred_to()
+        return
+    raise Interrupted(_state.received)
 
 
 def install() -> Callable[[], None]:
@@ -77,6 +83,21 @@ def check() -> None:
         raise Interrupted(_state.received)
 
 
+@contextlib.contextmanager
+def deferred(cancel: Callable[[], None]) -> Iterator[None]:
+    """While a driver runs a query that calls back into Python (DuckDB pulling an Arrow stream
+    that a Python generator feeds), a signal calls the driver's own ``cancel`` instead of raising
+    inside the callback: an exception raised there crosses the driver's C++ frames, which can
+    only print it (a traceback on stderr). The driver then fails the query with its interrupt
+    error, which the sink's ``check()`` turns into ``Interrupted``."""
+    previous = _state.deferred_to
+    _state.deferred_to = cancel
+    try:
+        yield
+    finally:
+        _state.deferred_to = previous
+
+
 def hold() -> None:
     """Hold stop signals from now until ``settle()``/``release()`` (a sink, right before its
     COMMIT): the commit completes, and the command learns of it before the stop."""
@@ -95,4 +116,4 @@ def settle() -> None:
     check()
 
 
-__all__ = ["SIGNALS", "check", "hold", "install", "received", "release", "settle"]
+__all__ = ["SIGNALS", "check", "deferred", "hold", "install", "received", "release", "settle"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -55,3 +56,38 @@ def test_without_a_hold_a_signal_stops_at_once() -> None:
                 pass
     finally:
         restore()
+
+
+def test_a_signal_while_duckdb_pulls_python_rows_cancels_the_query(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # The rows reach DuckDB through a Python generator that DuckDB calls from inside its query.
+    # Under load a signal raised there once crossed DuckDB's C++ frames, which printed a
+    # "Critical nanobind error" and a traceback; the race did not reproduce on demand, so this
+    # pins the outcome the sink's deferral guarantees: the stop, nothing committed, silence.
+    schema = pa.schema([pa.field("BilledCost", pa.decimal128(38, 18))])
+    cancelled: list[bool] = []
+
+    def rows() -> Iterator[pa.RecordBatch]:
+        for number in range(50):
+            if number == 10:
+                os.kill(os.getpid(), signal.SIGINT)
+                cancelled.append(interrupts.received() == signal.SIGINT)
+            yield pa.record_batch([pa.array([number], pa.decimal128(38, 18))], schema=schema)
+
+    restore = interrupts.install()
+    try:
+        sink = open_sink(f"duckdb:///{tmp_path / 'x.duckdb'}")
+        try:
+            sink.load(_request())
+            request = LoadRequest(table="focus", source_id="t", schema=schema, batches=rows())
+            with pytest.raises(Interrupted) as stopped:
+                sink.load(request)
+            assert stopped.value.exit_code == 130
+            assert cancelled == [True]  # the handler returned inside the generator: no raise
+            count = sink.query("focus", "SELECT COUNT(*) AS n FROM {table}").column("n")
+            assert count.to_pylist() == [1]  # the earlier load only: nothing committed
+        finally:
+            sink.close()
+    finally:
+        restore()
+    assert capfd.readouterr().err == ""

@@ -138,15 +138,18 @@ class DuckDBSink:
             request, from_parquet, failure)
         columns = ", ".join(quote(n) for n in names)
         try:
-            if incoming is not None:
-                con.register("focusflow_incoming", incoming)
-            for check in checks:
-                con.execute(check, params).fetchall()
-            con.execute(
-                f"INSERT INTO {table_sql} ({columns}, {quote(SOURCE_COLUMN)}, "
-                f"{quote(LOAD_COLUMN)}) SELECT {selected}, ?, ? FROM {source}",
-                [request.source_id, load_id, *params],
-            )
+            # DuckDB pulls the incoming stream through Python: a signal cancels the query
+            with interrupts.deferred(con.interrupt):
+                if incoming is not None:
+                    con.register("focusflow_incoming", incoming)
+                for check in checks:
+                    con.execute(check, params).fetchall()
+                con.execute(
+                    f"INSERT INTO {table_sql} ({columns}, {quote(SOURCE_COLUMN)}, "
+                    f"{quote(LOAD_COLUMN)}) SELECT {selected}, ?, ? FROM {source}",
+                    [request.source_id, load_id, *params],
+                )
+            interrupts.check()  # a signal the query finished before noticing
         except duckdb.Error as exc:
             interrupts.check()  # a signal DuckDB noticed mid-query is never "rows refused"
             if failure:  # the reader's own error (bad row) is the real cause
