@@ -111,7 +111,9 @@ class FocusReader:
         if not self._finished:
             raise RuntimeError("the fingerprint is known only after the whole file was read")
         content = self._text.content
-        return content.fingerprint if content is not None else self._meter.fingerprint
+        if content is None:  # open_text_batches always sets it
+            raise RuntimeError("the reader has no content stream to fingerprint")
+        return content.fingerprint
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Typed batches in file order; raises ``InputError`` at the first bad row."""
