@@ -25,8 +25,10 @@ class LazyModule(types.ModuleType):
 
     def __getattr__(self, attribute: str) -> Any:
         module = importlib.import_module(self.__name__)
-        # Later reads find the attributes here and skip this method.
-        self.__dict__.update(module.__dict__)
+        # Later reads find the attributes here and skip this method (one set on the stand-in
+        # meanwhile, e.g. by a test's monkeypatch, is kept).
+        for name, value in module.__dict__.items():
+            self.__dict__.setdefault(name, value)
         return getattr(module, attribute)
 
 

@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from fixtures.paths import EXAMPLES
+from focusflow.lazy import lazy_module
 
 SAMPLE = EXAMPLES / "focus_1_2_cost_and_usage_azure.csv"
 # Imported lazily; the Parquet-into-DuckDB path must not touch them.
@@ -77,3 +79,17 @@ def test_the_lazy_modules_still_load_when_a_command_uses_them(tmp_path: Path) ->
     assert export.returncode == 0, export.stdout + export.stderr
     assert "pyarrow.compute" in modules
     assert out.read_text().splitlines()[0] == SAMPLE.read_text().splitlines()[0].lstrip("\ufeff")
+
+
+def test_a_lazy_module_imports_at_first_use_and_keeps_what_was_set_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "focusflow_lazy_probe.py").write_text("ANSWER = 42\nOTHER = 'real'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "focusflow_lazy_probe", raising=False)
+    probe = lazy_module("focusflow_lazy_probe")
+    assert "focusflow_lazy_probe" not in sys.modules
+    probe.OTHER = "patched"  # as a test's monkeypatch would, before the first use
+    assert probe.ANSWER == 42
+    assert "focusflow_lazy_probe" in sys.modules
+    assert probe.OTHER == "patched"
