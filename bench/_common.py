@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import subprocess
 import sys
@@ -53,6 +54,16 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> Run:
 
 
 FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
+
+
+def compile_bytecode() -> None:
+    """Compile focusflow's modules as an install does (pip and the image write bytecode).
+
+    An editable checkout run with ``PYTHONDONTWRITEBYTECODE`` set (as in CI and these dev
+    sessions) would otherwise compile every module from source on each run: about 0.07 s of
+    CPU the reference does not pay, as its own modules come compiled.
+    """
+    compileall.compile_dir(REPO / "src" / "focusflow", quiet=1)
 
 
 def focusflow_ingest(csv: Path, db_url: str) -> tuple[float, float]:

@@ -30,6 +30,7 @@ from rich.table import Table
 from _common import (
     WORK,
     Run,
+    compile_bytecode,
     focusflow_ingest,
     focusflow_ingest_run,
     make_focus_csv,
@@ -69,6 +70,7 @@ def duckdb_parquet_reference(parquet: Path, db: Path) -> Run:
 
 def parquet_main(rows: int, repeat: int) -> None:
     """The Parquet bench: interleaved runs, medians of CPU, wall and peak RSS."""
+    compile_bytecode()
     parquet = make_focus_parquet(make_focus_csv(rows, WORK / f"focus_{rows}.csv"),
                                  WORK / f"focus_{rows}.parquet")
     db_dir = WORK / "db"

@@ -9,14 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
 from focusflow import interrupts
@@ -192,6 +184,15 @@ def _ingest_one(uri: str, sink: Sink, options: IngestOptions) -> list[IngestOutc
     name = Path(uri).name or uri
     if not console.is_terminal:  # a Job or a pipe: progress as log lines every few seconds
         return ingest_location(uri, sink, options, ProgressLog(name))
+    from rich.progress import (  # noqa: PLC0415 - a bar only in a terminal
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
         TransferSpeedColumn(), TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(),

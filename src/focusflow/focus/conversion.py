@@ -15,14 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from focusflow.errors import InputError
 from focusflow.focus.catalogue import DataType, is_custom
 from focusflow.focus.schema import DECIMAL, TIMESTAMP, Layout, LayoutColumn
+from focusflow.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:  # the DuckDB paths type rows inside DuckDB and never call a kernel
+    pc = lazy_module("pyarrow.compute")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,14 +20,19 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from focusflow.errors import InputError, UnreadableInputError
 from focusflow.focus.streams import ContentStream, PrefixedStream, read_prefix
+from focusflow.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+else:  # a Parquet file loaded into DuckDB needs neither
+    pc, pacsv = lazy_module("pyarrow.compute"), lazy_module("pyarrow.csv")
 
 SNIFF_BYTES = 64 * 1024
 # Arrow's streaming CSV reader reads ahead a few dozen blocks; 1 MiB blocks keep that

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,8 @@ from focusflow.errors import ConfigError, SourceError, TransientSourceError
 from focusflow.focus.streams import IteratorStream
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -46,6 +47,8 @@ class HttpOptions:
         if self.insecure:
             return False
         if self.ca_file:
+            import ssl  # noqa: PLC0415 - only https sources need TLS (a local load skips it)
+
             return ssl.create_default_context(cafile=self.ca_file)
         return True
 

@@ -21,13 +21,18 @@ import uuid
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from focusflow.errors import SinkError
+from focusflow.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+else:  # only an export writes: ``ingest`` imports this module for its formats
+    pc, pq = lazy_module("pyarrow.compute"), lazy_module("pyarrow.parquet")
 
 BATCH_ROWS = 8192
 _TEXT = pa.string()

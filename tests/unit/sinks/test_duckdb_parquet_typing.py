@@ -12,6 +12,7 @@ by Arrow (``decimal(38,18)``), with one column's type or value changed per case.
 from __future__ import annotations
 
 import decimal
+import math
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -369,6 +370,37 @@ def test_doubles_become_the_decimal_arrow_reads_from_their_text_or_are_refused()
         if mine is not None:
             assert mine == theirs, (value, mine, theirs)
     assert sum(v is not None for v in written) > len(values) // 2
+
+
+def test_doubles_near_the_edges_of_the_arithmetic_branch_load_their_shortest_text() -> None:
+    # Values with at most 10 decimals below 1e5 skip the text (n = round(x * 1e10) is proved
+    # to be the shortest text's digits); their neighbours one ulp away (17 significant digits),
+    # values with 11 decimals, and values at 1e5 take the text. Each must load exactly the
+    # decimal of Arrow's text, and none with at most 18 decimals may be refused.
+    rng = random.Random(13)  # noqa: S311 - reproducible test data
+    values = [0.0, -0.0, 1e-10, -1e-10, 5e-11, 1.5e-10, 99999.9999999999, 1e5, -1e5,
+              99999.99999999999, 12345.6789, 0.29, 0.1 + 0.2, 2.0**-33, 65536.00001]
+    for _ in range(5_000):
+        decimal_text = f"{rng.randint(0, 10 ** rng.randint(1, 15))}e-{rng.randint(0, 12)}"
+        value = rng.choice((1, -1)) * float(decimal_text)
+        values += [value, math.nextafter(value, math.inf), math.nextafter(value, -math.inf)]
+    def places(value: float) -> int:
+        exponent = decimal.Decimal(repr(value)).as_tuple().exponent
+        assert isinstance(exponent, int)
+        return -exponent
+
+    values = [v for v in values if abs(v) < 1e7 and places(v) <= 18]
+    expression = parquet.double_as_decimal("x")
+    con = duckdb.connect()
+    written = [row[0] for row in con.execute(
+        f"SELECT {expression} FROM (SELECT unnest(?::DOUBLE[]) AS x)", [values]).fetchall()]
+    arrow = pa.array(values, pa.float64()).cast(pa.string()).to_pylist()
+    assert written == [decimal.Decimal(text) for text in arrow]
+    arithmetic = con.execute(
+        "SELECT count(*) FROM (SELECT unnest(?::DOUBLE[]) AS x) "
+        "WHERE abs(x) < 1e5 AND round(x * 1e10) / 1e10 = x", [values]).fetchone()
+    assert arithmetic is not None
+    assert len(values) // 10 < arithmetic[0] < len(values) // 2  # both branches are exercised
 
 
 def test_doubles_in_text_columns_are_written_as_arrow_writes_them_or_refused() -> None:

@@ -165,11 +165,25 @@ def _decimal(kind: pa.DataType, ref: str) -> str | None:
 
 def double_as_decimal(ref: str) -> str:
     """A DOUBLE as the DECIMAL(38,18) of its shortest round-trip text, or a refusal."""
-    # DuckDB writes a finite DOUBLE as "-123.45" or "-1.2345e-05": the digits after the point,
-    # less the exponent, are its fractional digits; more than 18 would be rounded by the cast.
-    # "nan" and "inf" fail the cast itself. (String functions: a regex costs twice as much.)
+    # Most costs and prices have at most 10 decimals: then n = round(x * 1e10) and the test
+    # n / 1e10 = x (IEEE operations, each correctly rounded) prove that n / 10^10 is the
+    # shortest text's value, for |x| < 1e5: there n is exact (|x| * 1e10 < 2^53), the rounding
+    # errors stay far below 0.5, and x's round-trip interval (one ulp, < 1e-10) holds no other
+    # decimal of 10 places, so the shortest text, which has no more places, is that decimal.
+    # The value is then built by integer and decimal arithmetic, without any text.
+    scaled = f"round({ref} * 1e10)"
+    tenths = (f"CAST(CAST(CAST({scaled} AS BIGINT) AS DECIMAL(18, 0)) * 0.0000000001 "
+              "AS DECIMAL(38, 18))")
+    # Otherwise the text: DuckDB writes a finite DOUBLE as "-123.45" or "-1.2345e-05": the
+    # digits after the point, less the exponent, are its fractional digits; more than 18
+    # would be rounded by the cast. From 0.01 up they are at most 18 (a shortest text has at
+    # most 17 significant digits), so only smaller values are counted. "nan" and "inf" fail
+    # the cast itself. (String functions: a regex costs twice as much.)
     text = f"CAST({ref} AS VARCHAR)"
-    return _guarded(ref, f"{_fraction(text)} <= 18", f"CAST({text} AS DECIMAL(38, 18))")
+    return (f"CASE WHEN {ref} IS NULL THEN NULL "
+            f"WHEN abs({ref}) < 1e5 AND {scaled} / 1e10 = {ref} THEN {tenths} "
+            f"WHEN abs({ref}) >= 0.01 OR {ref} = 0 OR {_fraction(text)} <= 18 "
+            f"THEN CAST({text} AS DECIMAL(38, 18)) ELSE error('{REFUSED}') END")
 
 
 def _fraction(text: str) -> str:

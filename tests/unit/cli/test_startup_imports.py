@@ -1,0 +1,95 @@
+"""A run imports only what it uses: a Parquet file loaded into DuckDB by the real console entry.
+
+DuckDB reads and types the file itself, so the run never calls an Arrow compute kernel, the
+Arrow CSV parser or a terminal progress bar (nor the Parquet writer). Each of those imports
+costs CPU time that DuckDB's own ``read_parquet`` does not pay (``docs/ingest.md``,
+Performance); the modules are imported on first use (``focusflow.lazy``). The file is the
+bundled Azure FOCUS 1.2 sample, typed by DuckDB's own Parquet writer.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from fixtures.paths import EXAMPLES
+from focusflow.lazy import lazy_module
+
+SAMPLE = EXAMPLES / "focus_1_2_cost_and_usage_azure.csv"
+# Imported lazily; the Parquet-into-DuckDB path must not touch them.
+NOT_NEEDED = ("pyarrow.compute", "pyarrow.csv", "rich.progress")
+
+RUN_AND_LIST_MODULES = (
+    "import atexit, json, sys\n"
+    "out = sys.argv.pop(1)\n"
+    "atexit.register(lambda: open(out, 'w').write(json.dumps(sorted(sys.modules))))\n"
+    "sys.argv[0] = 'focusflow'\n"
+    "from focusflow.__main__ import main\n"
+    "main()\n"
+)
+
+
+def modules_of_a_run(args: list[str], listing: Path) -> tuple[subprocess.CompletedProcess[str],
+                                                              set[str]]:
+    """Run ``focusflow ARGS`` as the console script does; the modules it had imported."""
+    result = subprocess.run([sys.executable, "-c", RUN_AND_LIST_MODULES, str(listing), *args],
+                            capture_output=True, text=True, check=False)
+    return result, set(json.loads(listing.read_text()))
+
+
+def test_a_parquet_ingest_into_duckdb_imports_no_compute_kernels_csv_parser_or_progress_bar(
+    tmp_path: Path,
+) -> None:
+    parquet = tmp_path / "azure.parquet"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"COPY (SELECT * FROM read_csv(?, header = true)) TO '{parquet}' "
+                "(FORMAT parquet)", [str(SAMPLE)])
+    con.close()
+    db = tmp_path / "focus.duckdb"
+    result, modules = modules_of_a_run(["ingest", str(parquet), "--db", f"duckdb:///{db}"],
+                                       tmp_path / "modules.json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = duckdb.connect(str(db), read_only=True).execute(
+        "SELECT count(*) FROM focus").fetchall()
+    expected = duckdb.connect().execute(
+        "SELECT count(*) FROM read_csv(?, header = true)", [str(SAMPLE)]).fetchall()
+    assert rows == expected
+    # Also proof that the rows took DuckDB's Parquet path: the text path renders the
+    # timestamps and doubles with compute kernels.
+    assert sorted(set(NOT_NEEDED) & modules) == []
+
+
+def test_the_lazy_modules_still_load_when_a_command_uses_them(tmp_path: Path) -> None:
+    # The same file through the Arrow path (a CSV export of the loaded table needs the
+    # compute kernels): the stand-ins import the real modules on first use.
+    db = tmp_path / "focus.duckdb"
+    load, _ = modules_of_a_run(["ingest", str(SAMPLE), "--db", f"duckdb:///{db}",
+                                "--skip-invalid", "--rejects", str(tmp_path / "rejects.csv")],
+                               tmp_path / "load.json")
+    assert load.returncode == 0, load.stdout + load.stderr
+    out = tmp_path / "back.csv"
+    export, modules = modules_of_a_run(["export", str(out), "--db", f"duckdb:///{db}"],
+                                       tmp_path / "export.json")
+    assert export.returncode == 0, export.stdout + export.stderr
+    assert "pyarrow.compute" in modules
+    assert out.read_text().splitlines()[0] == SAMPLE.read_text().splitlines()[0].lstrip("\ufeff")
+
+
+def test_a_lazy_module_imports_at_first_use_and_keeps_what_was_set_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "focusflow_lazy_probe.py").write_text("ANSWER = 42\nOTHER = 'real'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "focusflow_lazy_probe", raising=False)
+    probe = lazy_module("focusflow_lazy_probe")
+    assert "focusflow_lazy_probe" not in sys.modules
+    probe.OTHER = "patched"  # as a test's monkeypatch would, before the first use
+    assert probe.ANSWER == 42
+    assert "focusflow_lazy_probe" in sys.modules
+    assert probe.OTHER == "patched"
