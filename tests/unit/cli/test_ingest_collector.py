@@ -4,6 +4,7 @@ pulls rows on (0.06 s per 200k-row load). A one-shot process loses nothing by it
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,6 @@ print(gc.get_freeze_count())
 def test_ingest_freezes_the_startup_objects_before_loading(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", RUN, str(SAMPLE), f"duckdb:///{tmp_path / 'f.duckdb'}"],
-        capture_output=True, text=True, check=True, env={"COLUMNS": "120", "PATH": ""})
+        capture_output=True, text=True, check=True, env={**os.environ, "COLUMNS": "120"})
     frozen = int(done.stdout.strip().splitlines()[-1])
     assert frozen > 10_000  # the imports' objects (typer, rich, pyarrow, duckdb, focusflow)
