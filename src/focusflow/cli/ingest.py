@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -96,6 +97,9 @@ def ingest_command(
     log_json: LogJson = False,
 ) -> None:
     """Load FOCUS reports into a database, replacing each source's earlier rows per period."""
+    # The objects of the imports live as long as this one-shot process: the collector need
+    # not walk them again (a full collection mid-load took 0.06 s on DuckDB's thread).
+    gc.freeze()
     setup_logging(log_level, log_json)
     http = http_options(header, bearer_token, username, password, ca_file, insecure)
     options = IngestOptions(

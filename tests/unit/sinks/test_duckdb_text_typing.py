@@ -8,6 +8,7 @@ typed path rejects, nor load a value differently (rounding, leniency).
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,9 +16,10 @@ import pytest
 
 from fixtures.paths import EXAMPLES, sample_files
 from focusflow.errors import InputError
+from focusflow.focus import FocusReader
 from focusflow.ingest import IngestOptions, ingest
 from focusflow.ingest.job import _ingest_file
-from focusflow.sinks import TextRowsRefused, open_sink
+from focusflow.sinks import LoadRequest, TextRows, TextRowsRefused, open_sink
 
 TEMPLATE = EXAMPLES / "focus_1_2_cost_and_usage_azure.csv"
 
@@ -130,3 +132,45 @@ def test_every_sample_loads_on_the_fast_path_exactly_as_typed(tmp_path: Path, pa
     typed = load(path, tmp_path / "typed.duckdb", fast=False)
     assert fast.num_rows > 0
     assert fast.equals(typed)
+
+
+def _settings(sink) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    # A second connection to the same database: the first is busy with the load's INSERT.
+    rows = sink._con.cursor().execute(
+        "SELECT current_setting('threads'), current_setting('memory_limit')").fetchall()
+    return int(rows[0][0]), str(rows[0][1])
+
+
+@pytest.mark.parametrize("value", ["12.5", "1e3"], ids=["loaded", "refused"])
+def test_duckdb_leaves_half_the_cores_to_the_csv_parser_while_it_pulls_rows(
+    tmp_path: Path, value: str
+) -> None:
+    """While DuckDB types Python-fed text rows it runs on half the cores (Arrow parses on the
+    others) with a bounded buffer pool (one thread would otherwise keep every row group it
+    wrote: peak RSS grew 1.57x with twice the rows); both settings are back to DuckDB's
+    defaults after the load, loaded or refused."""
+    path = one_row_file(tmp_path, "BilledCost", value)
+    sink = open_sink(f"duckdb:///{tmp_path / 'f.duckdb'}")
+    try:
+        threads, memory = _settings(sink)
+        seen: list[tuple[int, str]] = []
+        with FocusReader(str(path)) as reader:
+            def batches() -> Iterator[pa.RecordBatch]:
+                for batch in reader.text_batches():
+                    seen.append(_settings(sink))
+                    yield batch
+
+            request = LoadRequest("focus", "s", reader.schema, [], None,
+                                  text=TextRows(reader.layout, batches()))
+            try:
+                sink.load(request)
+            except TextRowsRefused:
+                assert value == "1e3"
+            else:
+                assert value == "12.5"
+        assert len(seen) == 1
+        assert seen[0][0] == max(1, threads // 2)
+        assert seen[0][1] != memory  # capped (DuckDB prints the cap in its own units)
+        assert _settings(sink) == (threads, memory)
+    finally:
+        sink.close()

@@ -76,7 +76,7 @@ class DuckDBSink:
         except duckdb.Error as exc:
             raise SinkError(f"duckdb {self.path}: {exc}") from exc
         self._con.execute("SET TimeZone = 'UTC'")
-        self._capped = False
+        self._load_settings: list[str] = []  # SET for the load in progress, RESET after
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, request: LoadRequest) -> LoadResult:
@@ -96,7 +96,7 @@ class DuckDBSink:
                 con.rollback()
                 raise
             finally:
-                self._uncap_memory()
+                self._reset_load_settings()
         except FocusflowError:
             raise
         except duckdb.Error as exc:
@@ -107,15 +107,27 @@ class DuckDBSink:
     def _cap_memory(self) -> None:
         # DuckDB keeps up to 80% of RAM as buffers by default; a Parquet scan streams row
         # groups, so a bounded pool keeps peak memory near the reference's with the same CPU.
-        # Reset after the transaction ends (an aborted one refuses even RESET).
+        # The same holds for text rows, whose written row groups DuckDB otherwise keeps too.
         threads = self._con.execute("SELECT current_setting('threads')").fetchall()[0][0]
-        self._con.execute(f"SET memory_limit = '{max(256, 128 * int(threads))}MB'")
-        self._capped = True
+        self._set_for_load("memory_limit", f"'{max(256, 128 * int(threads))}MB'")
 
-    def _uncap_memory(self) -> None:
-        if self._capped:
-            self._capped = False
-            self._con.execute("RESET memory_limit")
+    def _share_cores_with_reader(self) -> None:
+        # Rows fed from Python arrive from Arrow's CSV parser, which runs on its own threads:
+        # DuckDB on every core as well oversubscribes them, and its threads contend for the
+        # one Python stream. Half the cores for DuckDB cut the CPU time of a 200k-row load by
+        # a quarter and its wall time too (docs/ingest.md, "Performance").
+        threads = self._con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        self._set_for_load("threads", str(max(1, int(threads) // 2)))
+
+    def _set_for_load(self, name: str, value: str) -> None:
+        """SET a DuckDB option (a constant of this module) for the load in progress only."""
+        self._con.execute(f"SET {name} = {value}")
+        self._load_settings.append(name)
+
+    def _reset_load_settings(self) -> None:
+        # After the transaction ends: an aborted one refuses even RESET.
+        while self._load_settings:
+            self._con.execute(f"RESET {self._load_settings.pop()}")
 
     def _previous_fingerprint(self, request: LoadRequest) -> str | None:
         # fetchall: a half-fetched result blocks the connection's next statement (duckdb 2).
@@ -198,10 +210,13 @@ class DuckDBSink:
             if self.path != ":memory:":  # there the pool holds the data itself
                 self._cap_memory()
             return None, source, typing.select, params, typing.checks
-        incoming, selected = (
-            _typed_in_database(request.text, failure) if request.text is not None
-            else _typed_by_reader(request, failure)
-        )
+        if request.text is not None:
+            if self.path != ":memory:":  # single-threaded, DuckDB would keep every row group
+                self._cap_memory()
+            self._share_cores_with_reader()
+            incoming, selected = _typed_in_database(request.text, failure)
+        else:
+            incoming, selected = _typed_by_reader(request, failure)
         return incoming, "focusflow_incoming", selected, [], []
 
     def _ensure_table(self, table_sql: str, schema: pa.Schema) -> None:
