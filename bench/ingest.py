@@ -70,11 +70,17 @@ def duckdb_parquet_reference(parquet: Path, db: Path) -> Run:
     return run_measured([*python_snippet(code), str(db), str(parquet)])
 
 
-def parquet_main(rows: int, repeat: int) -> None:
+def bench_csv(rows: int, data: str) -> Path:
+    """The generated CSV of ``rows`` rows, ``varied`` or ``repeated`` (see make_focus_csv)."""
+    name = "focus" if data == "repeated" else f"focus_{data}"
+    return make_focus_csv(rows, WORK / f"{name}_{rows}.csv", varied=data == "varied")
+
+
+def parquet_main(rows: int, repeat: int, data: str) -> None:
     """The Parquet bench: interleaved runs, medians of CPU, wall and peak RSS."""
     compile_bytecode()
-    parquet = make_focus_parquet(make_focus_csv(rows, WORK / f"focus_{rows}.csv"),
-                                 WORK / f"focus_{rows}.parquet")
+    one = bench_csv(rows, data)
+    parquet = make_focus_parquet(one, one.with_suffix(".parquet"))
     db_dir = WORK / "db"
     reference: list[Run] = []
     ours: list[Run] = []
@@ -83,8 +89,8 @@ def parquet_main(rows: int, repeat: int) -> None:
         db_dir.mkdir()
         reference.append(duckdb_parquet_reference(parquet, db_dir / "ref.duckdb"))
         ours.append(focusflow_ingest_run(parquet, f"duckdb:///{db_dir / f'ff{attempt}.duckdb'}"))
-    double = make_focus_parquet(make_focus_csv(rows * 2, WORK / f"focus_{rows * 2}.csv"),
-                                WORK / f"focus_{rows * 2}.parquet")
+    two = bench_csv(rows * 2, data)
+    double = make_focus_parquet(two, two.with_suffix(".parquet"))
     twice_reference = duckdb_parquet_reference(double, db_dir / "ref2x.duckdb")
     twice = focusflow_ingest_run(double, f"duckdb:///{db_dir / 'ff2x.duckdb'}")
     shutil.rmtree(db_dir, ignore_errors=True)
@@ -96,7 +102,8 @@ def parquet_main(rows: int, repeat: int) -> None:
     ref_wall, mine_wall = median(reference, "seconds"), median(ours, "seconds")
     ref_rss, mine_rss = median(reference, "peak_rss_mb"), median(ours, "peak_rss_mb")
     size = parquet.stat().st_size / 1e6
-    table = Table(title=f"Ingest {rows:,} rows ({size:.1f} MB FOCUS Parquet written by DuckDB), "
+    table = Table(title=f"Ingest {rows:,} {data} rows ({size:.1f} MB FOCUS Parquet written by "
+                        "DuckDB), "
                         f"median of {repeat} interleaved runs")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -132,11 +139,10 @@ def make_gzip(csv: Path) -> Path:
     return out
 
 
-def csv_main(rows: int, repeat: int, compressed: bool) -> None:
+def csv_main(rows: int, repeat: int, compressed: bool, data: str) -> None:
     """The CSV (or CSV.gz) bench: interleaved runs, medians of CPU, wall and peak RSS."""
     compile_bytecode()
-    one = make_focus_csv(rows, WORK / f"focus_{rows}.csv")
-    two = make_focus_csv(rows * 2, WORK / f"focus_{rows * 2}.csv")
+    one, two = bench_csv(rows, data), bench_csv(rows * 2, data)
     if compressed:
         one, two = make_gzip(one), make_gzip(two)
     db_dir = WORK / "db"
@@ -157,7 +163,8 @@ def csv_main(rows: int, repeat: int, compressed: bool) -> None:
     ref_wall, mine_wall = median(reference, "seconds"), median(ours, "seconds")
     ref_rss, mine_rss = median(reference, "peak_rss_mb"), median(ours, "peak_rss_mb")
     kind = "CSV.gz" if compressed else "CSV"
-    table = Table(title=f"Ingest {rows:,} rows ({one.stat().st_size / 1e6:.0f} MB FOCUS {kind}), "
+    table = Table(title=f"Ingest {rows:,} {data} rows ({one.stat().st_size / 1e6:.0f} MB FOCUS "
+                        f"{kind}), "
                         f"median of {repeat} interleaved runs")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -188,12 +195,16 @@ def main() -> None:
     parser.add_argument("--format", choices=("csv", "parquet"), default="csv")
     parser.add_argument("--gzip", action="store_true",
                         help="CSV only: read a gzip-compressed copy (both sides)")
+    parser.add_argument("--data", choices=("varied", "repeated"), default="varied",
+                        help="varied: each copy of the sample a different hour and scale (the "
+                             "file issue 16 was measured on: 222 MB CSV, 14 MB Parquet); "
+                             "repeated: the sample copied as it is (1.4 MB Parquet)")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     if args.format == "parquet":
-        parquet_main(args.rows, args.repeat)
+        parquet_main(args.rows, args.repeat, args.data)
         return
-    csv_main(args.rows, args.repeat, args.gzip)
+    csv_main(args.rows, args.repeat, args.gzip, args.data)
 
 
 if __name__ == "__main__":
