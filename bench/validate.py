@@ -268,7 +268,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    console = Console()
+    console = Console(width=int(os.environ.get("COLUMNS", "170")))
     sample = mixed_sample()
     one = make_focus_csv(args.rows, WORK / f"focus_mixed_{args.rows}.csv", sample)
     two = make_focus_csv(args.rows * 2, WORK / f"focus_mixed_{args.rows * 2}.csv", sample)
