@@ -36,7 +36,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from _common import REPO, WORK, make_focus_csv, python_snippet
+from _common import REPO, WORK, compile_bytecode, make_focus_csv, python_snippet
 
 FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
 FV_VERSION = "2.2.1"
@@ -273,6 +273,7 @@ def main() -> None:
     one = make_focus_csv(args.rows, WORK / f"focus_mixed_{args.rows}.csv", sample)
     two = make_focus_csv(args.rows * 2, WORK / f"focus_mixed_{args.rows * 2}.csv", sample)
     ensure_model()
+    compile_bytecode()  # as an install does: the reference's modules come compiled too
     load_before = os.getloadavg()
     # Interleaved: on a shared machine every side sees the same background load.
     ours_json = WORK / "focusflow.jsonl"
