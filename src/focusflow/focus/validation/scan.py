@@ -316,7 +316,9 @@ class _Plan:
         predicates = sorted(self.slots, key=lambda p: self.slots[p])
         columns = []
         for m in range(self.masks):
-            terms = [f"CASE WHEN coalesce(({self.shared.get(p, p)}), false) "
+            # CASE takes a NULL condition as not true (the ELSE): no coalesce needed, and the
+            # 154 coalesce calls of the 1.2 model cost 5-10 % of the scan query.
+            terms = [f"CASE WHEN ({self.shared.get(p, p)}) "
                      f"THEN {1 << (i - m * _BITS)} ELSE 0 END"
                      for i, p in enumerate(predicates[m * _BITS:(m + 1) * _BITS],
                                            start=m * _BITS)]
