@@ -1,16 +1,22 @@
 """Validation benchmark: focusflow vs focus-validator 2.2.1, against DuckDB's own read_csv.
 
-Prints, measured in the same run on the same generated FOCUS 1.2 file:
-- time of DuckDB ``CREATE TABLE AS SELECT * FROM read_csv(...)`` (the reference),
-- time and peak RSS of ``focusflow validate`` with the FOCUS 1.2 requirements model,
-- time and peak RSS of ``focus-validator`` 2.2.1 (installed into a throwaway Python 3.12
-  virtualenv with ``pyarrow<23``, as its own pins need),
-- the ratios (target: focusflow <= 2x read_csv) in wall time and in CPU time (user + sys, the
-  steadier figure on a shared machine), focusflow's peak RSS at 1x and 2x the file,
-- a table of the rules whose verdicts differ (one side failed, the other did not), with why.
+Prints, measured in the same run on the same generated FOCUS 1.2 file, each side run as a whole
+process ``--repeat`` times, interleaved (reference, CLI, engine, reference, ...) so that all see
+the same background load:
+- DuckDB ``CREATE TABLE AS SELECT * FROM read_csv(...)`` into memory (the reference),
+- ``focusflow validate`` with the FOCUS 1.2 requirements model (the CLI, JSON of every rule),
+- the same validation through the Python API (no CLI start-up),
+- per side the median and the spread (min-max) of wall time, CPU time (user + sys of the
+  process: steadier than wall on a shared machine) and peak RSS; the ratios of the medians to
+  the reference (target: focusflow <= 1.3x read_csv), and the spread of the per-round ratios,
+- the fixed cost of each side (the same commands on a 2,000-row sample: start-up, imports,
+  model, query planning), focusflow's peak RSS at 2x the file,
+- ``focus-validator`` 2.2.1 (installed into a throwaway Python 3.12 virtualenv with
+  ``pyarrow<23``, as its own pins need) and a table of the rules whose verdicts differ.
 
-Usage: ``python bench/validate.py [--rows 200000] [--fv-venv DIR] [--skip-focus-validator]``.
-The model is fetched with ``focusflow rules fetch`` if it is not cached yet.
+Usage: ``python bench/validate.py [--rows 200000] [--repeat 3] [--fv-venv DIR]
+[--skip-focus-validator]``. The model is fetched with ``focusflow rules fetch`` if it is not
+cached yet.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +36,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from _common import REPO, WORK, make_focus_csv, python_snippet
+from _common import REPO, WORK, compile_bytecode, make_focus_csv, python_snippet
 
 FOCUSFLOW = str(Path(sys.executable).with_name("focusflow"))
 FV_VERSION = "2.2.1"
@@ -68,6 +75,28 @@ def run(command: list[str], *, cwd: Path | None = None, stdout: Path | None = No
         sys.exit(f"{command[0]} failed ({code}): {process.stderr.read().decode()[-2000:]}")
     return Run(time.perf_counter() - start, usage.ru_maxrss / 1024, code,
                usage.ru_utime + usage.ru_stime)
+
+
+@dataclass
+class Side:
+    """Every run of one side of the comparison."""
+
+    name: str
+    runs: list[Run]
+
+    def median(self, field: str) -> float:
+        return statistics.median(getattr(r, field) for r in self.runs)
+
+    def spread(self, field: str, fmt: str = ".2f") -> str:
+        values = [getattr(r, field) for r in self.runs]
+        return f"{min(values):{fmt}}-{max(values):{fmt}}"
+
+
+def ratio_spread(side: Side, reference: Side, field: str) -> str:
+    """min-max of the per-round ratios (round i of ``side`` against round i of the reference)."""
+    ratios = [getattr(a, field) / getattr(b, field) for a, b in zip(side.runs, reference.runs,
+                                                                     strict=True)]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
 
 
 def duckdb_reference(csv: Path) -> Run:
@@ -165,6 +194,72 @@ def differences(ours: dict[str, dict[str, object]], theirs: dict[str, str]) -> l
     return rows
 
 
+def validate_cli(csv: Path, stdout: Path | None = None) -> Run:
+    return run([FOCUSFLOW, "validate", str(csv), "--format", "json", "--show-passed"],
+               stdout=stdout)
+
+
+def measurements_table(title: str, sides: list[Side]) -> Table:
+    """Per side: medians with their spread, the ratios of medians to the first side (the
+    reference) with the spread of the per-round ratios, peak RSS and exit codes."""
+    reference = sides[0]
+    table = Table(title=title)
+    for name in ("tool", "wall s", "x read_csv", "CPU s", "CPU x", "peak RSS MB", "exit"):
+        table.add_column(name, justify="left" if name == "tool" else "right")
+    for side in sides:
+        wall_x = side.median("seconds") / reference.median("seconds")
+        cpu_x = side.median("cpu_seconds") / reference.median("cpu_seconds")
+        table.add_row(
+            side.name,
+            f"{side.median('seconds'):.2f} ({side.spread('seconds')})",
+            f"{wall_x:.2f}" + ("" if side is reference
+                               else f" ({ratio_spread(side, reference, 'seconds')})"),
+            f"{side.median('cpu_seconds'):.2f} ({side.spread('cpu_seconds')})",
+            f"{cpu_x:.2f}" + ("" if side is reference
+                              else f" ({ratio_spread(side, reference, 'cpu_seconds')})"),
+            f"{side.median('peak_rss_mb'):.0f} ({side.spread('peak_rss_mb', '.0f')})",
+            ",".join(sorted({str(r.code) for r in side.runs})))
+    return table
+
+
+def compare_with_focus_validator(
+    console: Console, table: Table, args: argparse.Namespace, *, one: Path, ours: Run,
+    reference: Side, ours_json: Path,
+) -> None:
+    """One focus-validator run on the same file (a row in ``table``), then the verdicts that
+    differ, on that file and on the bundled provider samples."""
+    exe = ensure_focus_validator(args.fv_venv)
+    workdir = focus_validator_workdir(args.fv_venv)
+    report = workdir / "report.xml"
+    theirs = run([str(exe), "--data-file", str(one), "--validate-version", "1.2",
+                  "--output-type", "unittest", "--output-destination", str(report),
+                  "--block-download"], cwd=workdir)
+    table.add_row(f"focus-validator {FV_VERSION} (one run)", f"{theirs.seconds:.2f}",
+                  f"{theirs.seconds / reference.median('seconds'):.2f}",
+                  f"{theirs.cpu_seconds:.2f}",
+                  f"{theirs.cpu_seconds / reference.median('cpu_seconds'):.2f}",
+                  f"{theirs.peak_rss_mb:.0f}", str(theirs.code))
+    console.print(table)
+    console.print(f"focusflow is {theirs.seconds / ours.seconds:.1f}x faster than "
+                  f"focus-validator and uses {theirs.peak_rss_mb / ours.peak_rss_mb:.1f}x "
+                  "less memory")
+    diff = Table(title="Rules where the verdicts differ", show_lines=True)
+    for name in ("file", "rule", "focusflow", "focus-validator", "why"):
+        diff.add_column(name, overflow="fold")
+    for row in differences(focusflow_verdicts(ours_json), fv_verdicts(report)):
+        diff.add_row(one.name, *row)
+    # The bundled provider samples too: AWS has numeric account ids.
+    for sample in sorted((REPO / "examples" / "data").glob("focus_1_2_*.csv")):
+        mine, theirs_xml = WORK / f"{sample.stem}.jsonl", workdir / f"{sample.stem}.xml"
+        validate_cli(sample, stdout=mine)
+        run([str(exe), "--data-file", str(sample), "--validate-version", "1.2",
+             "--output-type", "unittest", "--output-destination", str(theirs_xml),
+             "--block-download"], cwd=workdir)
+        for row in differences(focusflow_verdicts(mine), fv_verdicts(theirs_xml)):
+            diff.add_row(sample.name, *row)
+    console.print(diff)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000)
@@ -173,81 +268,57 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    console = Console()
+    console = Console(width=int(os.environ.get("COLUMNS", "170")))
     sample = mixed_sample()
     one = make_focus_csv(args.rows, WORK / f"focus_mixed_{args.rows}.csv", sample)
     two = make_focus_csv(args.rows * 2, WORK / f"focus_mixed_{args.rows * 2}.csv", sample)
     ensure_model()
-    # Interleaved and best-of-N: on a shared machine both see the same background load.
-    references, runs, engines = [], [], []
+    compile_bytecode()  # as an install does: the reference's modules come compiled too
+    load_before = os.getloadavg()
+    # Interleaved: on a shared machine every side sees the same background load.
     ours_json = WORK / "focusflow.jsonl"
+    reference, cli, engine = (Side("DuckDB read_csv (reference)", []),
+                              Side("focusflow validate", []),
+                              Side("focusflow engine (Python API, no CLI start-up)", []))
     for _ in range(args.repeat):
-        references.append(duckdb_reference(one))
-        runs.append(run([FOCUSFLOW, "validate", str(one), "--format", "json", "--show-passed"],
-                        stdout=ours_json))
-        engines.append(engine_only(one))
-    reference = min(r.seconds for r in references)
-    reference_cpu = min(r.cpu_seconds for r in references)
-    ours = min(runs, key=lambda r: r.seconds)
-    engine = min(engines, key=lambda r: r.seconds)
-    ours_cpu = min(r.cpu_seconds for r in runs)
-    engine_cpu = min(r.cpu_seconds for r in engines)
+        reference.runs.append(duckdb_reference(one))
+        cli.runs.append(validate_cli(one, stdout=ours_json))
+        engine.runs.append(engine_only(one))
+    # Fixed costs (start-up, imports, model, planning): the same commands on the sample.
+    small = REPO / "examples" / "data" / "focus_1_2_cost_and_usage_azure.csv"
+    fixed_ref, fixed_cli = Side("", []), Side("", [])
+    for _ in range(args.repeat):
+        fixed_ref.runs.append(duckdb_reference(small))
+        fixed_cli.runs.append(validate_cli(small))
     ours_2x = run([FOCUSFLOW, "validate", str(two), "--format", "json"])
-    table = Table(title=f"Validating a {args.rows:,}-row FOCUS 1.2 file "
-                        f"({one.stat().st_size / 1e6:.0f} MB)")
-    for name in ("tool", "seconds", "x read_csv", "CPU s", "CPU x", "peak RSS MB", "exit"):
-        table.add_column(name, justify="left" if name == "tool" else "right")
-    table.add_row("DuckDB read_csv (reference)", f"{reference:.2f}", "1.00",
-                  f"{reference_cpu:.2f}", "1.00", "", "")
-    table.add_row("focusflow validate", f"{ours.seconds:.2f}", f"{ours.seconds / reference:.2f}",
-                  f"{ours_cpu:.2f}", f"{ours_cpu / reference_cpu:.2f}",
-                  f"{ours.peak_rss_mb:.0f}", str(ours.code))
-    table.add_row("focusflow engine (Python API, no CLI start-up)", f"{engine.seconds:.2f}",
-                  f"{engine.seconds / reference:.2f}", f"{engine_cpu:.2f}",
-                  f"{engine_cpu / reference_cpu:.2f}", f"{engine.peak_rss_mb:.0f}",
-                  str(engine.code))
+    load_after = os.getloadavg()
+    table = measurements_table(
+        f"Validating a {args.rows:,}-row FOCUS 1.2 file ({one.stat().st_size / 1e6:.0f} MB): "
+        f"medians of {args.repeat} interleaved runs (spread min-max)", [reference, cli, engine])
+    ours = Run(cli.median("seconds"), cli.median("peak_rss_mb"), cli.runs[0].code,
+               cli.median("cpu_seconds"))
     table.add_row(f"focusflow validate, 2x file ({args.rows * 2:,} rows)",
-                  f"{ours_2x.seconds:.2f}", f"{ours_2x.seconds / reference:.2f}",
-                  f"{ours_2x.cpu_seconds:.2f}", f"{ours_2x.cpu_seconds / reference_cpu:.2f}",
+                  f"{ours_2x.seconds:.2f}", "", f"{ours_2x.cpu_seconds:.2f}", "",
                   f"{ours_2x.peak_rss_mb:.0f} ({ours_2x.peak_rss_mb / ours.peak_rss_mb:.2f}x)",
                   str(ours_2x.code))
-    if not args.skip_focus_validator:
-        exe = ensure_focus_validator(args.fv_venv)
-        workdir = focus_validator_workdir(args.fv_venv)
-        report = workdir / "report.xml"
-        theirs = run([str(exe), "--data-file", str(one), "--validate-version", "1.2",
-                      "--output-type", "unittest", "--output-destination", str(report),
-                      "--block-download"], cwd=workdir)
-        table.add_row(f"focus-validator {FV_VERSION}", f"{theirs.seconds:.2f}",
-                      f"{theirs.seconds / reference:.2f}", f"{theirs.cpu_seconds:.2f}",
-                      f"{theirs.cpu_seconds / reference_cpu:.2f}", f"{theirs.peak_rss_mb:.0f}",
-                      str(theirs.code))
+    if args.skip_focus_validator:
         console.print(table)
-        console.print(f"focusflow is {theirs.seconds / ours.seconds:.1f}x faster than "
-                      f"focus-validator and uses {theirs.peak_rss_mb / ours.peak_rss_mb:.1f}x "
-                      "less memory")
-        diff = Table(title="Rules where the verdicts differ", show_lines=True)
-        for name in ("file", "rule", "focusflow", "focus-validator", "why"):
-            diff.add_column(name, overflow="fold")
-        for row in differences(focusflow_verdicts(ours_json), fv_verdicts(report)):
-            diff.add_row(one.name, *row)
-        # The bundled provider samples too: AWS has numeric account ids.
-        for sample in sorted((REPO / "examples" / "data").glob("focus_1_2_*.csv")):
-            mine, theirs_xml = WORK / f"{sample.stem}.jsonl", workdir / f"{sample.stem}.xml"
-            run([FOCUSFLOW, "validate", str(sample), "--format", "json", "--show-passed"],
-                stdout=mine)
-            run([str(exe), "--data-file", str(sample), "--validate-version", "1.2",
-                 "--output-type", "unittest", "--output-destination", str(theirs_xml),
-                 "--block-download"], cwd=workdir)
-            for row in differences(focusflow_verdicts(mine), fv_verdicts(theirs_xml)):
-                diff.add_row(sample.name, *row)
-        console.print(diff)
     else:
-        console.print(table)
-    console.print(f"target: focusflow <= 2.00x read_csv; measured "
-                  f"{ours.seconds / reference:.2f}x wall, {ours_cpu / reference_cpu:.2f}x CPU "
-                  f"(best of {args.repeat}, load average "
-                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+        compare_with_focus_validator(console, table, args, one=one, ours=ours,
+                                     reference=reference, ours_json=ours_json)
+    fixed_gap = fixed_cli.median("cpu_seconds") - fixed_ref.median("cpu_seconds")
+    total_gap = cli.median("cpu_seconds") - reference.median("cpu_seconds")
+    console.print(
+        f"target: focusflow validate <= 1.30x read_csv; measured "
+        f"{ours.seconds / reference.median('seconds'):.2f}x wall, "
+        f"{ours.cpu_seconds / reference.median('cpu_seconds'):.2f}x CPU (medians of "
+        f"{args.repeat} interleaved runs; load average {load_before[0]:.1f} before, "
+        f"{load_after[0]:.1f} after, on {os.cpu_count()} CPUs)\n"
+        f"fixed cost on a 2,000-row sample (start-up, imports, model, planning): focusflow "
+        f"{fixed_cli.median('cpu_seconds'):.2f} s CPU / {fixed_cli.median('seconds'):.2f} s "
+        f"wall, DuckDB {fixed_ref.median('cpu_seconds'):.2f} s CPU / "
+        f"{fixed_ref.median('seconds'):.2f} s wall: {fixed_gap:.2f} s of the {total_gap:.2f} s "
+        "CPU gap", highlight=False)
 
 
 if __name__ == "__main__":

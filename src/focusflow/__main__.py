@@ -7,6 +7,7 @@ never a ``KeyboardInterrupt`` traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from focusflow import interrupts
@@ -15,6 +16,9 @@ from focusflow.errors import Interrupted
 
 def main() -> None:
     """Install the stop-signal handler, then run the command line."""
+    # numpy (imported by pyarrow) starts an OpenBLAS thread pool whose threads spin at start-up:
+    # about 0.1 s of CPU per command, and focusflow does no linear algebra.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     interrupts.install()
     try:
         from focusflow.cli import main as cli_main  # noqa: PLC0415 - after the handler

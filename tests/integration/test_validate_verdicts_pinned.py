@@ -34,6 +34,7 @@ from focusflow.focus.validation import (
     Status,
     ValidateOptions,
     offending_rows,
+    scan,
     validate,
     windowed,
 )
@@ -198,3 +199,28 @@ def test_windows_cutting_the_file_anywhere_give_the_same_verdicts(
 def test_streaming_and_native_passes_agree(verdicts: dict[str, Any]) -> None:
     for mode in MODES:
         assert verdicts[f"broken.csv [{mode}]"] == verdicts[f"broken.parquet [{mode}]"]
+
+
+def test_shared_conditions_give_the_verdicts_of_unshared_predicates(
+    focus_model: RequirementsModel, broken_csv: Path, broken_parquet: Path,
+    verdicts: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A condition several model rules start with ("ChargeCategory is Tax", ...) is computed
+    # once per row (issue 16): every sample, the broken file (CSV, Parquet, per-row answer)
+    # and both applicability modes must give exactly what each predicate alone gives.
+    shared: list[int] = []
+    plan = scan._Plan.__init__
+
+    def spy(self: scan._Plan, checks: Any) -> None:
+        plan(self, checks)
+        shared.append(len(self.conditions))
+
+    monkeypatch.setattr(scan._Plan, "__init__", spy)
+    with_sharing = json.loads(json.dumps(current(focus_model, broken_csv, broken_parquet)))
+    assert with_sharing == verdicts
+    assert max(shared) >= 10  # the 1.2 model's conditions are shared, not just a few
+    monkeypatch.setattr(scan, "SHARE_CONDITIONS", False)
+    shared.clear()
+    unshared = json.loads(json.dumps(current(focus_model, broken_csv, broken_parquet)))
+    assert shared and max(shared) == 0
+    assert unshared == verdicts

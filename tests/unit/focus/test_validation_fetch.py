@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import threading
 import zipfile
@@ -21,6 +24,7 @@ import pytest
 
 from focusflow.errors import SourceError, TransientSourceError
 from focusflow.focus.validation import RulesSettings, fetch_model, find_cached_model
+from focusflow.focus.validation.fetch import default_cache_dir
 
 
 def model_json(model_version: str, focus_version: str) -> bytes:
@@ -132,3 +136,39 @@ def test_unreachable_index(tmp_path: Path) -> None:
                              timeout_seconds=5)
     with pytest.raises(TransientSourceError, match="cannot reach PyPI"):
         fetch_model("1.2", settings)
+
+
+@pytest.mark.parametrize("name", [None, "FOCUSFLOW_CACHE_DIR", "focusflow_cache_dir"])
+def test_validate_finds_the_cache_directory_the_settings_give(
+    name: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 'validate' reads the cache directory without pydantic-settings (start-up cost): it must
+    # be the one RulesSettings (what 'rules fetch' stores into) gives, however it is set.
+    for key in list(os.environ):
+        if key.upper() == "FOCUSFLOW_CACHE_DIR":
+            monkeypatch.delenv(key)
+    if name is not None:
+        monkeypatch.setenv(name, str(tmp_path / name))
+    assert default_cache_dir() == RulesSettings().cache_dir
+    if name is not None:
+        assert default_cache_dir() == tmp_path / name
+
+
+def test_a_model_stored_by_rules_fetch_is_found_through_the_environment(
+    fake_pypi: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, root = fake_pypi
+    monkeypatch.setenv("FOCUSFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("FOCUSFLOW_PYPI_URL", publish(base, root, RELEASES))
+    fetch_model("1.2")
+    found = find_cached_model("1.2")
+    assert found is not None
+    assert found[0].parent == tmp_path / "cache"
+
+
+def test_validate_does_not_import_pydantic_settings() -> None:
+    code = ("import sys, focusflow.cli.app, focusflow.cli.validate; "
+            "print('pydantic_settings' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

@@ -4,6 +4,8 @@ Model layer (pure: no CLI, no Kubernetes). ``validate`` opens a file from any lo
 every rule as SQL in DuckDB over the raw text and returns a ``Report`` of ``RuleResult``s.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from focusflow.focus.validation.engine import (
     ValidateOptions,
     offending_rows,
@@ -12,7 +14,6 @@ from focusflow.focus.validation.engine import (
 )
 from focusflow.focus.validation.fetch import (
     PUBLISHED_MODEL_VERSIONS,
-    RulesSettings,
     cached_models,
     fetch_model,
     find_cached_model,
@@ -22,6 +23,20 @@ from focusflow.focus.validation.findings import Report, RuleResult, Severity, St
 from focusflow.focus.validation.junit import to_junit, unreadable_junit
 from focusflow.focus.validation.model import RequirementsModel, load_model
 from focusflow.focus.validation.overrides import OVERRIDES, Override
+
+if TYPE_CHECKING:
+    from focusflow.focus.validation.settings import RulesSettings
+
+
+def __getattr__(name: str) -> Any:
+    # RulesSettings imports pydantic-settings (0.07 s): only 'rules' and callers with their own
+    # settings need it, never 'validate'.
+    if name == "RulesSettings":
+        from focusflow.focus.validation.settings import RulesSettings  # noqa: PLC0415
+
+        return RulesSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "OVERRIDES",

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
 import tarfile
 import zipfile
@@ -21,14 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_cache_dir
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from focusflow.errors import ConfigError, SourceError, TransientSourceError
 from focusflow.focus.validation.model import RequirementsModel, parse_model
 
 if TYPE_CHECKING:
     import httpx
+
+    from focusflow.focus.validation.settings import RulesSettings
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +51,35 @@ def how_to_get_model(focus_version: str) -> str:
             f"{', '.join(PUBLISHED_MODEL_VERSIONS)}): pass one with --rules FILE")
 
 
-class RulesSettings(BaseSettings):
-    """Where models are cached and where PyPI is."""
+def user_rules_dir() -> Path:
+    """The default cache directory: ``rules`` in the user cache directory of focusflow."""
+    return Path(user_cache_dir("focusflow")) / "rules"
 
-    model_config = SettingsConfigDict(env_prefix="FOCUSFLOW_")
 
-    cache_dir: Path = Field(default_factory=lambda: Path(user_cache_dir("focusflow")) / "rules")
-    pypi_url: str = PYPI_JSON
-    timeout_seconds: float = 60.0
+def default_cache_dir() -> Path:
+    """The cache directory ``RulesSettings()`` gives, read without pydantic-settings.
+
+    ``FOCUSFLOW_CACHE_DIR`` (in any case, as pydantic-settings matches environment names),
+    else ``user_rules_dir()``. ``tests/unit/focus/test_validation_fetch.py`` pins that the two
+    agree.
+    """
+    for name, value in os.environ.items():
+        if name.upper() == "FOCUSFLOW_CACHE_DIR":
+            return Path(value)
+    return user_rules_dir()
+
+
+def _settings() -> RulesSettings:
+    from focusflow.focus.validation.settings import RulesSettings  # noqa: PLC0415 - see module
+
+    return RulesSettings()
 
 
 def cached_models(settings: RulesSettings | None = None) -> list[tuple[Path, RequirementsModel]]:
     """Models in the cache, newest model version first."""
-    settings = settings or RulesSettings()
+    cache_dir = settings.cache_dir if settings is not None else default_cache_dir()
     found = []
-    for path in sorted(settings.cache_dir.glob("model-*.json")):
+    for path in sorted(cache_dir.glob("model-*.json")):
         try:
             model = parse_model(json.loads(path.read_text(encoding="utf-8")), str(path))
         except (OSError, ValueError, ConfigError):
@@ -89,7 +104,7 @@ def fetch_model(focus_version: str | None = None,
     """Download the model for ``focus_version`` (default: the newest published) into the cache."""
     import httpx  # noqa: PLC0415 - only 'rules fetch' goes online: 'validate' starts faster
 
-    settings = settings or RulesSettings()
+    settings = settings or _settings()
     with httpx.Client(timeout=settings.timeout_seconds, follow_redirects=True) as client:
         index = _get(client, settings.pypi_url).json()
         releases = _releases(index)

@@ -226,8 +226,9 @@ def _row_check(key: str, requirement: Check, condition: Check | None,
     required = _sql(requirement, present)
     if required == "true" or when == "false":  # e.g. TypeString: no row can break it
         return RowCheck(key, NEVER)
-    return RowCheck(key, f"NOT ({required})" if when == "true" else
-                    f"({when}) AND NOT ({required})")
+    if when == "true":
+        return RowCheck(key, f"NOT ({required})")
+    return RowCheck(key, f"({when}) AND NOT ({required})", condition=when)
 
 
 def _static(check: Check, present: set[str]) -> bool | None:

@@ -41,8 +41,10 @@ class WindowedFacts:
     def __init__(self, facts: Sequence[WindowedFact], schema: pa.Schema) -> None:
         self.facts = list(facts)
         self._positions = [schema.get_field_index(fact.source) for fact in self.facts]
-        with _connect() as con:  # the facts' types, from their value for the empty field
-            empty = self._evaluate(con, [pa.nulls(1, pa.string()) for _ in self.facts])
+        # One connection for the types and every window (opening one costs ~10 ms).
+        self._con = _connect()
+        # The facts' types, from their value for the empty field.
+        empty = self._evaluate(self._con, [pa.nulls(1, pa.string()) for _ in self.facts])
         self.schema = pa.schema([*schema, *(pa.field(fact.name, values.type)
                                              for fact, values in zip(self.facts, empty,
                                                                      strict=True))])
@@ -55,7 +57,7 @@ class WindowedFacts:
         scan's threads would wait at every window.
         """
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="focusflow-window")
-        con = _connect()
+        con = self._con
         try:
             pending = pool.submit(self._next_window, con, batches)
             while window := pending.result():
