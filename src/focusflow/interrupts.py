@@ -14,12 +14,19 @@ keep a stop request from being mistaken for something else:
   raised, until the command has recorded what was committed and calls ``settle()`` (which acts
   on it). So a commit is never half-interrupted, and a signal arriving just after a COMMIT can
   never make a committed load look lost; the command says what was committed before the stop.
+
+A signal landing while Python runs a callback it cannot raise from (a weakref callback, e.g.
+importlib's module-lock cleanup during a lazy import, or a ``__del__``) would have its
+``Interrupted`` printed as "Exception ignored in ..." with a traceback and dropped. The
+``sys.unraisablehook`` installed beside the handlers keeps such a stop silent: it is recorded in
+``received()`` already, and the next ``check()`` (every sink calls one before its COMMIT) raises it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -61,14 +68,28 @@ def install() -> Callable[[], None]:
     _state.received = None
     _state.held = False
     previous = {signum: signal.signal(signum, _handler) for signum in SIGNALS}
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_stops(previous_hook)
 
     def restore() -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = previous_hook
         _state.received = None  # what this run received is not the next caller's business
         _state.held = False
 
     return restore
+
+
+def _quiet_stops(
+    previous: Callable[[sys.UnraisableHookArgs], object],
+) -> Callable[[sys.UnraisableHookArgs], None]:
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, Interrupted):
+            return  # recorded in ``received()``; the next ``check()`` raises it
+        previous(unraisable)
+
+    return hook
 
 
 def received() -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,3 +89,31 @@ def test_a_signal_while_duckdb_pulls_python_rows_cancels_the_query(
     finally:
         restore()
     assert capfd.readouterr().err == ""
+
+
+def test_a_signal_inside_a_callback_that_cannot_raise_is_kept_for_the_next_check(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A stop landing in a weakref callback (importlib's module-lock cleanup during a lazy
+    import, seen in the signal loop) is neither printed as a traceback nor lost."""
+    class Thing:
+        pass
+
+    def callback(_: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs here, inside the callback
+            pass
+
+    restore = interrupts.install()
+    try:
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        del thing  # the callback runs; its Interrupted cannot propagate out of it
+        assert ref() is None
+        assert "Traceback" not in capsys.readouterr().err
+        assert interrupts.received() == signal.SIGTERM
+        with pytest.raises(Interrupted) as stopped:
+            interrupts.check()
+        assert stopped.value.exit_code == 143
+    finally:
+        restore()
