@@ -88,10 +88,10 @@ def outcome(path: Path, db: Path, *, fast: bool) -> pa.Table | str:
 def eligible(path: Path) -> bool:
     """Whether the DuckDB sink reads this file with its Parquet fast path."""
     with FocusReader(str(path)) as reader:
-        schema = reader.parquet_schema
-        assert schema is not None
-        names = [f"c{i}" for i in range(len(schema))]
-        return parquet.plan(reader.layout, schema, names, "p") is not None
+        kinds = reader.parquet_kinds
+        assert kinds is not None
+        names = [f"c{i}" for i in range(len(kinds))]
+        return parquet.plan(reader.layout, kinds, names, "p") is not None
 
 
 def public_ingest(path: Path, db: Path) -> pa.Table | str:
