@@ -24,6 +24,7 @@ import pytest
 from fixtures.paths import sample_files
 from focusflow.focus import FocusReader
 from focusflow.focus.parquet_types import (
+    ColumnKind,
     Footer,
     Kind,
     footer_from_schema,
@@ -65,7 +66,7 @@ def from_schema(path: Path) -> Footer:
     return footer
 
 
-def arrow_view(path: Path) -> tuple[list[str], list[object]]:
+def arrow_view(path: Path) -> tuple[list[str], list[ColumnKind]]:
     schema = pq.read_schema(path)
     return schema.names, [kind_of_arrow(f.type) for f in schema]
 
@@ -107,7 +108,7 @@ def test_arrows_schema_can_change_what_a_parquet_type_reads_as(tmp_path: Path) -
     path = tmp_path / "duration.parquet"
     pq.write_table(pa.table({"d": pa.array([1], pa.duration("s"))}), path)
     assert from_schema(path).kinds[0].kind is Kind.INTEGER
-    assert arrow_view(path)[1][0].kind is Kind.OTHER  # type: ignore[attr-defined]
+    assert arrow_view(path)[1][0].kind is Kind.OTHER
 
 
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.name)
