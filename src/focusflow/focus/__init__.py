@@ -3,6 +3,9 @@
 This layer knows nothing of databases, HTTP servers or Kubernetes; everything else builds on it.
 """
 
+from typing import TYPE_CHECKING
+
+from focusflow.focus import schema as _schema
 from focusflow.focus.catalogue import (
     LATEST_VERSION,
     VERSIONS,
@@ -26,8 +29,6 @@ from focusflow.focus.locations import (
 )
 from focusflow.focus.reader import FocusReader, Quarantined
 from focusflow.focus.schema import (
-    DECIMAL,
-    TIMESTAMP,
     Layout,
     LayoutColumn,
     is_json_field,
@@ -61,3 +62,13 @@ __all__ = [
     "register_scheme",
     "resolve_header",
 ]
+
+if TYPE_CHECKING:
+    from focusflow.focus.schema import DECIMAL, TIMESTAMP
+
+
+def __getattr__(name: str) -> object:
+    # The Arrow types, made at first use (see ``focus/schema.py``).
+    if name in ("DECIMAL", "TIMESTAMP"):
+        return getattr(_schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

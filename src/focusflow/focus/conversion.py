@@ -18,17 +18,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import orjson
-import pyarrow as pa
 
 from focusflow.errors import InputError
 from focusflow.focus.catalogue import DataType, is_custom
-from focusflow.focus.schema import DECIMAL, TIMESTAMP, Layout, LayoutColumn
+from focusflow.focus.schema import Layout, LayoutColumn, arrow_type_of
 from focusflow.lazy import lazy_module
 
 if TYPE_CHECKING:
     import pyarrow.compute as pc
 else:  # the DuckDB paths type rows inside DuckDB and never call a kernel
     pc = lazy_module("pyarrow.compute")
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported at first use: a Parquet load into DuckDB never needs it
+    pa = lazy_module("pyarrow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +172,14 @@ def _convert_column(values: pa.Array, column: LayoutColumn, *,
 
 def _to_decimal(values: pa.Array) -> pa.Array:
     try:
-        return pc.cast(values, DECIMAL)
+        return pc.cast(values, arrow_type_of(DataType.DECIMAL))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise _ColumnError from exc
 
 
 def _to_timestamp(values: pa.Array) -> pa.Array:
     try:
-        return pc.cast(values, TIMESTAMP)
+        return pc.cast(values, arrow_type_of(DataType.DATETIME))
     except pa.ArrowInvalid:
         pass
     # Some exports omit the "Z"; FOCUS date-times are UTC, so an offset-less value is UTC.
@@ -184,7 +188,7 @@ def _to_timestamp(values: pa.Array) -> pa.Array:
         naive = pc.if_else(has_offset, pa.scalar(None, pa.string()), values)
         zoned = pc.if_else(has_offset, values, pa.scalar(None, pa.string()))
         from_naive = pc.assume_timezone(pc.cast(naive, pa.timestamp("us")), "UTC")
-        return pc.coalesce(pc.cast(zoned, TIMESTAMP), from_naive)
+        return pc.coalesce(pc.cast(zoned, arrow_type_of(DataType.DATETIME)), from_naive)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise _ColumnError from exc
 

@@ -22,17 +22,23 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
-import pyarrow as pa
-
 from focusflow.errors import InputError, UnreadableInputError
+from focusflow.focus.parquet_types import ColumnKind, kind_of_arrow, read_footer
 from focusflow.focus.streams import ContentStream, PrefixedStream, read_prefix
 from focusflow.lazy import lazy_module
 
 if TYPE_CHECKING:
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
-else:  # a Parquet file loaded into DuckDB needs neither
+    import pyarrow.parquet as pq
+else:  # a Parquet file loaded into DuckDB needs none of them
     pc, pacsv = lazy_module("pyarrow.compute"), lazy_module("pyarrow.csv")
+    pq = lazy_module("pyarrow.parquet")
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported at first use: a Parquet load into DuckDB never needs it
+    pa = lazy_module("pyarrow")
 
 SNIFF_BYTES = 64 * 1024
 # Arrow's streaming CSV reader reads ahead a few dozen blocks; 1 MiB blocks keep that
@@ -70,8 +76,6 @@ class TextBatches:
     invalid_rows: list[tuple[int | None, str]] = field(default_factory=list)
     # The (decompressed) bytes the parser reads, hashed as they pass: the content hash.
     content: ContentStream | None = None
-    # A typed source's column types (Parquet), by header name; None for text formats.
-    source_types: dict[str, pa.DataType] | None = None
     # A Parquet report: the spooled local copy, for a database that reads it itself.
     parquet: SpooledParquet | None = None
     # Resources to release when the batches are not read to the end (a Parquet spool file).
@@ -81,14 +85,31 @@ class TextBatches:
         for close in self.closers:
             close()
 
+    @property
+    def source_types(self) -> dict[str, pa.DataType] | None:
+        """A typed source's column types as Arrow reads them (Parquet), by header name; None
+        for text formats."""
+        if self.parquet is None:
+            return None
+        return {f.name: f.type for f in self.parquet.schema}
 
-@dataclass(frozen=True)
+
 class SpooledParquet:
-    """A Parquet report as a complete local file: its path, Arrow schema and row count."""
+    """A Parquet report as a complete local file: its path, its columns' kinds (what Arrow
+    reads them as, ``parquet_types``), its row count, and its Arrow schema on demand."""
 
-    path: str
-    schema: pa.Schema
-    num_rows: int
+    def __init__(self, path: str, kinds: list[ColumnKind], num_rows: int,
+                 schema: pa.Schema | None = None) -> None:
+        self.path = path
+        self.kinds = kinds
+        self.num_rows = num_rows
+        self._schema = schema
+
+    @property
+    def schema(self) -> pa.Schema:
+        if self._schema is None:  # read from the footer only when asked (imports pyarrow)
+            self._schema = pq.read_schema(self.path)
+        return self._schema
 
 
 def sniff(prefix: bytes) -> tuple[bool, Format]:
@@ -241,31 +262,47 @@ def _parse_error(exc: Exception, ragged: list[RaggedRowError], file: str) -> Inp
 
 
 def _parquet(body: io.RawIOBase, file: str) -> TextBatches:
-    import pyarrow.parquet as pq  # noqa: PLC0415 - only Parquet reads pay for its import
-
     # Named: a database can read the spooled copy by path instead of through Arrow batches.
     spool = tempfile.NamedTemporaryFile(prefix="focusflow-", suffix=".parquet")  # noqa: SIM115
     shutil.copyfileobj(body, spool, 1 << 20)
     spool.flush()
     spool.seek(0)
-    try:
-        parquet = pq.ParquetFile(spool)
-    except (pa.ArrowInvalid, OSError) as exc:
-        spool.close()
-        raise UnreadableInputError(f"not a readable Parquet file: {exc}", file=file) from exc
-    header = parquet.schema_arrow.names
+    # The header and kinds from DuckDB's read of the footer (no pyarrow import: a load into
+    # DuckDB never needs Arrow), or from Arrow where only Arrow can tell (``parquet_types``).
+    footer = read_footer(spool.name)
+    if footer is not None:
+        header, spooled = footer.names, SpooledParquet(spool.name, footer.kinds,
+                                                       footer.num_rows)
+        opened: list[pq.ParquetFile] = []
+    else:
+        try:
+            arrow = pq.ParquetFile(spool)
+        except (pa.ArrowInvalid, OSError) as exc:
+            spool.close()
+            raise UnreadableInputError(f"not a readable Parquet file: {exc}",
+                                       file=file) from exc
+        header = arrow.schema_arrow.names
+        spooled = SpooledParquet(spool.name, [kind_of_arrow(f.type) for f in arrow.schema_arrow],
+                                 arrow.metadata.num_rows, arrow.schema_arrow)
+        opened = [arrow]
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
+            parquet = opened[0] if opened else _open_parquet(spool, file)
             for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
                 yield _as_text(batch)
         finally:
             spool.close()
 
-    types = {f.name: f.type for f in parquet.schema_arrow}
-    spooled = SpooledParquet(spool.name, parquet.schema_arrow, parquet.metadata.num_rows)
-    return TextBatches(header, batches(), Format.PARQUET, source_types=types, parquet=spooled,
-                       closers=[spool.close])
+    return TextBatches(header, batches(), Format.PARQUET, parquet=spooled, closers=[spool.close])
+
+
+def _open_parquet(spool: IO[bytes], file: str) -> pq.ParquetFile:
+    spool.seek(0)
+    try:
+        return pq.ParquetFile(spool)
+    except (pa.ArrowInvalid, OSError) as exc:  # DuckDB read it: not expected
+        raise UnreadableInputError(f"not a readable Parquet file: {exc}", file=file) from exc
 
 
 def _as_text(batch: pa.RecordBatch) -> pa.RecordBatch:

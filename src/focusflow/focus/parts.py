@@ -17,15 +17,19 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Protocol, Self
 
 from focusflow.errors import InputError
 from focusflow.focus.conversion import Reject
 from focusflow.focus.locations import HttpOptions
 from focusflow.focus.reader import FocusReader
 from focusflow.focus.schema import Layout
+from focusflow.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported at first use: a Parquet load into DuckDB never needs it
+    pa = lazy_module("pyarrow")
 
 
 class BatchStream(Protocol):

@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Self
 
 from focusflow.errors import UnreadableInputError
 from focusflow.focus.conversion import Reject, convert_batch, row_values, split_valid
@@ -28,8 +26,15 @@ from focusflow.focus.formats import (
     open_text_batches,
 )
 from focusflow.focus.locations import HttpOptions, Opened, open_location
+from focusflow.focus.parquet_types import ColumnKind
 from focusflow.focus.schema import Layout, resolve_header
 from focusflow.focus.streams import CORRUPT_GZIP, MeteredStream
+from focusflow.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported at first use: a Parquet load into DuckDB never needs it
+    pa = lazy_module("pyarrow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +162,13 @@ class FocusReader:
         """A Parquet report's column types as Arrow reads them (header order); else None."""
         spooled = self._text.parquet
         return spooled.schema if spooled is not None else None
+
+    @property
+    def parquet_kinds(self) -> list[ColumnKind] | None:
+        """A Parquet report's column kinds (what Arrow reads them as, header order, known
+        without importing pyarrow where DuckDB can tell); else None."""
+        spooled = self._text.parquet
+        return spooled.kinds if spooled is not None else None
 
     def parquet_file(self) -> SpooledParquet:
         """The report as a local Parquet file (a spooled copy), for a sink that reads typed

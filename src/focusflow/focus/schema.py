@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from focusflow.errors import InputError
 from focusflow.focus.catalogue import (
@@ -28,17 +27,37 @@ from focusflow.focus.catalogue import (
     require_supported,
     unsupported_version,
 )
+from focusflow.lazy import lazy_module
 
-DECIMAL = pa.decimal128(38, 18)
-TIMESTAMP = pa.timestamp("us", tz="UTC")
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported at first use: a Parquet load into DuckDB never needs it
+    pa = lazy_module("pyarrow")
+
 JSON_METADATA = {b"focus.type": b"JSON"}
 
-_ARROW_TYPES: dict[DataType, pa.DataType] = {
-    DataType.STRING: pa.string(),
-    DataType.DECIMAL: DECIMAL,
-    DataType.DATETIME: TIMESTAMP,
-    DataType.JSON: pa.string(),
-}
+if TYPE_CHECKING:
+    DECIMAL: pa.Decimal128Type
+    TIMESTAMP: pa.TimestampType
+
+
+def __getattr__(name: str) -> object:
+    # DECIMAL and TIMESTAMP are Arrow types: made at first use, so that importing the model
+    # does not import pyarrow (a Parquet load into DuckDB never needs it).
+    if name == "DECIMAL":
+        return pa.decimal128(38, 18)
+    if name == "TIMESTAMP":
+        return pa.timestamp("us", tz="UTC")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def arrow_type_of(data_type: DataType | None) -> pa.DataType:
+    """The Arrow type a FOCUS data type loads as (text for a column outside the catalogue)."""
+    if data_type is DataType.DECIMAL:
+        return pa.decimal128(38, 18)
+    if data_type is DataType.DATETIME:
+        return pa.timestamp("us", tz="UTC")
+    return pa.string()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +66,11 @@ class LayoutColumn:
 
     source_name: str
     name: str
-    arrow_type: pa.DataType
     catalogue: Column | None
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return arrow_type_of(self.catalogue.data_type if self.catalogue else None)
 
     @property
     def is_json(self) -> bool:
@@ -111,8 +133,7 @@ def resolve_header(
                 file=file, row=0, column=name,
             )
         seen[name.lower()] = index
-        arrow_type = _ARROW_TYPES[column.data_type] if column else pa.string()
-        columns.append(LayoutColumn(source_name, name, arrow_type, column))
+        columns.append(LayoutColumn(source_name, name, column))
     layout = Layout(focus_version, dataset, tuple(columns))
     if require_mandatory:
         missing = missing_mandatory(layout)

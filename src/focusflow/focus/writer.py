@@ -23,19 +23,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import pyarrow as pa
-
 from focusflow.errors import SinkError
 from focusflow.lazy import lazy_module
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 else:  # only an export writes: ``ingest`` imports this module for its formats
+    pa = lazy_module("pyarrow")
     pc, pq = lazy_module("pyarrow.compute"), lazy_module("pyarrow.parquet")
 
 BATCH_ROWS = 8192
-_TEXT = pa.string()
 
 
 class FileFormat(StrEnum):
@@ -166,23 +165,23 @@ def _cells(column: pa.Array) -> pa.Array:
         text = datetime_text(column)
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
         text = pc.binary_join_element_wise(
-            '"', pc.replace_substring(column.cast(_TEXT), '"', '""'), '"', "")
+            '"', pc.replace_substring(column.cast(pa.string()), '"', '""'), '"', "")
     elif pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        text = column.cast(_TEXT)
+        text = column.cast(pa.string())
     else:  # anything else a sink may hand back: its text, quoted
         text = pc.binary_join_element_wise(
-            '"', pc.replace_substring(column.cast(_TEXT), '"', '""'), '"', "")
+            '"', pc.replace_substring(column.cast(pa.string()), '"', '""'), '"', "")
     return text
 
 
 def decimal_text(column: pa.Array) -> pa.Array:
     """Decimals in their shortest exact form: ``1.5`` not ``1.500000000000000000``, ``0`` not
     ``0E-18`` (Arrow writes magnitudes below 1E-6 in scientific notation: those are redone)."""
-    text = column.cast(_TEXT)
+    text = column.cast(pa.string())
     scientific = pc.match_substring(text, "E")
     if pc.any(scientific).as_py():
         text = pa.array([_plain(value) if value is not None and "E" in value else value
-                         for value in text.to_pylist()], _TEXT)
+                         for value in text.to_pylist()], pa.string())
     # (no "-0": a decimal has no negative zero, and a tiny negative went through _plain)
     return pc.replace_substring_regex(text, r"(\.\d*[1-9])0+$|\.0*$", r"\1")
 

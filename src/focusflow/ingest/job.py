@@ -16,9 +16,8 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import pyarrow as pa
 
 from focusflow import interrupts
 from focusflow.errors import InputError, SinkError
@@ -27,6 +26,7 @@ from focusflow.focus.catalogue import detect_dataset
 from focusflow.focus.formats import DEFAULT_NULL_TOKENS
 from focusflow.focus.parts import BatchStream, PlannedLoad, expand_location
 from focusflow.ingest.rejects import RejectedRows, RejectLimit, RejectLimitError, write_rejects_csv
+from focusflow.lazy import lazy_module
 from focusflow.sinks import (
     LoadRequest,
     LoadResult,
@@ -37,8 +37,13 @@ from focusflow.sinks import (
     TextRowsRefused,
     quote,
 )
-from focusflow.sinks.base import LOAD_COLUMN, LOADS_TABLE
+from focusflow.sinks.base import LOAD_COLUMN, LOADS_TABLE, query_rows
 from focusflow.sinks.datasets import check_dataset
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported at first use: a Parquet load into DuckDB never needs it
+    pa = lazy_module("pyarrow")
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +136,10 @@ def _ingest_file(
 
 def _parquet_rows(reader: FocusReader) -> ParquetRows | None:
     """A Parquet report offered as its typed file (a sink may read and type it itself)."""
-    schema = reader.parquet_schema
-    if schema is None:
+    kinds = reader.parquet_kinds
+    if kinds is None:
         return None
-    return ParquetRows(reader.layout, schema, lambda: reader.parquet_file().path)
+    return ParquetRows(reader.layout, kinds, lambda: reader.parquet_file().path)
 
 
 def ingest_location(
@@ -170,14 +175,18 @@ def _load(
     text: TextRows | None = None, fingerprint: Callable[[], str] | None = None,
     parquet: ParquetRows | None = None,
 ) -> IngestOutcome:
-    check_dataset(sink, options.table, detect_dataset(reader.schema.names), file=reader.name)
+    names = reader.layout.names if isinstance(reader, FocusReader) else reader.schema.names
+    check_dataset(sink, options.table, detect_dataset(names), file=reader.name)
     header = (tuple(c.source_name for c in reader.layout.columns)
               if isinstance(reader, FocusReader) else tuple(reader.schema.names))
     batches = _metered(reader.batches(), reader, progress)
     if options.max_rejected is not None:
         batches = _limited(batches, reader, options.max_rejected, header)
     result = sink.load(LoadRequest(
-        table=options.table, source_id=source_id, schema=reader.schema, batches=batches,
+        table=options.table, source_id=source_id, batches=batches,
+        # Built when a sink asks: Arrow's schema imports pyarrow, which a Parquet load into
+        # DuckDB does not need.
+        schema=lambda: reader.schema,
         fingerprint=fingerprint or (lambda: reader.fingerprint),
         known_fingerprint=known_fingerprint, text=text, parquet=parquet,
     ))
@@ -196,18 +205,17 @@ def _contents_of_others(sink: Sink, table: str, source_id: str) -> dict[str, str
     Read before the load starts (a sink's reads may end its transaction).
     """
     try:
-        loads = sink.query(LOADS_TABLE, "SELECT source_id, fingerprint, load_id FROM {table} "
-                           "WHERE table_name = ? AND fingerprint IS NOT NULL "
-                           "AND source_id <> ?", [table, source_id])
-        if not loads.num_rows:
+        _, loads = query_rows(sink, LOADS_TABLE, "SELECT source_id, fingerprint, load_id "
+                              "FROM {table} WHERE table_name = ? AND fingerprint IS NOT NULL "
+                              "AND source_id <> ?", [table, source_id])
+        if not loads:
             return {}
-        live = sink.query(table, f"SELECT DISTINCT {quote(LOAD_COLUMN)} FROM {{table}}")
+        _, live = query_rows(sink, table, f"SELECT DISTINCT {quote(LOAD_COLUMN)} FROM {{table}}")
     except SinkError:  # nothing was ever loaded: no registry or no table yet
         return {}
-    present = set(live.column(0).to_pylist())
-    return {fingerprint: source for source, fingerprint, load_id in zip(
-        *(loads.column(n).to_pylist() for n in ("source_id", "fingerprint", "load_id")),
-        strict=True) if load_id in present}
+    present = {row[0] for row in live}
+    return {fingerprint: source for source, fingerprint, load_id in loads
+            if load_id in present}
 
 
 def _content_check(reader: FocusReader, seen: dict[str, str], table: str) -> Callable[[], str]:

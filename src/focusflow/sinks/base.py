@@ -12,11 +12,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import pyarrow as pa
-
+from focusflow.focus.parquet_types import ColumnKind
 from focusflow.focus.schema import Layout
+from focusflow.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported at first use: a Parquet load into DuckDB never needs it
+    pa = lazy_module("pyarrow")
 
 SOURCE_COLUMN = "_focusflow_source"
 LOAD_COLUMN = "_focusflow_load_id"
@@ -25,22 +30,42 @@ LOADS_TABLE = "_focusflow_loads"
 PERIOD_COLUMN = "BillingPeriodStart"
 
 
-@dataclass
+@dataclass(init=False)
 class LoadRequest:
-    """What to load: typed batches from one source into one table."""
+    """What to load: typed batches from one source into one table.
+
+    ``schema`` may be given as a function returning it, called on first use: a sink that reads
+    the rows as ``parquet`` never asks, and building an Arrow schema imports pyarrow.
+    """
 
     table: str
     source_id: str
-    schema: pa.Schema
     batches: Iterable[pa.RecordBatch]
     # Called after the batches are exhausted; equal to the previous load's -> nothing changes.
-    fingerprint: Callable[[], str] | None = None
+    fingerprint: Callable[[], str] | None
     # Known before reading (e.g. an exporter snapshot id): lets a sink skip without reading.
-    known_fingerprint: str | None = None
+    known_fingerprint: str | None
     # The same rows untyped, for a sink that types them faster itself (see ``TextRows``).
-    text: TextRows | None = None
+    text: TextRows | None
     # The same rows as a local Parquet file, for a sink that reads Parquet itself.
-    parquet: ParquetRows | None = None
+    parquet: ParquetRows | None
+    _schema: pa.Schema | Callable[[], pa.Schema]
+
+    def __init__(  # noqa: PLR0917 - positional, as the dataclass's own __init__ was
+        self, table: str, source_id: str, schema: pa.Schema | Callable[[], pa.Schema],
+        batches: Iterable[pa.RecordBatch], fingerprint: Callable[[], str] | None = None,
+        known_fingerprint: str | None = None, text: TextRows | None = None,
+        parquet: ParquetRows | None = None,
+    ) -> None:
+        self.table, self.source_id, self._schema = table, source_id, schema
+        self.batches, self.fingerprint = batches, fingerprint
+        self.known_fingerprint, self.text, self.parquet = known_fingerprint, text, parquet
+
+    @property
+    def schema(self) -> pa.Schema:
+        if callable(self._schema):
+            self._schema = self._schema()
+        return self._schema
 
 
 @dataclass
@@ -59,8 +84,8 @@ class TextRows:
 
 @dataclass
 class ParquetRows:
-    """A load's rows as a local Parquet file whose columns (``schema``, as Arrow reads them)
-    are aligned with ``layout``.
+    """A load's rows as a local Parquet file whose columns (``kinds``: what Arrow reads them
+    as, ``focus/parquet_types.py``) are aligned with ``layout``.
 
     A sink that reads Parquet itself may type these columns in the database (never together
     with ``batches`` or ``text``); like ``TextRows`` it commits nothing and raises
@@ -71,7 +96,7 @@ class ParquetRows:
     """
 
     layout: Layout
-    schema: pa.Schema
+    kinds: list[ColumnKind]
     claim: Callable[[], str]
 
 
@@ -132,3 +157,17 @@ class Sink(Protocol):
 
     def close(self) -> None:
         ...
+
+
+def query_rows(
+    sink: Sink, table: str, sql: str, params: Sequence[object] = ()
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """``sink.query`` as (column names, rows of Python values). A sink with a ``query_rows``
+    of its own (DuckDB) answers without building an Arrow table: the registry reads before a
+    Parquet load into DuckDB then never import pyarrow."""
+    own = getattr(sink, "query_rows", None)
+    if own is not None:
+        answer: tuple[list[str], list[tuple[Any, ...]]] = own(table, sql, params)
+        return answer
+    result = sink.query(table, sql, params)
+    return result.column_names, list(zip(*(c.to_pylist() for c in result.columns), strict=True))

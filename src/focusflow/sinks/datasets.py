@@ -13,13 +13,13 @@ import re
 
 from focusflow.errors import InputError, SinkError, TransientError
 from focusflow.focus.catalogue import Dataset, identify_dataset
-from focusflow.sinks.base import Sink
+from focusflow.sinks.base import Sink, query_rows
 
 
 def table_columns(sink: Sink, table: str) -> list[str] | None:
     """The table's column names, or None when it does not exist (yet)."""
     try:
-        names: list[str] = sink.query(table, "SELECT * FROM {table} LIMIT 0").column_names
+        names, _ = query_rows(sink, table, "SELECT * FROM {table} LIMIT 0")
     except TransientError:
         raise
     except SinkError:  # no such table: the load creates it (a real fault fails the load)

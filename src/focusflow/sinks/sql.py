@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
+from focusflow.lazy import lazy_module
 from focusflow.sinks.base import (
     INTERNAL_COLUMNS,
     LOAD_COLUMN,
@@ -22,6 +21,11 @@ from focusflow.sinks.base import (
     PeriodTotal,
 )
 from focusflow.sinks.identifiers import quote
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported at first use: a Parquet load into DuckDB never needs it
+    pa = lazy_module("pyarrow")
 
 LOADS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {quote(LOADS_TABLE)} (

@@ -6,10 +6,14 @@ Layer: ``sources``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import pyarrow as pa
+from focusflow.lazy import lazy_module
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported at first use: a Parquet load into DuckDB never needs it
+    pa = lazy_module("pyarrow")
 
 @dataclass(frozen=True)
 class Fetched:

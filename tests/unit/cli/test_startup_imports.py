@@ -1,10 +1,12 @@
 """A run imports only what it uses: a Parquet file loaded into DuckDB by the real console entry.
 
-DuckDB reads and types the file itself, so the run never calls an Arrow compute kernel, the
-Arrow CSV parser or a terminal progress bar (nor the Parquet writer). Each of those imports
-costs CPU time that DuckDB's own ``read_parquet`` does not pay (``docs/ingest.md``,
-Performance); the modules are imported on first use (``focusflow.lazy``). The file is the
-bundled Azure FOCUS 1.2 sample, typed by DuckDB's own Parquet writer.
+DuckDB reads and types the file itself, so the run never imports pyarrow at all (nor numpy,
+which pyarrow imports): DuckDB reads the footer (``focus/parquet_types.py``), the sink creates
+the table from the layout and reads its registry without Arrow. Nor does it touch a terminal
+progress bar. Each of those imports costs CPU time that DuckDB's own ``read_parquet`` does not
+pay (``docs/ingest.md``, Performance); the modules are imported on first use
+(``focusflow.lazy``). The file is the bundled Azure FOCUS 1.2 sample, typed by DuckDB's own
+Parquet writer.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from focusflow.lazy import lazy_module
 
 SAMPLE = EXAMPLES / "focus_1_2_cost_and_usage_azure.csv"
 # Imported lazily; the Parquet-into-DuckDB path must not touch them.
-NOT_NEEDED = ("pyarrow.compute", "pyarrow.csv", "rich.progress")
+NOT_NEEDED = ("pyarrow", "numpy", "pyarrow.compute", "pyarrow.csv", "pyarrow.parquet",
+              "rich.progress")
 
 RUN_AND_LIST_MODULES = (
     "import atexit, json, sys\n"
@@ -42,7 +45,7 @@ def modules_of_a_run(args: list[str], listing: Path) -> tuple[subprocess.Complet
     return result, set(json.loads(listing.read_text()))
 
 
-def test_a_parquet_ingest_into_duckdb_imports_no_compute_kernels_csv_parser_or_progress_bar(
+def test_a_parquet_ingest_into_duckdb_never_imports_pyarrow_nor_a_progress_bar(
     tmp_path: Path,
 ) -> None:
     parquet = tmp_path / "azure.parquet"
@@ -63,6 +66,20 @@ def test_a_parquet_ingest_into_duckdb_imports_no_compute_kernels_csv_parser_or_p
     # Also proof that the rows took DuckDB's Parquet path: the text path renders the
     # timestamps and doubles with compute kernels.
     assert sorted(set(NOT_NEEDED) & modules) == []
+    # Into a database that already holds loads: the registry reads (same content loaded by
+    # another source? unchanged?) need no Arrow either, and the unchanged file is kept.
+    again, modules = modules_of_a_run(
+        ["ingest", str(parquet), "--db", f"duckdb:///{db}"], tmp_path / "again.json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sorted(set(NOT_NEEDED) & modules) == []
+    other, modules = modules_of_a_run(
+        ["ingest", str(parquet), "--db", f"duckdb:///{db}", "--source-id", "other"],
+        tmp_path / "other.json")
+    assert other.returncode != 0
+    assert "holds the same content as" in other.stderr
+    assert sorted(set(NOT_NEEDED) & modules) == []
+    assert duckdb.connect(str(db), read_only=True).execute(
+        "SELECT count(*) FROM focus").fetchall() == expected
 
 
 def test_the_lazy_modules_still_load_when_a_command_uses_them(tmp_path: Path) -> None:

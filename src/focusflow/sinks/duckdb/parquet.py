@@ -1,9 +1,11 @@
 """Type a Parquet report's columns inside DuckDB, reading the file with DuckDB's own reader.
 
 The fast path for Parquet: no text round trip where the file's types already hold what FOCUS
-means. Each column gets one SELECT expression chosen by its Arrow type (what the reader's Arrow
-path sees) and its layout column; the Arrow path (render as text, then ``focus/conversion.py``)
-stays the authority, so every expression loads exactly what that path loads or raises:
+means. Each column gets one SELECT expression chosen by its kind (the Arrow type the reader's
+Arrow path sees, ``focus/parquet_types.py``: read from the footer by DuckDB where it can tell,
+so the load never imports pyarrow) and its layout column; the Arrow path (render as text, then
+``focus/conversion.py``) stays the authority, so every expression loads exactly what that path
+loads or raises:
 
 - text columns go through the same guarded casts as CSV text (``casts.py``); JSON and
   allowed-value columns are judged once per distinct value by a check query before the load;
@@ -30,9 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from focusflow.focus.catalogue import DataType
+from focusflow.focus.parquet_types import ColumnKind, Kind
 from focusflow.focus.schema import Layout, LayoutColumn
 from focusflow.sinks.duckdb.casts import REFUSED, text_expression
 from focusflow.sinks.identifiers import quote
@@ -54,31 +55,31 @@ class Plan:
     checks: list[str] = field(default_factory=list)
 
 
-def plan(layout: Layout, schema: pa.Schema, names: list[str], source: str) -> Plan | None:
-    """The plan typing Parquet columns ``names`` of ``source`` (a FROM clause; Arrow types
-    ``schema``, aligned with ``layout``) as the layout; None when a column's type has no
-    exact fast path."""
+def plan(layout: Layout, kinds: list[ColumnKind], names: list[str], source: str) -> Plan | None:
+    """The plan typing Parquet columns ``names`` of ``source`` (a FROM clause; ``kinds`` what
+    Arrow reads them as, aligned with ``layout``) as the layout; None when a column's type
+    has no exact fast path."""
     expressions, checks = [], []
-    for column, field_, name in zip(layout.columns, schema, names, strict=True):
+    for column, kind, name in zip(layout.columns, kinds, names, strict=True):
         ref = quote(name)
-        checked = _checked_once(column, field_.type, ref)
+        checked = _checked_once(column, kind, ref)
         if checked is not None:
             checks.append(
                 f"SELECT count({checked[1]}) FROM (SELECT DISTINCT {ref} FROM {source})")
             expressions.append(checked[0])
             continue
-        expression = _expression(column, field_.type, ref)
+        expression = _expression(column, kind, ref)
         if expression is None:
             return None
         expressions.append(expression)
     return Plan(", ".join(expressions), checks)
 
 
-def _checked_once(column: LayoutColumn, kind: pa.DataType, ref: str) -> tuple[str, str] | None:
+def _checked_once(column: LayoutColumn, kind: ColumnKind, ref: str) -> tuple[str, str] | None:
     """(unguarded expression, guarded expression) for a text column whose guard judges the
     value alone; None for other columns."""
     spec = column.catalogue
-    if spec is None or not _is_text(kind):
+    if spec is None or kind.kind is not Kind.TEXT:
         return None
     value = f"NULLIF({ref}, '')"
     if spec.data_type is DataType.JSON and not spec.allowed_values:
@@ -88,15 +89,8 @@ def _checked_once(column: LayoutColumn, kind: pa.DataType, ref: str) -> tuple[st
     return None
 
 
-def _is_text(kind: pa.DataType) -> bool:
-    """Text as DuckDB reads it: strings, and dictionary-encoded strings (pandas categories)."""
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
-
-
-def _expression(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None:
-    if _is_text(kind):
+def _expression(column: LayoutColumn, kind: ColumnKind, ref: str) -> str | None:
+    if kind.kind is Kind.TEXT:  # strings, dictionary-encoded strings (pandas categories)
         return text_expression(column, ref)
     spec = column.catalogue
     if spec is None or spec.data_type is DataType.STRING:
@@ -105,13 +99,9 @@ def _expression(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None
         return _decimal(kind, ref)
     if spec.data_type is DataType.DATETIME and not spec.allowed_values:
         return _instant(kind, ref)
-    if spec.data_type is DataType.JSON and _is_text_map(kind):
+    if spec.data_type is DataType.JSON and kind.kind is Kind.TEXT_MAP:
         return text_expression(column, map_as_json(ref))
     return None
-
-
-def _is_text_map(kind: pa.DataType) -> bool:
-    return bool(pa.types.is_map(kind) and _is_text(kind.key_type) and _is_text(kind.item_type))
 
 
 def map_as_json(ref: str) -> str:
@@ -132,33 +122,33 @@ def map_as_json(ref: str) -> str:
     return _guarded(ref, accepted, text)
 
 
-def _into_text(column: LayoutColumn, kind: pa.DataType, ref: str) -> str | None:
-    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):  # Arrow writes the same text
+def _into_text(column: LayoutColumn, kind: ColumnKind, ref: str) -> str | None:
+    if kind.kind in (Kind.INTEGER, Kind.BOOLEAN):  # Arrow writes the same text
         return text_expression(column, f"CAST({ref} AS VARCHAR)")
-    if pa.types.is_float64(kind):
+    if kind.kind is Kind.DOUBLE:
         return text_expression(column, double_as_text(ref))
     return None
 
 
-def _instant(kind: pa.DataType, ref: str) -> str | None:
-    if (pa.types.is_timestamp(kind) and kind.unit != "ns") or pa.types.is_date32(kind):
+def _instant(kind: ColumnKind, ref: str) -> str | None:
+    if kind.kind in (Kind.TIMESTAMP, Kind.DATE):  # seconds to microseconds; date32
         instant = f"CAST({ref} AS TIMESTAMPTZ)"
         return _guarded(ref, f"{instant} BETWEEN '{_FIRST}' AND '{_LAST}'", instant)
     return None
 
 
-def _decimal(kind: pa.DataType, ref: str) -> str | None:
-    if pa.types.is_integer(kind):
+def _decimal(kind: ColumnKind, ref: str) -> str | None:
+    if kind.kind is Kind.INTEGER:
         return f"CAST({ref} AS DECIMAL(38, 18))"
-    if pa.types.is_decimal128(kind) and 0 <= kind.scale <= 18:
+    if kind.kind is Kind.DECIMAL and 0 <= kind.scale <= 18:
         # Exact, or an out-of-range error (more than 20 integer digits) that sends the file
         # back to the authority, which names the row.
         return f"CAST({ref} AS DECIMAL(38, 18))"
-    if pa.types.is_decimal128(kind) and kind.scale > 18:
+    if kind.kind is Kind.DECIMAL and kind.scale > 18:
         # Only when the digits past the 18th are zeros (the cast would round them).
         typed = f"CAST({ref} AS DECIMAL(38, 18))"
         return _guarded(ref, f"CAST({typed} AS DECIMAL(38, {kind.scale})) = {ref}", typed)
-    if pa.types.is_float64(kind):
+    if kind.kind is Kind.DOUBLE:
         return double_as_decimal(ref)
     return None
 

@@ -16,14 +16,15 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from focusflow import interrupts
 from focusflow.errors import FocusflowError, SinkError, TransientSinkError
-from focusflow.focus.schema import is_json_field
+from focusflow.focus.catalogue import DataType
+from focusflow.focus.schema import LayoutColumn, is_json_field
+from focusflow.lazy import lazy_module
 from focusflow.sinks import sql
 from focusflow.sinks.base import (
     INTERNAL_COLUMNS,
@@ -41,11 +42,11 @@ from focusflow.sinks.duckdb import parquet
 from focusflow.sinks.duckdb.casts import select_list
 from focusflow.sinks.identifiers import quote, quote_table
 
-_SIMPLE_TYPES = (
-    (pa.types.is_integer, "BIGINT"),
-    (pa.types.is_floating, "DOUBLE"),
-    (pa.types.is_boolean, "BOOLEAN"),
-)
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported at first use: a Parquet load into DuckDB never needs it
+    pa = lazy_module("pyarrow")
+
 
 
 def duckdb_type(field: pa.Field) -> str:
@@ -57,7 +58,9 @@ def duckdb_type(field: pa.Field) -> str:
         return f"DECIMAL({kind.precision}, {kind.scale})"
     if pa.types.is_timestamp(kind):
         return "TIMESTAMP WITH TIME ZONE" if kind.tz else "TIMESTAMP"
-    return next((name for test, name in _SIMPLE_TYPES if test(kind)), "VARCHAR")
+    simple = ((pa.types.is_integer, "BIGINT"), (pa.types.is_floating, "DOUBLE"),
+              (pa.types.is_boolean, "BOOLEAN"))
+    return next((name for test, name in simple if test(kind)), "VARCHAR")
 
 
 class DuckDBSink:
@@ -111,11 +114,13 @@ class DuckDBSink:
         threads = self._con.execute("SELECT current_setting('threads')").fetchall()[0][0]
         self._set_for_load("memory_limit", f"'{max(256, 128 * int(threads))}MB'")
 
-    def _share_cores_with_reader(self) -> None:
-        # Rows fed from Python arrive from Arrow's CSV parser, which runs on its own threads:
-        # DuckDB on every core as well oversubscribes them, and its threads contend for the
-        # one Python stream. Half the cores for DuckDB cut the CPU time of a 200k-row load by
-        # a quarter and its wall time too (docs/ingest.md, "Performance").
+    def _use_half_the_cores(self) -> None:
+        # Text rows fed from Python arrive from Arrow's CSV parser, which runs on its own
+        # threads: DuckDB on every core as well oversubscribes them, and its threads contend
+        # for the one Python stream. Half the cores for DuckDB cut the CPU time of a 200k-row
+        # load by a quarter and its wall time too. A Parquet file read by DuckDB itself: on
+        # every core (2) the INSERT cost 0.1 s more CPU and the checkpoint at close 0.25 s,
+        # against 0.01 s on one, and the wall time was no shorter (docs/ingest.md, "Performance").
         threads = self._con.execute("SELECT current_setting('threads')").fetchall()[0][0]
         self._set_for_load("threads", str(max(1, int(threads) // 2)))
 
@@ -140,9 +145,10 @@ class DuckDBSink:
         self, request: LoadRequest, table_sql: str, previous: str | None
     ) -> LoadResult:
         con = self._con
-        self._ensure_table(table_sql, request.schema)
+        columns_typed = _columns(request)
+        self._ensure_table(table_sql, columns_typed)
         load_id = uuid.uuid4().hex
-        names = request.schema.names
+        names = [name for name, _ in columns_typed]
         failure: list[BaseException] = []
         from_parquet = _parquet_source(request.parquet)
         untyped = from_parquet is not None or request.text is not None
@@ -209,29 +215,28 @@ class DuckDBSink:
             source, typing, params = from_parquet
             if self.path != ":memory:":  # there the pool holds the data itself
                 self._cap_memory()
+            self._use_half_the_cores()
             return None, source, typing.select, params, typing.checks
         if request.text is not None:
             if self.path != ":memory:":  # single-threaded, DuckDB would keep every row group
                 self._cap_memory()
-            self._share_cores_with_reader()
+            self._use_half_the_cores()
             incoming, selected = _typed_in_database(request.text, failure)
         else:
             incoming, selected = _typed_by_reader(request, failure)
         return incoming, "focusflow_incoming", selected, [], []
 
-    def _ensure_table(self, table_sql: str, schema: pa.Schema) -> None:
+    def _ensure_table(self, table_sql: str, columns: list[tuple[str, str]]) -> None:
         parts = table_sql.split(".")
         if len(parts) == 2:
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {parts[0]}")
-        definitions = [f"{quote(f.name)} {duckdb_type(f)}" for f in schema]
+        definitions = [f"{quote(name)} {kind}" for name, kind in columns]
         definitions += [f"{quote(SOURCE_COLUMN)} VARCHAR", f"{quote(LOAD_COLUMN)} VARCHAR"]
         self._con.execute(f"CREATE TABLE IF NOT EXISTS {table_sql} ({', '.join(definitions)})")
         existing = {name.lower() for name in self._columns_of(table_sql)}
-        for field in schema:
-            if field.name.lower() not in existing:  # new x_ columns are added, never dropped
-                self._con.execute(
-                    f"ALTER TABLE {table_sql} ADD COLUMN {quote(field.name)} {duckdb_type(field)}"
-                )
+        for name, kind in columns:
+            if name.lower() not in existing:  # new x_ columns are added, never dropped
+                self._con.execute(f"ALTER TABLE {table_sql} ADD COLUMN {quote(name)} {kind}")
 
     def _columns_of(self, table_sql: str) -> list[str]:
         return [row[0] for row in self._con.execute(f"DESCRIBE {table_sql}").fetchall()]
@@ -245,6 +250,19 @@ class DuckDBSink:
             text = statement.format(table=quote_table(table))
             relation = self._con.sql(text, params=list(params))
             return _arrow(relation)
+        except duckdb.CatalogException as exc:
+            raise SinkError(f"duckdb {self.path}: table {table!r} does not exist") from exc
+        except duckdb.Error as exc:  # the first line: DuckDB appends candidate lists
+            raise SinkError(f"duckdb {self.path}: {str(exc).splitlines()[0]}") from exc
+
+    def query_rows(
+        self, table: str, statement: str, params: Sequence[object] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """``query`` as (column names, rows), without Arrow (``base.query_rows``)."""
+        try:
+            relation = self._con.sql(statement.format(table=quote_table(table)),
+                                     params=list(params))
+            return list(relation.columns), relation.fetchall()
         except duckdb.CatalogException as exc:
             raise SinkError(f"duckdb {self.path}: table {table!r} does not exist") from exc
         except duckdb.Error as exc:  # the first line: DuckDB appends candidate lists
@@ -289,15 +307,36 @@ def _typed_in_database(
     return reader, select_list(text.layout, names)
 
 
+def _columns(request: LoadRequest) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of the request's columns. Rows offered as a Parquet file are typed
+    by their layout, as ``Layout.schema`` types them, without building that Arrow schema (a
+    Parquet load into DuckDB never imports pyarrow)."""
+    if request.parquet is not None:
+        return [(c.name, layout_duckdb_type(c)) for c in request.parquet.layout.columns]
+    return [(f.name, duckdb_type(f)) for f in request.schema]
+
+
+def layout_duckdb_type(column: LayoutColumn) -> str:
+    """The DuckDB type of a layout column: ``duckdb_type`` of its Arrow field."""
+    spec = column.catalogue
+    if column.is_json:
+        return "JSON"
+    if spec is not None and spec.data_type is DataType.DECIMAL:
+        return "DECIMAL(38, 18)"
+    if spec is not None and spec.data_type is DataType.DATETIME:
+        return "TIMESTAMP WITH TIME ZONE"
+    return "VARCHAR"
+
+
 def _parquet_source(rows: ParquetRows | None) -> tuple[str, parquet.Plan, list[object]] | None:
     """(FROM clause, typing plan, parameters) reading ``rows``' file with DuckDB's Parquet
     reader, or None when the file has a column type without an exact fast path."""
-    if rows is None or len(rows.schema) != len(rows.layout.columns):
+    if rows is None or len(rows.kinds) != len(rows.layout.columns):
         return None
     # Positional names: a header's spelling (even a duplicate) never has to survive SQL quoting.
     names = [f"c{index}" for index in range(len(rows.layout.columns))]
     source = f"read_parquet(?, hive_partitioning = false) AS p({', '.join(names)})"
-    typing = parquet.plan(rows.layout, rows.schema, names, source)
+    typing = parquet.plan(rows.layout, rows.kinds, names, source)
     if typing is None:
         return None
     return source, typing, [rows.claim()]
