@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+
+import msgspec
 
 from focusflow.allocation.model import ONE, ZERO, NodeHour, Workload
 from focusflow.k8s_export import PrometheusClient
@@ -48,7 +51,22 @@ OWNER_Q = ("max by ({c}, namespace, pod, owner_kind, owner_name) (max_over_time(
 REPLICASET_Q = ("max by ({c}, namespace, replicaset, owner_kind, owner_name) "
                 "(max_over_time(kube_replicaset_owner[1h]))")
 
+# The queries of every chunk, in the order a run issues them (NODE_Q covers the whole window).
+CHUNK_TEMPLATES = (CAPACITY_Q, RUNNING_Q, REQUEST_Q, CPU_Q, MEMORY_Q, POD_NODE_Q, OWNER_Q,
+                   REPLICASET_Q)
+CONCURRENCY = 1  # range queries of a chunk in flight at once
+
 Series = dict[int, dict[tuple[str, ...], Decimal]]  # hour -> label values -> value
+
+
+class _RangeSeries(msgspec.Struct):
+    """One series of a ``matrix`` answer; values stay text until ``Decimal`` reads them."""
+
+    metric: dict[str, str] = {}
+    values: list[tuple[float, str]] = []
+
+
+_MATRIX = msgspec.json.Decoder(list[_RangeSeries])
 
 
 def iso_hour(seconds: int) -> str:
@@ -84,15 +102,15 @@ class ClusterMetrics:
         """``template`` per hour of [start, end) keyed by hour start and ``labels``."""
         query = template.format(c=self.label, r=self.resolution)
         self.queries += 1
-        result = self.client.query_range(query, start + HOUR - 1, end - 1, HOUR).result
+        answer = self.client.query_range(query, start + HOUR - 1, end - 1, HOUR)
         out: Series = defaultdict(dict)
-        for series in result:
-            metric: dict[str, str] = series.get("metric", {})
-            key = tuple(self._label(metric, name) for name in labels)
-            for stamp, value in series.get("values", []):
+        # Typed decoding of the raw answer: no dict per series or list per sample.
+        for series in _MATRIX.decode(answer.raw_result):
+            key = tuple(self._label(series.metric, name) for name in labels)
+            for stamp, value in series.values:
                 number = Decimal(value)
                 if number.is_finite():
-                    out[int(float(stamp)) - HOUR + 1][key] = number
+                    out[int(stamp) - HOUR + 1][key] = number
         return out
 
     def _label(self, metric: dict[str, str], name: str) -> str:
@@ -106,8 +124,12 @@ class ClusterMetrics:
         return {hour: {key: min(ONE, value / self.points) for key, value in nodes.items()}
                 for hour, nodes in counts.items()}
 
-    def hours(self, start: int, end: int, presence: Series) -> dict[int, HourData]:
-        """Nodes and containers of every hour in [start, end)."""
+    def hours(self, start: int, end: int, presence: Series) -> Iterator[tuple[int, HourData]]:
+        """Nodes and containers of every hour in [start, end), in hour order.
+
+        The chunk's queries are answered before the first hour is yielded; each hour's values
+        are dropped as it is yielded, so what stays is one chunk's answers at most.
+        """
         def fetch(template: str, labels: tuple[str, ...]) -> Series:
             return self._range(template, start, end, labels)
 
@@ -124,14 +146,15 @@ class ClusterMetrics:
             "replicaset": fetch(REPLICASET_Q, ("cluster", "namespace", "replicaset",
                                                "owner_kind", "owner_name")),
         }
-        return {hour: self._hour(hour, presence.get(hour, {}), raw)
-                for hour in range(start, end, HOUR)}
+        for hour in range(start, end, HOUR):
+            at = {name: series.pop(hour, {}) for name, series in raw.items()}
+            yield hour, self._hour(hour, presence.get(hour, {}), at)
 
     def _hour(self, hour: int, present: dict[tuple[str, ...], Decimal],
-              raw: dict[str, Series]) -> HourData:
+              at: dict[str, dict[tuple[str, ...], Decimal]]) -> HourData:
         data = HourData()
         capacity: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
-        for (cluster, node, resource), value in raw["capacity"].get(hour, {}).items():
+        for (cluster, node, resource), value in at["capacity"].items():
             capacity[(cluster, node)]["gpu" if resource in _GPU else resource] = value
         for key, cap in capacity.items():
             if cap.get("cpu") or cap.get("memory"):
@@ -155,11 +178,11 @@ class ClusterMetrics:
             data.nodes[(cluster, node)] = NodeHour(
                 cluster, node, provider_id, hour, running, cap.get("cpu", ZERO),
                 cap.get("memory", ZERO), cap.get("gpu", ZERO))
-        self._place_workloads(hour, data, raw)
+        self._place_workloads(hour, data, at)
         return data
 
-    def _place_workloads(self, hour: int, data: HourData, raw: dict[str, Series]) -> None:
-        at = {name: series.get(hour, {}) for name, series in raw.items()}
+    def _place_workloads(self, hour: int, data: HourData,
+                         at: dict[str, dict[tuple[str, ...], Decimal]]) -> None:
         nodes = {(c, ns, pod): node for (c, ns, pod, node) in sorted(at["pod_node"])}
         owners = {(c, ns, pod): (kind, name) for (c, ns, pod, kind, name) in at["owner"]}
         rs_owner = {(c, ns, rs): (kind, name) for (c, ns, rs, kind, name) in at["replicaset"]}
