@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -154,18 +155,30 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
     """The rows of each hour, as the sink pulls them; raises (so the load commits nothing)
     when the window had no node or a node lacks the billing rows ``--require-billing`` wants."""
     rows = done = 0
-    for chunk in range(settings.start_s, settings.end_s, settings.chunk_hours * HOUR):
-        chunk_end = min(chunk + settings.chunk_hours * HOUR, settings.end_s)
-        for _hour, data in metrics.hours(chunk, chunk_end, presence):
-            # A stop request seen while the queries ran (the sink's driver holds the signal
-            # while it pulls this stream): raised here, between hours, not a chunk later.
-            interrupts.check()
-            batch = to_batch(_price_hour(data, pricer, report, settings), settings.by)
-            rows += batch.num_rows
-            done += 1
-            if progress:
-                progress(done, report.hours)
-            yield batch
+    spans = [(chunk, min(chunk + settings.chunk_hours * HOUR, settings.end_s))
+             for chunk in range(settings.start_s, settings.end_s, settings.chunk_hours * HOUR)]
+    # One chunk ahead: Prometheus answers the next chunk while this one is modelled (one query
+    # in flight at a time, as before); two chunks' answers are held at most.
+    with ThreadPoolExecutor(1, thread_name_prefix="allocation-queries") as ahead:
+        try:
+            pending = ahead.submit(metrics.answers, *spans[0])
+            for index, (start, end) in enumerate(spans):
+                answers = pending.result()
+                if index + 1 < len(spans):
+                    pending = ahead.submit(metrics.answers, *spans[index + 1])
+                for _hour, data in metrics.hours(start, end, presence, answers):
+                    # A stop request seen while the queries ran (the sink's driver holds the
+                    # signal while it pulls this stream): raised here, between hours.
+                    interrupts.check()
+                    batch = to_batch(_price_hour(data, pricer, report, settings), settings.by)
+                    rows += batch.num_rows
+                    done += 1
+                    if progress:
+                        progress(done, report.hours)
+                    yield batch
+                del answers
+        finally:
+            pending.cancel()  # a failed or stopped run: no further chunk is queried
     if not rows:
         raise SourceError(
             f"{base_url}: no kube_node_info series between {_stamp(settings.start_s)} and "

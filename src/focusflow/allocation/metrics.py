@@ -98,17 +98,24 @@ class ClusterMetrics:
         self.last_capacity: dict[tuple[str, str], dict[str, Decimal]] = {}
         self.dropped: list[tuple[str, str, int]] = []  # node-hours with no capacity ever seen
 
-    def _range(self, template: str, start: int, end: int, labels: tuple[str, ...]) -> Series:
-        """``template`` per hour of [start, end) keyed by hour start and ``labels``."""
+    def _range(self, template: str, start: int, end: int, labels: tuple[str, ...], *,
+               keys_only: bool = False) -> Series:
+        """``template`` per hour of [start, end) keyed by hour start and ``labels``
+        (``keys_only``: the value is not read, every present series maps to 1)."""
         query = template.format(c=self.label, r=self.resolution)
         self.queries += 1
         answer = self.client.query_range(query, start + HOUR - 1, end - 1, HOUR)
         out: Series = defaultdict(dict)
+        # Requests, capacities and running counts repeat across series and hours: one
+        # Decimal per distinct text (Decimals are immutable, so sharing them is safe).
+        numbers: dict[str, Decimal] = {}
         # Typed decoding of the raw answer: no dict per series or list per sample.
         for series in _MATRIX.decode(answer.raw_result):
             key = tuple(self._label(series.metric, name) for name in labels)
             for stamp, value in series.values:
-                number = Decimal(value)
+                number = ONE if keys_only else numbers.get(value)
+                if number is None:
+                    number = numbers[value] = Decimal(value)
                 if number.is_finite():
                     out[int(stamp) - HOUR + 1][key] = number
         return out
@@ -124,28 +131,35 @@ class ClusterMetrics:
         return {hour: {key: min(ONE, value / self.points) for key, value in nodes.items()}
                 for hour, nodes in counts.items()}
 
-    def hours(self, start: int, end: int, presence: Series) -> Iterator[tuple[int, HourData]]:
-        """Nodes and containers of every hour in [start, end), in hour order.
-
-        The chunk's queries are answered before the first hour is yielded; each hour's values
-        are dropped as it is yielded, so what stays is one chunk's answers at most.
-        """
-        def fetch(template: str, labels: tuple[str, ...]) -> Series:
-            return self._range(template, start, end, labels)
+    def answers(self, start: int, end: int) -> dict[str, Series]:
+        """The chunk [start, end)'s eight range queries, answered one after another (a run
+        may call this for the next chunk in a second thread while it models the current one:
+        it only queries and decodes)."""
+        def fetch(template: str, labels: tuple[str, ...], *, keys_only: bool = False
+                  ) -> Series:
+            return self._range(template, start, end, labels, keys_only=keys_only)
 
         ctr = ("cluster", "namespace", "pod", "container")
-        raw = {
+        return {
             "capacity": fetch(CAPACITY_Q, ("cluster", "node", "resource")),
             "running": fetch(RUNNING_Q, ctr),
             "requests": fetch(REQUEST_Q, (*ctr, "resource")),
             "cpu": fetch(CPU_Q, ctr),
             "memory": fetch(MEMORY_Q, ctr),
-            "pod_node": fetch(POD_NODE_Q, ("cluster", "namespace", "pod", "node")),
+            "pod_node": fetch(POD_NODE_Q, ("cluster", "namespace", "pod", "node"),
+                              keys_only=True),
             "owner": fetch(OWNER_Q, ("cluster", "namespace", "pod", "owner_kind",
-                                     "owner_name")),
+                                     "owner_name"), keys_only=True),
             "replicaset": fetch(REPLICASET_Q, ("cluster", "namespace", "replicaset",
-                                               "owner_kind", "owner_name")),
+                                               "owner_kind", "owner_name"), keys_only=True),
         }
+
+    def hours(self, start: int, end: int, presence: Series,
+              answers: dict[str, Series] | None = None) -> Iterator[tuple[int, HourData]]:
+        """Nodes and containers of every hour in [start, end), in hour order, from the
+        chunk's ``answers`` (queried now when not given). Each hour's values are dropped as it
+        is yielded, so what stays is one chunk's answers at most."""
+        raw = self.answers(start, end) if answers is None else answers
         for hour in range(start, end, HOUR):
             at = {name: series.pop(hour, {}) for name, series in raw.items()}
             yield hour, self._hour(hour, presence.get(hour, {}), at)
@@ -189,6 +203,7 @@ class ClusterMetrics:
         requests: dict[tuple[str, ...], dict[str, Decimal]] = defaultdict(dict)
         for (*ctr, resource), value in at["requests"].items():
             requests[tuple(ctr)]["gpu" if resource in _GPU else resource] = value
+        shares: dict[Decimal, Decimal] = {}  # running count -> share of the hour
         for key, count in sorted(at["running"].items()):
             cluster, namespace, pod, container = key
             node = nodes.get((cluster, namespace, pod))
@@ -201,7 +216,9 @@ class ClusterMetrics:
             if kind == "ReplicaSet":  # report the Deployment that owns it, as OpenCost does
                 kind, name = rs_owner.get((cluster, namespace, name), (kind, name))
             req = requests.get(key, {})
+            if (share := shares.get(count)) is None:
+                share = shares[count] = min(ONE, count / self.points)
             data.workloads.setdefault((cluster, node), []).append(Workload(
-                namespace, pod, container, name, kind, min(ONE, count / self.points),
+                namespace, pod, container, name, kind, share,
                 req.get("cpu", ZERO), at["cpu"].get(key, ZERO), req.get("memory", ZERO),
                 at["memory"].get(key, ZERO), req.get("gpu", ZERO)))
