@@ -21,7 +21,7 @@ from focusflow.sinks import TableName
 MAX_WINDOW_HOURS = 93 * 24
 # Hours per chunk of range queries: what a run holds grows with pods x chunk hours (two chunks
 # at most); smaller chunks cost Prometheus more per hour (it re-reads a chunk's samples).
-CHUNK_HOURS = 24
+CHUNK_HOURS = 12
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
