@@ -130,6 +130,12 @@ def chunks(hours: int, chunk_hours: int) -> list[tuple[int, int]]:
     return [(s, min(s + step, end)) for s in range(START, end, step)]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raw(url: str, hours: int, resolution: int, chunk_hours: int) -> float:
     """The run's range queries straight over HTTP, bodies read in full; seconds taken."""
     def get(http: httpx.Client, template: str, *, start: int, end: int) -> None:
@@ -181,9 +187,16 @@ def bench(name: str, rounds: int, resolution: int, chunk_hours: int) -> None:
         raws: list[float] = []
         runs: list[Run] = []
         days: list[Run] = []
+        cpu_raw: list[float] = []  # Prometheus's CPU + this process's while raw ran
+        cpu_run: list[float] = []  # Prometheus's CPU + the allocate child's
+        pid = server.process.pid
         for _ in range(rounds):
+            mine, theirs = time.process_time(), cpu_seconds(pid)
             raws.append(raw(server.url, shape.hours, resolution, chunk_hours))
+            cpu_raw.append(time.process_time() - mine + cpu_seconds(pid) - theirs)
+            theirs = cpu_seconds(pid)
             runs.append(allocate(server.url, shape.hours, resolution, chunk_hours, db))
+            cpu_run.append(runs[-1].cpu_seconds + cpu_seconds(pid) - theirs)
             if shape.hours > 24:
                 days.append(allocate(server.url, 24, resolution, chunk_hours, db))
         rows = rows_in(db) if not days else 0
@@ -201,6 +214,9 @@ def bench(name: str, rounds: int, resolution: int, chunk_hours: int) -> None:
           f"CPU {statistics.median(r.cpu_seconds for r in runs):.2f} s")
     print(f"allocate / raw = {wall / raw_s:.2f}x (per round: "
           f"{', '.join(f'{r.seconds / s:.2f}' for r, s in zip(runs, raws, strict=True))})")
+    print(f"CPU (Prometheus + client): raw median {statistics.median(cpu_raw):.2f} s, "
+          f"allocate median {statistics.median(cpu_run):.2f} s: "
+          f"{statistics.median(cpu_run) / statistics.median(cpu_raw):.2f}x")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     peak = max(r.peak_rss_mb for r in runs)
     print(f"allocate peak RSS: {peak:.0f} MB (max of {rounds})")
