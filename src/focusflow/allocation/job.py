@@ -157,15 +157,18 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
     rows = done = 0
     spans = [(chunk, min(chunk + settings.chunk_hours * HOUR, settings.end_s))
              for chunk in range(settings.start_s, settings.end_s, settings.chunk_hours * HOUR)]
-    # One chunk ahead: Prometheus answers the next chunk while this one is modelled (one query
-    # in flight at a time, as before); two chunks' answers are held at most.
+    # One chunk ahead: Prometheus answers the next chunk (one query in flight at a time, as
+    # before) while this one is decoded and modelled here; what is held at most is this
+    # chunk's decoded answers and the next chunk's raw ones.
     with ThreadPoolExecutor(1, thread_name_prefix="allocation-queries") as ahead:
         try:
-            pending = ahead.submit(metrics.answers, *spans[0])
+            pending = ahead.submit(metrics.ask_chunk, *spans[0])
             for index, (start, end) in enumerate(spans):
-                answers = pending.result()
+                raw = pending.result()
                 if index + 1 < len(spans):
-                    pending = ahead.submit(metrics.answers, *spans[index + 1])
+                    pending = ahead.submit(metrics.ask_chunk, *spans[index + 1])
+                answers = metrics.answers(raw)
+                del raw
                 for _hour, data in metrics.hours(start, end, presence, answers):
                     # A stop request seen while the queries ran (the sink's driver holds the
                     # signal while it pulls this stream): raised here, between hours.

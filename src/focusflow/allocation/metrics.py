@@ -51,9 +51,21 @@ OWNER_Q = ("max by ({c}, namespace, pod, owner_kind, owner_name) (max_over_time(
 REPLICASET_Q = ("max by ({c}, namespace, replicaset, owner_kind, owner_name) "
                 "(max_over_time(kube_replicaset_owner[1h]))")
 
-# The queries of every chunk, in the order a run issues them (NODE_Q covers the whole window).
-CHUNK_TEMPLATES = (CAPACITY_Q, RUNNING_Q, REQUEST_Q, CPU_Q, MEMORY_Q, POD_NODE_Q, OWNER_Q,
-                   REPLICASET_Q)
+_CTR = ("cluster", "namespace", "pod", "container")
+# The queries of every chunk, in the order a run issues them (NODE_Q covers the whole window):
+# (name, template, labels, keys only: the value is not read).
+_CHUNK_QUERIES: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
+    ("capacity", CAPACITY_Q, ("cluster", "node", "resource"), False),
+    ("running", RUNNING_Q, _CTR, False),
+    ("requests", REQUEST_Q, (*_CTR, "resource"), False),
+    ("cpu", CPU_Q, _CTR, False),
+    ("memory", MEMORY_Q, _CTR, False),
+    ("pod_node", POD_NODE_Q, ("cluster", "namespace", "pod", "node"), True),
+    ("owner", OWNER_Q, ("cluster", "namespace", "pod", "owner_kind", "owner_name"), True),
+    ("replicaset", REPLICASET_Q, ("cluster", "namespace", "replicaset", "owner_kind",
+                                  "owner_name"), True),
+)
+CHUNK_TEMPLATES = tuple(template for _, template, _, _ in _CHUNK_QUERIES)
 CONCURRENCY = 1  # range queries of a chunk in flight at once
 
 Series = dict[int, dict[tuple[str, ...], Decimal]]  # hour -> label values -> value
@@ -98,19 +110,26 @@ class ClusterMetrics:
         self.last_capacity: dict[tuple[str, str], dict[str, Decimal]] = {}
         self.dropped: list[tuple[str, str, int]] = []  # node-hours with no capacity ever seen
 
-    def _range(self, template: str, start: int, end: int, labels: tuple[str, ...], *,
-               keys_only: bool = False) -> Series:
-        """``template`` per hour of [start, end) keyed by hour start and ``labels``
-        (``keys_only``: the value is not read, every present series maps to 1)."""
+    def _range(self, template: str, start: int, end: int, labels: tuple[str, ...]) -> Series:
+        """``template`` per hour of [start, end) keyed by hour start and ``labels``."""
+        return self._decode(self._ask(template, start, end), labels)
+
+    def _ask(self, template: str, start: int, end: int) -> bytes:
+        """The raw ``data.result`` of ``template`` over [start, end) at a 1 h step."""
         query = template.format(c=self.label, r=self.resolution)
         self.queries += 1
-        answer = self.client.query_range(query, start + HOUR - 1, end - 1, HOUR)
+        return self.client.query_range(query, start + HOUR - 1, end - 1, HOUR).raw_result
+
+    def _decode(self, raw: bytes, labels: tuple[str, ...], *, keys_only: bool = False
+                ) -> Series:
+        """Values by hour start and ``labels`` (``keys_only``: the value is not read, every
+        present series maps to 1)."""
         out: Series = defaultdict(dict)
         # Requests, capacities and running counts repeat across series and hours: one
         # Decimal per distinct text (Decimals are immutable, so sharing them is safe).
         numbers: dict[str, Decimal] = {}
         # Typed decoding of the raw answer: no dict per series or list per sample.
-        for series in _MATRIX.decode(answer.raw_result):
+        for series in _MATRIX.decode(raw):
             key = tuple(self._label(series.metric, name) for name in labels)
             for stamp, value in series.values:
                 number = ONE if keys_only else numbers.get(value)
@@ -131,35 +150,23 @@ class ClusterMetrics:
         return {hour: {key: min(ONE, value / self.points) for key, value in nodes.items()}
                 for hour, nodes in counts.items()}
 
-    def answers(self, start: int, end: int) -> dict[str, Series]:
-        """The chunk [start, end)'s eight range queries, answered one after another (a run
-        may call this for the next chunk in a second thread while it models the current one:
-        it only queries and decodes)."""
-        def fetch(template: str, labels: tuple[str, ...], *, keys_only: bool = False
-                  ) -> Series:
-            return self._range(template, start, end, labels, keys_only=keys_only)
+    def ask_chunk(self, start: int, end: int) -> list[bytes]:
+        """The raw answers of the chunk [start, end)'s eight range queries, asked one after
+        another. Only HTTP: a run calls this for the next chunk in a second thread while it
+        decodes and models the current one, so Prometheus is never kept waiting on Python."""
+        return [self._ask(template, start, end) for _, template, _, _ in _CHUNK_QUERIES]
 
-        ctr = ("cluster", "namespace", "pod", "container")
-        return {
-            "capacity": fetch(CAPACITY_Q, ("cluster", "node", "resource")),
-            "running": fetch(RUNNING_Q, ctr),
-            "requests": fetch(REQUEST_Q, (*ctr, "resource")),
-            "cpu": fetch(CPU_Q, ctr),
-            "memory": fetch(MEMORY_Q, ctr),
-            "pod_node": fetch(POD_NODE_Q, ("cluster", "namespace", "pod", "node"),
-                              keys_only=True),
-            "owner": fetch(OWNER_Q, ("cluster", "namespace", "pod", "owner_kind",
-                                     "owner_name"), keys_only=True),
-            "replicaset": fetch(REPLICASET_Q, ("cluster", "namespace", "replicaset",
-                                               "owner_kind", "owner_name"), keys_only=True),
-        }
+    def answers(self, raw: list[bytes]) -> dict[str, Series]:
+        """The decoded answers of ``ask_chunk``."""
+        return {name: self._decode(body, labels, keys_only=keys_only)
+                for (name, _, labels, keys_only), body in zip(_CHUNK_QUERIES, raw, strict=True)}
 
     def hours(self, start: int, end: int, presence: Series,
               answers: dict[str, Series] | None = None) -> Iterator[tuple[int, HourData]]:
         """Nodes and containers of every hour in [start, end), in hour order, from the
         chunk's ``answers`` (queried now when not given). Each hour's values are dropped as it
         is yielded, so what stays is one chunk's answers at most."""
-        raw = self.answers(start, end) if answers is None else answers
+        raw = self.answers(self.ask_chunk(start, end)) if answers is None else answers
         for hour in range(start, end, HOUR):
             at = {name: series.pop(hour, {}) for name, series in raw.items()}
             yield hour, self._hour(hour, presence.get(hour, {}), at)
