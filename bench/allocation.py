@@ -212,8 +212,9 @@ def bench(name: str, rounds: int, resolution: int, chunk_hours: int) -> None:
     print(f"allocate ({rows:,} rows into DuckDB): median {wall:.2f} s wall "
           f"({', '.join(f'{r.seconds:.2f}' for r in runs)}), "
           f"CPU {statistics.median(r.cpu_seconds for r in runs):.2f} s")
-    print(f"allocate / raw = {wall / raw_s:.2f}x (per round: "
-          f"{', '.join(f'{r.seconds / s:.2f}' for r, s in zip(runs, raws, strict=True))})")
+    ratios = [r.seconds / s for r, s in zip(runs, raws, strict=True)]
+    print(f"allocate / raw = {wall / raw_s:.2f}x (median of per-round ratios "
+          f"{statistics.median(ratios):.2f}x: {', '.join(f'{x:.2f}' for x in ratios)})")
     print(f"CPU (Prometheus + client): raw median {statistics.median(cpu_raw):.2f} s, "
           f"allocate median {statistics.median(cpu_run):.2f} s: "
           f"{statistics.median(cpu_run) / statistics.median(cpu_raw):.2f}x")
