@@ -14,12 +14,14 @@ from focusflow.allocation.model import IDLE, Allocation, NodeHour, Workload, all
 from focusflow.allocation.prices import DefaultPrices, load_default_prices, unit_prices
 from focusflow.allocation.rows import SCHEMA
 from focusflow.allocation.settings import (
+    CHUNK_HOURS,
     AllocationSettings,
     allocation_settings,
     prometheus_settings,
 )
 
 __all__ = [
+    "CHUNK_HOURS",
     "IDLE",
     "SCHEMA",
     "Allocation",

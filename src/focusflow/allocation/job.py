@@ -2,21 +2,27 @@
 
 Orchestration only. Node presence is read over the window and over every billing period that
 overlaps it (a daily row is divided by the hours the node ran that day, not by the hours of
-the window), then the window is processed a chunk of hours at a time. All rows are computed
-before anything is written and go to the sink as ONE load: source identity = endpoint +
-window, so re-running the same window replaces its rows and a failed run commits nothing.
+the window), then the window is processed a chunk of hours at a time, streamed: the sink's load
+is opened first and pulls the rows of each hour as that hour is computed, so a run holds one
+chunk's query answers and one hour's rows, never the window's. It is still ONE load (one
+transaction or table version): source identity = endpoint + window, so re-running the same
+window replaces its rows, and a query failing in a later chunk, a window with no nodes or a
+node without billing rows under ``--require-billing`` is raised from inside the stream, which
+makes the sink roll back: a failed run commits nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pyarrow as pa
 
+from focusflow import interrupts
 from focusflow.allocation.billing import BillingIndex, ChargeGroup
 from focusflow.allocation.matching import normalized_resource_id
 from focusflow.allocation.metrics import HOUR, ClusterMetrics, HourData, Series
@@ -132,25 +138,55 @@ def run_allocation(settings: AllocationSettings, metrics: ClusterMetrics,
     pricer = _Pricer(billing, settings)
     presence = metrics.node_presence(*_presence_span(billing, settings))
     pricer.share_periods(presence)
-    batches: list[pa.RecordBatch] = []
-    done = 0
-    for chunk in range(settings.start_s, settings.end_s, settings.chunk_hours * HOUR):
-        chunk_end = min(chunk + settings.chunk_hours * HOUR, settings.end_s)
-        for data in metrics.hours(chunk, chunk_end, presence).values():
-            batches.append(to_batch(_price_hour(data, pricer, report, settings),
-                                    settings.by))
-            done += 1
-            if progress:
-                progress(done, report.hours)
-    if not any(batch.num_rows for batch in batches):
+    batches = _batches(settings, metrics, presence, pricer=pricer, report=report,
+                       base_url=base_url, progress=progress)
+    try:
+        report.load = sink.load(LoadRequest(table=settings.table, source_id=source_id,
+                                            schema=SCHEMA, batches=batches))
+    finally:
+        batches.close()  # a sink that stopped pulling early: end the stream's queries now
+        report.queries = metrics.queries
+    return report
+
+
+def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Series, *,
+             pricer: _Pricer, report: AllocationReport, base_url: str,
+             progress: HourProgress | None) -> Generator[pa.RecordBatch]:
+    """The rows of each hour, as the sink pulls them; raises (so the load commits nothing)
+    when the window had no node or a node lacks the billing rows ``--require-billing`` wants."""
+    rows = done = 0
+    spans = [(chunk, min(chunk + settings.chunk_hours * HOUR, settings.end_s))
+             for chunk in range(settings.start_s, settings.end_s, settings.chunk_hours * HOUR)]
+    # One chunk ahead: Prometheus answers the next chunk (one query in flight at a time, as
+    # before) while this one is decoded and modelled here; what is held at most is this
+    # chunk's decoded answers and the next chunk's raw ones.
+    with ThreadPoolExecutor(1, thread_name_prefix="allocation-queries") as ahead:
+        try:
+            pending = ahead.submit(metrics.ask_chunk, *spans[0])
+            for index, (start, end) in enumerate(spans):
+                raw = pending.result()
+                if index + 1 < len(spans):
+                    pending = ahead.submit(metrics.ask_chunk, *spans[index + 1])
+                answers = metrics.answers(raw)
+                del raw
+                for _hour, data in metrics.hours(start, end, presence, answers):
+                    # A stop request seen while the queries ran (the sink's driver holds the
+                    # signal while it pulls this stream): raised here, between hours.
+                    interrupts.check()
+                    batch = to_batch(_price_hour(data, pricer, report, settings), settings.by)
+                    rows += batch.num_rows
+                    done += 1
+                    if progress:
+                        progress(done, report.hours)
+                    yield batch
+                del answers
+        finally:
+            pending.cancel()  # a failed or stopped run: no further chunk is queried
+    if not rows:
         raise SourceError(
             f"{base_url}: no kube_node_info series between {_stamp(settings.start_s)} and "
             f"{_stamp(settings.end_s)}; expected kube-state-metrics history for the window")
     _require_billing(report, settings)
-    report.queries = metrics.queries
-    report.load = sink.load(LoadRequest(table=settings.table, source_id=source_id,
-                                        schema=SCHEMA, batches=batches))
-    return report
 
 
 def _price_hour(data: HourData, pricer: _Pricer, report: AllocationReport,

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+
+import msgspec
 
 from focusflow.allocation.model import ONE, ZERO, NodeHour, Workload
 from focusflow.k8s_export import PrometheusClient
@@ -48,7 +51,34 @@ OWNER_Q = ("max by ({c}, namespace, pod, owner_kind, owner_name) (max_over_time(
 REPLICASET_Q = ("max by ({c}, namespace, replicaset, owner_kind, owner_name) "
                 "(max_over_time(kube_replicaset_owner[1h]))")
 
+_CTR = ("cluster", "namespace", "pod", "container")
+# The queries of every chunk, in the order a run issues them (NODE_Q covers the whole window):
+# (name, template, labels, keys only: the value is not read).
+_CHUNK_QUERIES: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
+    ("capacity", CAPACITY_Q, ("cluster", "node", "resource"), False),
+    ("running", RUNNING_Q, _CTR, False),
+    ("requests", REQUEST_Q, (*_CTR, "resource"), False),
+    ("cpu", CPU_Q, _CTR, False),
+    ("memory", MEMORY_Q, _CTR, False),
+    ("pod_node", POD_NODE_Q, ("cluster", "namespace", "pod", "node"), True),
+    ("owner", OWNER_Q, ("cluster", "namespace", "pod", "owner_kind", "owner_name"), True),
+    ("replicaset", REPLICASET_Q, ("cluster", "namespace", "replicaset", "owner_kind",
+                                  "owner_name"), True),
+)
+CHUNK_TEMPLATES = tuple(template for _, template, _, _ in _CHUNK_QUERIES)
+CONCURRENCY = 1  # range queries of a chunk in flight at once
+
 Series = dict[int, dict[tuple[str, ...], Decimal]]  # hour -> label values -> value
+
+
+class _RangeSeries(msgspec.Struct):
+    """One series of a ``matrix`` answer; values stay text until ``Decimal`` reads them."""
+
+    metric: dict[str, str] = {}
+    values: list[tuple[float, str]] = []
+
+
+_MATRIX = msgspec.json.Decoder(list[_RangeSeries])
 
 
 def iso_hour(seconds: int) -> str:
@@ -82,17 +112,31 @@ class ClusterMetrics:
 
     def _range(self, template: str, start: int, end: int, labels: tuple[str, ...]) -> Series:
         """``template`` per hour of [start, end) keyed by hour start and ``labels``."""
+        return self._decode(self._ask(template, start, end), labels)
+
+    def _ask(self, template: str, start: int, end: int) -> bytes:
+        """The raw ``data.result`` of ``template`` over [start, end) at a 1 h step."""
         query = template.format(c=self.label, r=self.resolution)
         self.queries += 1
-        result = self.client.query_range(query, start + HOUR - 1, end - 1, HOUR).result
+        return self.client.query_range(query, start + HOUR - 1, end - 1, HOUR).raw_result
+
+    def _decode(self, raw: bytes, labels: tuple[str, ...], *, keys_only: bool = False
+                ) -> Series:
+        """Values by hour start and ``labels`` (``keys_only``: the value is not read, every
+        present series maps to 1)."""
         out: Series = defaultdict(dict)
-        for series in result:
-            metric: dict[str, str] = series.get("metric", {})
-            key = tuple(self._label(metric, name) for name in labels)
-            for stamp, value in series.get("values", []):
-                number = Decimal(value)
+        # Requests, capacities and running counts repeat across series and hours: one
+        # Decimal per distinct text (Decimals are immutable, so sharing them is safe).
+        numbers: dict[str, Decimal] = {}
+        # Typed decoding of the raw answer: no dict per series or list per sample.
+        for series in _MATRIX.decode(raw):
+            key = tuple(self._label(series.metric, name) for name in labels)
+            for stamp, value in series.values:
+                number = ONE if keys_only else numbers.get(value)
+                if number is None:
+                    number = numbers[value] = Decimal(value)
                 if number.is_finite():
-                    out[int(float(stamp)) - HOUR + 1][key] = number
+                    out[int(stamp) - HOUR + 1][key] = number
         return out
 
     def _label(self, metric: dict[str, str], name: str) -> str:
@@ -106,32 +150,32 @@ class ClusterMetrics:
         return {hour: {key: min(ONE, value / self.points) for key, value in nodes.items()}
                 for hour, nodes in counts.items()}
 
-    def hours(self, start: int, end: int, presence: Series) -> dict[int, HourData]:
-        """Nodes and containers of every hour in [start, end)."""
-        def fetch(template: str, labels: tuple[str, ...]) -> Series:
-            return self._range(template, start, end, labels)
+    def ask_chunk(self, start: int, end: int) -> list[bytes]:
+        """The raw answers of the chunk [start, end)'s eight range queries, asked one after
+        another. Only HTTP: a run calls this for the next chunk in a second thread while it
+        decodes and models the current one, so Prometheus is never kept waiting on Python."""
+        return [self._ask(template, start, end) for _, template, _, _ in _CHUNK_QUERIES]
 
-        ctr = ("cluster", "namespace", "pod", "container")
-        raw = {
-            "capacity": fetch(CAPACITY_Q, ("cluster", "node", "resource")),
-            "running": fetch(RUNNING_Q, ctr),
-            "requests": fetch(REQUEST_Q, (*ctr, "resource")),
-            "cpu": fetch(CPU_Q, ctr),
-            "memory": fetch(MEMORY_Q, ctr),
-            "pod_node": fetch(POD_NODE_Q, ("cluster", "namespace", "pod", "node")),
-            "owner": fetch(OWNER_Q, ("cluster", "namespace", "pod", "owner_kind",
-                                     "owner_name")),
-            "replicaset": fetch(REPLICASET_Q, ("cluster", "namespace", "replicaset",
-                                               "owner_kind", "owner_name")),
-        }
-        return {hour: self._hour(hour, presence.get(hour, {}), raw)
-                for hour in range(start, end, HOUR)}
+    def answers(self, raw: list[bytes]) -> dict[str, Series]:
+        """The decoded answers of ``ask_chunk``."""
+        return {name: self._decode(body, labels, keys_only=keys_only)
+                for (name, _, labels, keys_only), body in zip(_CHUNK_QUERIES, raw, strict=True)}
+
+    def hours(self, start: int, end: int, presence: Series,
+              answers: dict[str, Series] | None = None) -> Iterator[tuple[int, HourData]]:
+        """Nodes and containers of every hour in [start, end), in hour order, from the
+        chunk's ``answers`` (queried now when not given). Each hour's values are dropped as it
+        is yielded, so what stays is one chunk's answers at most."""
+        raw = self.answers(self.ask_chunk(start, end)) if answers is None else answers
+        for hour in range(start, end, HOUR):
+            at = {name: series.pop(hour, {}) for name, series in raw.items()}
+            yield hour, self._hour(hour, presence.get(hour, {}), at)
 
     def _hour(self, hour: int, present: dict[tuple[str, ...], Decimal],
-              raw: dict[str, Series]) -> HourData:
+              at: dict[str, dict[tuple[str, ...], Decimal]]) -> HourData:
         data = HourData()
         capacity: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
-        for (cluster, node, resource), value in raw["capacity"].get(hour, {}).items():
+        for (cluster, node, resource), value in at["capacity"].items():
             capacity[(cluster, node)]["gpu" if resource in _GPU else resource] = value
         for key, cap in capacity.items():
             if cap.get("cpu") or cap.get("memory"):
@@ -155,17 +199,18 @@ class ClusterMetrics:
             data.nodes[(cluster, node)] = NodeHour(
                 cluster, node, provider_id, hour, running, cap.get("cpu", ZERO),
                 cap.get("memory", ZERO), cap.get("gpu", ZERO))
-        self._place_workloads(hour, data, raw)
+        self._place_workloads(hour, data, at)
         return data
 
-    def _place_workloads(self, hour: int, data: HourData, raw: dict[str, Series]) -> None:
-        at = {name: series.get(hour, {}) for name, series in raw.items()}
+    def _place_workloads(self, hour: int, data: HourData,
+                         at: dict[str, dict[tuple[str, ...], Decimal]]) -> None:
         nodes = {(c, ns, pod): node for (c, ns, pod, node) in sorted(at["pod_node"])}
         owners = {(c, ns, pod): (kind, name) for (c, ns, pod, kind, name) in at["owner"]}
         rs_owner = {(c, ns, rs): (kind, name) for (c, ns, rs, kind, name) in at["replicaset"]}
         requests: dict[tuple[str, ...], dict[str, Decimal]] = defaultdict(dict)
         for (*ctr, resource), value in at["requests"].items():
             requests[tuple(ctr)]["gpu" if resource in _GPU else resource] = value
+        shares: dict[Decimal, Decimal] = {}  # running count -> share of the hour
         for key, count in sorted(at["running"].items()):
             cluster, namespace, pod, container = key
             node = nodes.get((cluster, namespace, pod))
@@ -178,7 +223,9 @@ class ClusterMetrics:
             if kind == "ReplicaSet":  # report the Deployment that owns it, as OpenCost does
                 kind, name = rs_owner.get((cluster, namespace, name), (kind, name))
             req = requests.get(key, {})
+            if (share := shares.get(count)) is None:
+                share = shares[count] = min(ONE, count / self.points)
             data.workloads.setdefault((cluster, node), []).append(Workload(
-                namespace, pod, container, name, kind, min(ONE, count / self.points),
+                namespace, pod, container, name, kind, share,
                 req.get("cpu", ZERO), at["cpu"].get(key, ZERO), req.get("memory", ZERO),
                 at["memory"].get(key, ZERO), req.get("gpu", ZERO)))

@@ -84,32 +84,56 @@ def _month(moment: datetime) -> tuple[datetime, datetime]:
 def to_batch(priced: Iterable[PricedNodeHour], by: GroupBy) -> pa.RecordBatch:
     """FOCUS-shaped rows of the priced node-hours."""
     columns: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
+    # Per-row values straight into their columns (no dict per row), named in SCHEMA's order.
+    (billing_start, billing_end, charge_start, charge_end, category, description, billed,
+     effective, currency, provider, service, service_category, resource_id, resource_name,
+     resource_type, cluster, node_name, namespace, pod, container, controller, controller_kind,
+     cpu_hours, ram_hours, gpu_hours, cpu_cost, ram_cost, gpu_cost, price_source
+     ) = columns.values()
+    grouped = f"Kubernetes allocation by {by}"
     for item in priced:
         node = item.node
         start = datetime.fromtimestamp(node.hour, UTC)
         end = datetime.fromtimestamp(node.hour + 3600, UTC)
         period = _month(start)
+        idle_description = "Idle capacity of node " + node.node
         for row in aggregate(item.allocations, by):
-            values: dict[str, object] = {
-                "BillingPeriodStart": period[0], "BillingPeriodEnd": period[1],
-                "ChargePeriodStart": start, "ChargePeriodEnd": end,
-                "ChargeCategory": "Usage",
-                "ChargeDescription": ("Idle capacity of node " + node.node) if row.is_idle
-                else f"Kubernetes allocation by {by}",
-                "BilledCost": row.cost, "EffectiveCost": row.cost,
-                "BillingCurrency": item.currency, "ProviderName": "Kubernetes",
-                "ServiceName": "Kubernetes", "ServiceCategory": "Compute",
-                "ResourceId": item.resource_id, "ResourceName": node.node,
-                "ResourceType": "Kubernetes Node",
-                "x_Cluster": node.cluster, "x_Node": node.node,
-                "x_Namespace": row.namespace, "x_Pod": row.pod or None,
-                "x_Container": row.container or None, "x_Controller": row.controller or None,
-                "x_ControllerKind": row.controller_kind or None,
-                "x_CpuCoreHours": row.cpu_core_hours, "x_RamByteHours": row.ram_byte_hours,
-                "x_GpuHours": row.gpu_hours, "x_CpuCost": row.cpu_cost,
-                "x_RamCost": row.ram_cost, "x_GpuCost": row.gpu_cost,
-                "x_PriceSource": item.price_source,
-            }
-            for name, value in values.items():
-                columns[name].append(value)
-    return pa.RecordBatch.from_pydict(columns, schema=SCHEMA)
+            cost = row.cost
+            billing_start.append(period[0])
+            billing_end.append(period[1])
+            charge_start.append(start)
+            charge_end.append(end)
+            category.append("Usage")
+            description.append(idle_description if row.is_idle else grouped)
+            billed.append(cost)
+            effective.append(cost)
+            currency.append(item.currency)
+            provider.append("Kubernetes")
+            service.append("Kubernetes")
+            service_category.append("Compute")
+            resource_id.append(item.resource_id)
+            resource_name.append(node.node)
+            resource_type.append("Kubernetes Node")
+            cluster.append(node.cluster)
+            node_name.append(node.node)
+            namespace.append(row.namespace)
+            pod.append(row.pod or None)
+            container.append(row.container or None)
+            controller.append(row.controller or None)
+            controller_kind.append(row.controller_kind or None)
+            cpu_hours.append(row.cpu_core_hours)
+            ram_hours.append(row.ram_byte_hours)
+            gpu_hours.append(row.gpu_hours)
+            cpu_cost.append(row.cpu_cost)
+            ram_cost.append(row.ram_cost)
+            gpu_cost.append(row.gpu_cost)
+            price_source.append(item.price_source)
+    return pa.RecordBatch.from_arrays(
+        [_decimals(values) if field.type == DECIMAL else pa.array(values, field.type)
+         for field, values in zip(SCHEMA, columns.values(), strict=True)], schema=SCHEMA)
+
+
+def _decimals(values: list[object]) -> pa.Array:
+    """Exact: Arrow reads decimal text faster than it converts ``Decimal`` objects, and a
+    (safe) cast refuses a value it cannot hold exactly, as the direct conversion does."""
+    return pa.array([str(value) for value in values], _STRING).cast(DECIMAL)

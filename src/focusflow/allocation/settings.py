@@ -19,6 +19,9 @@ from focusflow.k8s_export import ExportSettings, load_settings
 from focusflow.sinks import TableName
 
 MAX_WINDOW_HOURS = 93 * 24
+# Hours per chunk of range queries: what a run holds grows with pods x chunk hours (two chunks
+# at most); smaller chunks cost Prometheus more per hour (it re-reads a chunk's samples).
+CHUNK_HOURS = 12
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
@@ -39,7 +42,7 @@ class AllocationSettings(BaseModel):
     require_billing: bool = False
     source_id: str | None = None
     prices: DefaultPrices = DefaultPrices()
-    chunk_hours: int = Field(24, ge=1, le=24 * 31)
+    chunk_hours: int = Field(CHUNK_HOURS, ge=1, le=24 * 31)
 
     @field_validator("start", "end")
     @classmethod

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from focusflow.allocation import (
+    CHUNK_HOURS,
     IDLE,
     AllocationReport,
     BillingIndex,
@@ -74,6 +75,9 @@ def allocate_command(
     cluster: Annotated[str, typer.Option(help="Cluster name for series without that label.")
                        ] = "default",
     resolution: Annotated[int, typer.Option(help="Seconds per running-time sample.")] = 60,
+    chunk_hours: Annotated[int, typer.Option(
+        help="Hours queried at once: memory grows with pods x chunk hours, not the window.")
+    ] = CHUNK_HOURS,
     source_id: Annotated[str | None, typer.Option(
         help="Load identity (default: endpoint + window).")] = None,
     org_id: Annotated[str | None, typer.Option(help="X-Scope-OrgID tenant header.")] = None,
@@ -89,7 +93,8 @@ def allocate_command(
         raise ConfigError("--billing and --billing-db both give billing rows; pass one")
     settings = allocation_settings(
         start=_hour("--start", start), end=_hour("--end", end), table=table, by=by,
-        resolution_seconds=resolution, cluster_label=cluster_label, default_cluster=cluster,
+        resolution_seconds=resolution, chunk_hours=chunk_hours, cluster_label=cluster_label,
+        default_cluster=cluster,
         cost_column=cost_column, currency=currency, require_billing=require_billing,
         source_id=source_id, prices=load_default_prices(default_prices))
     endpoint = prometheus_settings(prometheus_url=prometheus, prometheus_x_scope_orgid=org_id,

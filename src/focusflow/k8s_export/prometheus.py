@@ -275,6 +275,8 @@ def interpret(url: str, response: httpx.Response) -> _Answer:
         answer: _Answer | None = _DECODER.decode(response.content)
     except msgspec.DecodeError:
         answer = None  # not JSON, or not an API envelope (a proxy's HTML page, ...)
+    if status == 200 and answer is not None and answer.status == "success":
+        return answer  # before ``response.text``: decoding a large body to text costs
     error_type = answer.errorType if answer else ""
     detail = (answer.error if answer else "") or response.text[:200].strip()
     what = f"{url}: HTTP {status}" + (f" {error_type}" if error_type else "") + (

@@ -223,6 +223,10 @@ class DuckDBSink:
             self._use_half_the_cores()
             incoming, selected = _typed_in_database(request.text, failure)
         else:
+            # A typed stream can be long (an allocation run streams its whole window): a
+            # bounded pool writes the open transaction's row groups out instead of keeping them.
+            if self.path != ":memory:":
+                self._cap_memory()
             incoming, selected = _typed_by_reader(request, failure)
         return incoming, "focusflow_incoming", selected, [], []
 
