@@ -41,6 +41,7 @@ from focusflow.sinks.base import (
 from focusflow.sinks.duckdb import parquet
 from focusflow.sinks.duckdb.casts import select_list
 from focusflow.sinks.identifiers import quote, quote_table
+from focusflow.sinks.readahead import read_ahead
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -307,7 +308,8 @@ def _typed_in_database(
     schema = pa.schema([pa.field(name, pa.string()) for name in names])
     renamed = (pa.RecordBatch.from_arrays(batch.columns, schema=schema)
                for batch in text.batches)
-    reader = pa.RecordBatchReader.from_batches(schema, _capturing(renamed, failure))
+    # Read ahead: Arrow parses the next blocks while DuckDB types this one (sinks/readahead.py).
+    reader = pa.RecordBatchReader.from_batches(schema, _capturing(read_ahead(renamed), failure))
     return reader, select_list(text.layout, names)
 
 
