@@ -76,6 +76,22 @@ def bench_csv(rows: int, data: str) -> Path:
     return make_focus_csv(rows, WORK / f"{name}_{rows}.csv", varied=data == "varied")
 
 
+def cpu_rows(table: Table, reader: str, reference: list[Run], ours: list[Run],
+             target: str) -> None:
+    """The table's columns and its CPU rows: medians of both sides, their ratio, each run's."""
+    ref_cpu = statistics.median(run.cpu_seconds for run in reference)
+    mine_cpu = statistics.median(run.cpu_seconds for run in ours)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row(f"CPU: DuckDB {reader} into a table (reference)", f"{ref_cpu:.2f} s", "")
+    table.add_row("CPU: focusflow ingest into DuckDB", f"{mine_cpu:.2f} s", "")
+    table.add_row("CPU ratio focusflow / DuckDB", f"{mine_cpu / ref_cpu:.2f}x", target)
+    table.add_row("CPU ratios of the runs", " ".join(
+        f"{o.cpu_seconds / r.cpu_seconds:.2f}x" for r, o in zip(reference, ours, strict=True)),
+        "")
+
+
 def parquet_main(rows: int, repeat: int, data: str) -> None:
     """The Parquet bench: interleaved runs, medians of CPU, wall and peak RSS."""
     compile_bytecode()
@@ -98,22 +114,13 @@ def parquet_main(rows: int, repeat: int, data: str) -> None:
     def median(runs: list[Run], key: str) -> float:
         return statistics.median(getattr(run, key) for run in runs)
 
-    ref_cpu, mine_cpu = median(reference, "cpu_seconds"), median(ours, "cpu_seconds")
     ref_wall, mine_wall = median(reference, "seconds"), median(ours, "seconds")
     ref_rss, mine_rss = median(reference, "peak_rss_mb"), median(ours, "peak_rss_mb")
     size = parquet.stat().st_size / 1e6
     table = Table(title=f"Ingest {rows:,} {data} rows ({size:.1f} MB FOCUS Parquet written by "
                         "DuckDB), "
                         f"median of {repeat} interleaved runs")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_column("target", justify="right")
-    table.add_row("CPU: DuckDB read_parquet into a table (reference)", f"{ref_cpu:.2f} s", "")
-    table.add_row("CPU: focusflow ingest into DuckDB", f"{mine_cpu:.2f} s", "")
-    table.add_row("CPU ratio focusflow / DuckDB", f"{mine_cpu / ref_cpu:.2f}x", "<= 1.3x")
-    table.add_row("CPU ratios of the runs", " ".join(
-        f"{o.cpu_seconds / r.cpu_seconds:.2f}x" for r, o in zip(reference, ours, strict=True)),
-        "")
+    cpu_rows(table, "read_parquet", reference, ours, "<= 1.3x")
     table.add_row("wall: DuckDB / focusflow", f"{ref_wall:.2f} s / {mine_wall:.2f} s", "")
     table.add_row("wall ratio focusflow / DuckDB", f"{mine_wall / ref_wall:.2f}x", "")
     table.add_row("peak RSS: DuckDB / focusflow", f"{ref_rss:.0f} MB / {mine_rss:.0f} MB", "")
@@ -159,22 +166,13 @@ def csv_main(rows: int, repeat: int, compressed: bool, data: str) -> None:
     def median(runs: list[Run], key: str) -> float:
         return statistics.median(getattr(run, key) for run in runs)
 
-    ref_cpu, mine_cpu = median(reference, "cpu_seconds"), median(ours, "cpu_seconds")
     ref_wall, mine_wall = median(reference, "seconds"), median(ours, "seconds")
     ref_rss, mine_rss = median(reference, "peak_rss_mb"), median(ours, "peak_rss_mb")
     kind = "CSV.gz" if compressed else "CSV"
     table = Table(title=f"Ingest {rows:,} {data} rows ({one.stat().st_size / 1e6:.0f} MB FOCUS "
                         f"{kind}), "
                         f"median of {repeat} interleaved runs")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_column("target", justify="right")
-    table.add_row("CPU: DuckDB read_csv into a table (reference)", f"{ref_cpu:.2f} s", "")
-    table.add_row("CPU: focusflow ingest into DuckDB", f"{mine_cpu:.2f} s", "")
-    table.add_row("CPU ratio focusflow / DuckDB", f"{mine_cpu / ref_cpu:.2f}x", "<= 1.25x")
-    table.add_row("CPU ratios of the runs", " ".join(
-        f"{o.cpu_seconds / r.cpu_seconds:.2f}x" for r, o in zip(reference, ours, strict=True)),
-        "")
+    cpu_rows(table, "read_csv", reference, ours, "<= 1.25x")
     table.add_row("wall: DuckDB / focusflow", f"{ref_wall:.2f} s / {mine_wall:.2f} s", "")
     table.add_row("wall ratio focusflow / DuckDB", f"{mine_wall / ref_wall:.2f}x",
                   "" if compressed else "<= 1.25x")

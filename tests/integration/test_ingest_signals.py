@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.paths import REPO
+from fixtures.signals import finish, wait_for_handler
 from focusflow.sinks import open_sink
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -79,22 +80,6 @@ def _ingest(path: Path, db: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_for_handler(process: subprocess.Popen[bytes]) -> None:
-    """Until the process catches SIGTERM (``SigCgt`` in /proc): its first line of focusflow
-    has run. Before that, during the interpreter's own start, the kernel's default applies."""
-    status = Path(f"/proc/{process.pid}/status")
-    for _ in range(2000):
-        caught = next((line.split()[1] for line in status.read_text().splitlines()
-                       if line.startswith("SigCgt:")), "0")
-        if int(caught, 16) & (1 << (signal.SIGTERM - 1)):
-            return
-        time.sleep(0.005)  # a bounded poll of observable state
-    pytest.fail("focusflow never installed its signal handler")
-
-
-def _finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
-    out, err = process.communicate(timeout=120)
-    return process.returncode, out.decode(), err.decode()
 
 
 @pytest.fixture(params=["duckdb-fast", "duckdb-fallback", "postgres", "delta"])
@@ -117,7 +102,7 @@ def test_a_signal_at_any_moment_commits_nothing_or_everything(
     small = tmp_path / "small.csv"
     small.write_bytes(_small_bytes())
     for source in ("acct", "other"):
-        code, _, err = _finish(subprocess.Popen(
+        code, _, err = finish(subprocess.Popen(
             [str(FOCUSFLOW), "ingest", str(small), "--db", db, "--source-id", source,
              "--allow-same-content"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE))
@@ -125,13 +110,13 @@ def test_a_signal_at_any_moment_commits_nothing_or_everything(
     before = _state(db)[0]
 
     started = time.monotonic()
-    code, _, err = _finish(_ingest(path, db))
+    code, _, err = finish(_ingest(path, db))
     duration = time.monotonic() - started
     assert code == 0, err
     loaded = _state(db)[0]
     assert loaded != before
     restore = _ingest(small, db)  # back to the state before, by the product's own replace
-    assert _finish(restore)[0] == 0
+    assert finish(restore)[0] == 0
     assert _state(db)[0] == before
 
     outcomes = {"nothing": 0, "committed": 0}
@@ -139,10 +124,10 @@ def test_a_signal_at_any_moment_commits_nothing_or_everything(
         signum = (signal.SIGINT, signal.SIGTERM)[moment % 2]
         loads = _state(db)[1]
         process = _ingest(path, db)
-        _wait_for_handler(process)
+        wait_for_handler(process)
         time.sleep(duration * moment / MOMENTS)  # spread over a whole load
         process.send_signal(signum)
-        code, out, err = _finish(process)
+        code, out, err = finish(process)
         assert "Traceback" not in out + err
         if code == 0 or (code == -signum and "Ingested into" in out):
             # The signal came after the work was done and its result printed (code -N: during
@@ -165,5 +150,5 @@ def test_a_signal_at_any_moment_commits_nothing_or_everything(
                 assert _state(db) == (loaded, loads + 1)
                 outcomes["committed"] += 1
         if _state(db)[0] != before:
-            assert _finish(_ingest(small, db))[0] == 0
+            assert finish(_ingest(small, db))[0] == 0
     assert outcomes["nothing"] >= MOMENTS // 2, outcomes  # most signals landed mid-load

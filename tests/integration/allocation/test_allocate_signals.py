@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.prometheus import PrometheusServer
+from fixtures.signals import finish, wait_for_handler
 from focusflow.sinks import open_sink
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -35,10 +36,6 @@ def _allocate(url: str, db: str, by: str) -> subprocess.Popen[bytes]:
         env={**os.environ, "COLUMNS": "250", "MAX_ATTEMPTS": "1"})
 
 
-def _finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
-    out, err = process.communicate(timeout=120)
-    return process.returncode, out.decode(), err.decode()
-
 
 def _state(db: str) -> tuple[object, ...]:
     sink = open_sink(db)
@@ -51,40 +48,29 @@ def _state(db: str) -> tuple[object, ...]:
         sink.close()
 
 
-def _wait_for_handler(process: subprocess.Popen[bytes]) -> None:
-    """Until the process catches SIGTERM (its first line of focusflow has run)."""
-    status = Path(f"/proc/{process.pid}/status")
-    for _ in range(2000):
-        caught = next((line.split()[1] for line in status.read_text().splitlines()
-                       if line.startswith("SigCgt:")), "0")
-        if int(caught, 16) & (1 << (signal.SIGTERM - 1)):
-            return
-        time.sleep(0.005)  # a bounded poll of observable state
-    pytest.fail("focusflow never installed its signal handler")
-
 
 def test_a_signal_at_any_moment_commits_nothing_or_the_whole_window(
         ksm_prometheus: PrometheusServer, tmp_path: Path) -> None:
     db = f"duckdb:///{tmp_path / 'alloc.duckdb'}"
-    assert _finish(_allocate(ksm_prometheus.url, db, "namespace"))[0] == 0
+    assert finish(_allocate(ksm_prometheus.url, db, "namespace"))[0] == 0
     before = _state(db)[0]
     started = time.monotonic()
-    code, _, err = _finish(_allocate(ksm_prometheus.url, db, "pod"))
+    code, _, err = finish(_allocate(ksm_prometheus.url, db, "pod"))
     duration = time.monotonic() - started
     assert code == 0, err
     loaded = _state(db)[0]
     assert loaded != before  # by pod: other rows for the same window (same source id)
-    assert _finish(_allocate(ksm_prometheus.url, db, "namespace"))[0] == 0
+    assert finish(_allocate(ksm_prometheus.url, db, "namespace"))[0] == 0
 
     outcomes = {"nothing": 0, "committed": 0}
     for moment in range(MOMENTS):
         signum = (signal.SIGINT, signal.SIGTERM)[moment % 2]
         loads = _state(db)[1]
         process = _allocate(ksm_prometheus.url, db, "pod")
-        _wait_for_handler(process)
+        wait_for_handler(process)
         time.sleep(duration * moment / MOMENTS)
         process.send_signal(signum)
-        code, out, err = _finish(process)
+        code, out, err = finish(process)
         assert "Traceback" not in out + err
         lines = [line for line in err.strip().splitlines()
                  if not re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (INFO|WARNING) ", line)]
@@ -103,5 +89,5 @@ def test_a_signal_at_any_moment_commits_nothing_or_the_whole_window(
             assert _state(db) == (before, loads), lines[0]
             outcomes["nothing"] += 1
         if _state(db)[0] != before:
-            assert _finish(_allocate(ksm_prometheus.url, db, "namespace"))[0] == 0
+            assert finish(_allocate(ksm_prometheus.url, db, "namespace"))[0] == 0
     assert outcomes["nothing"] >= MOMENTS // 2, outcomes  # most signals landed mid-run
