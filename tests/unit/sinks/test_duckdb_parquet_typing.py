@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from fixtures.fast_path import in_order, load, outcome
 from fixtures.paths import EXAMPLES, sample_files
 from focusflow.errors import InputError
 from focusflow.focus import FocusReader
@@ -33,7 +34,6 @@ from focusflow.sinks import (
     LoadRequest,
     ParquetRows,
     ParquetRowsRefused,
-    TextRowsRefused,
     open_sink,
 )
 from focusflow.sinks.duckdb import parquet
@@ -69,27 +69,7 @@ def write(table: pa.Table, path: Path) -> Path:
     return path
 
 
-def load(path: Path, db: Path, *, fast: bool) -> pa.Table:
-    sink = open_sink(f"duckdb:///{db}")
-    try:
-        _ingest_file(str(path), sink, IngestOptions(source_id="s"), None, offer_text=fast)
-        return in_order(sink.read_table("focus"))
-    finally:
-        sink.close()
 
-
-def in_order(table: pa.Table) -> pa.Table:
-    return table.sort_by([(name, "ascending") for name in table.column_names
-                          if not pa.types.is_nested(table.schema.field(name).type)])
-
-
-def outcome(path: Path, db: Path, *, fast: bool) -> pa.Table | str:
-    try:
-        return load(path, db, fast=fast)
-    except TextRowsRefused:
-        return "refused"
-    except InputError as exc:
-        return f"error: {exc}"
 
 
 def eligible(path: Path) -> bool:

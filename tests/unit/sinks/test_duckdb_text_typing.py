@@ -14,11 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from fixtures.fast_path import in_order, load, outcome
 from fixtures.paths import EXAMPLES, sample_files
 from focusflow.errors import InputError
 from focusflow.focus import FocusReader
 from focusflow.ingest import IngestOptions, ingest
-from focusflow.ingest.job import _ingest_file
 from focusflow.sinks import LoadRequest, TextRows, TextRowsRefused, open_sink
 
 TEMPLATE = EXAMPLES / "focus_1_2_cost_and_usage_azure.csv"
@@ -59,28 +59,7 @@ def one_row_file(tmp_path: Path, column: str, value: str) -> Path:
     return path
 
 
-def load(path: Path, db: Path, *, fast: bool) -> pa.Table:
-    sink = open_sink(f"duckdb:///{db}")
-    try:
-        _ingest_file(str(path), sink, IngestOptions(source_id="s"), None, offer_text=fast)
-        return in_order(sink.read_table("focus"))
-    finally:
-        sink.close()
 
-
-def in_order(table: pa.Table) -> pa.Table:
-    # A table's rows have no order (the sink appends row groups as threads finish).
-    return table.sort_by([(name, "ascending") for name in table.column_names
-                          if not pa.types.is_nested(table.schema.field(name).type)])
-
-
-def outcome(path: Path, db: Path, *, fast: bool) -> pa.Table | str:
-    try:
-        return load(path, db, fast=fast)
-    except TextRowsRefused:
-        return "refused"
-    except InputError as exc:
-        return f"error: {exc}"
 
 
 def both_paths(
