@@ -41,12 +41,13 @@ from _common import (
 )
 
 
-def duckdb_reference(csv: Path, db: Path) -> Run:
+def duckdb_reference(source: Path, db: Path, reader: str = "read_csv(?, header=true)") -> Run:
+    """DuckDB's own ``CREATE TABLE t AS SELECT * FROM <reader>`` of ``source`` into ``db``."""
     code = (
         "import duckdb,sys; c=duckdb.connect(sys.argv[1]); "
-        "c.execute(\"CREATE TABLE t AS SELECT * FROM read_csv(?, header=true)\", [sys.argv[2]])"
+        f"c.execute(\"CREATE TABLE t AS SELECT * FROM {reader}\", [sys.argv[2]])"
     )
-    return run_measured([*python_snippet(code), str(db), str(csv)])
+    return run_measured([*python_snippet(code), str(db), str(source)])
 
 
 def make_focus_parquet(csv: Path, out: Path) -> Path:
@@ -63,11 +64,7 @@ def make_focus_parquet(csv: Path, out: Path) -> Path:
 
 
 def duckdb_parquet_reference(parquet: Path, db: Path) -> Run:
-    code = (
-        "import duckdb,sys; c=duckdb.connect(sys.argv[1]); "
-        "c.execute(\"CREATE TABLE t AS SELECT * FROM read_parquet(?)\", [sys.argv[2]])"
-    )
-    return run_measured([*python_snippet(code), str(db), str(parquet)])
+    return duckdb_reference(parquet, db, "read_parquet(?)")
 
 
 def bench_csv(rows: int, data: str) -> Path:
