@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,8 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from fixtures.cli import Cli, in_process_cli
 from fixtures.paths import sample_files
-from focusflow.cli import main
 from focusflow.focus.catalogue import DataType, detect_dataset, lookup
 from focusflow.sinks import open_sink
 
@@ -41,26 +40,14 @@ TOOLKIT_KEYS = [
     "1.3/ContractCommitment/csv", "1.3/ContractCommitment/parquet",
     *(f"1.4/{d}/{f}" for d in DATASETS for f in ("csv", "parquet")),
 ]
-Cli = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         tmp_path: Path) -> Cli:
     """``focusflow ARGS...`` in-process; no requirements model cached unless a test sets one."""
-    monkeypatch.setenv("COLUMNS", "250")
     monkeypatch.setenv("FOCUSFLOW_CACHE_DIR", str(tmp_path / "no-rules"))
-
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["focusflow", *map(str, args)])
-        with pytest.raises(SystemExit) as exited:
-            main()
-        out = capsys.readouterr()
-        code = exited.value.code
-        return (code if isinstance(code, int) else 1), out.out, out.err
-
-    return run
+    return in_process_cli(monkeypatch, capsys)
 
 
 def ok(cli: Cli, *args: str | Path) -> str:

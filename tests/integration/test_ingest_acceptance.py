@@ -30,9 +30,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from fixtures.cli import Cli, in_process_cli
 from fixtures.paths import REPO, sample_files
 from fixtures.stall_http import stalling_server
-from focusflow.cli import main
 from focusflow.errors import SinkError
 from focusflow.focus.catalogue import DataType, detect_dataset, lookup
 from focusflow.focus.formats import CSV_BLOCK_BYTES
@@ -44,9 +44,6 @@ AWS = REPO / "examples" / "data" / "focus_1_2_cost_and_usage_aws.csv"
 GCP = REPO / "examples" / "data" / "focus_1_2_cost_and_usage_gcp.csv"
 AZURE_X = REPO / "tests" / "data" / "extensions" / "azure_focus_1_2_with_x_columns.csv"
 FOCUSFLOW = Path(sys.executable).with_name("focusflow")
-
-Cli = Callable[..., tuple[int, str, str]]
-
 
 # -- fixtures and helpers --------------------------------------------------------------------
 @pytest.fixture(params=["duckdb", "postgres", "delta"])
@@ -64,18 +61,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run ``focusflow ARGS...`` in-process through the console entry point ``main``."""
-    monkeypatch.setenv("COLUMNS", "250")  # Rich: no wrapping of tables and error lines
-
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["focusflow", *map(str, args)])
-        with pytest.raises(SystemExit) as exited:
-            main()
-        out = capsys.readouterr()
-        code = exited.value.code
-        return (code if isinstance(code, int) else 1), out.out, out.err
-
-    return run
+    return in_process_cli(monkeypatch, capsys)
 
 
 def ingest_ok(cli: Cli, *args: str | Path) -> str:
