@@ -45,9 +45,9 @@ def __getattr__(name: str) -> object:
     # DECIMAL and TIMESTAMP are Arrow types: made at first use, so that importing the model
     # does not import pyarrow (a Parquet load into DuckDB never needs it).
     if name == "DECIMAL":
-        return pa.decimal128(38, 18)
+        return arrow_type_of(DataType.DECIMAL)
     if name == "TIMESTAMP":
-        return pa.timestamp("us", tz="UTC")
+        return arrow_type_of(DataType.DATETIME)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

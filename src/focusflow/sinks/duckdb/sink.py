@@ -212,22 +212,19 @@ class DuckDBSink:
         failure: list[BaseException],
     ) -> tuple[pa.RecordBatchReader | None, str, str, list[object], list[str]]:
         """(Arrow stream to register or None, FROM clause, SELECT list, parameters, checks)."""
+        # Every load streams (a Parquet scan, text rows typed on one thread, a typed stream as
+        # long as an allocation window): a bounded pool writes the open transaction's row
+        # groups out instead of keeping them. In ":memory:" the pool holds the data itself.
+        if self.path != ":memory:":
+            self._cap_memory()
         if from_parquet is not None:
             source, typing, params = from_parquet
-            if self.path != ":memory:":  # there the pool holds the data itself
-                self._cap_memory()
             self._use_half_the_cores()
             return None, source, typing.select, params, typing.checks
         if request.text is not None:
-            if self.path != ":memory:":  # single-threaded, DuckDB would keep every row group
-                self._cap_memory()
             self._use_half_the_cores()
             incoming, selected = _typed_in_database(request.text, failure)
         else:
-            # A typed stream can be long (an allocation run streams its whole window): a
-            # bounded pool writes the open transaction's row groups out instead of keeping them.
-            if self.path != ":memory:":
-                self._cap_memory()
             incoming, selected = _typed_by_reader(request, failure)
         return incoming, "focusflow_incoming", selected, [], []
 
@@ -251,23 +248,23 @@ class DuckDBSink:
 
     # -- reading ---------------------------------------------------------------------------
     def query(self, table: str, statement: str, params: Sequence[object] = ()) -> pa.Table:
-        try:
-            text = statement.format(table=quote_table(table))
-            relation = self._con.sql(text, params=list(params))
-            return _arrow(relation)
-        except duckdb.CatalogException as exc:
-            raise SinkError(f"duckdb {self.path}: table {table!r} does not exist") from exc
-        except duckdb.Error as exc:  # the first line: DuckDB appends candidate lists
-            raise SinkError(f"duckdb {self.path}: {str(exc).splitlines()[0]}") from exc
+        with self._translated_errors(table):
+            return _arrow(self._con.sql(statement.format(table=quote_table(table)),
+                                        params=list(params)))
 
     def query_rows(
         self, table: str, statement: str, params: Sequence[object] = ()
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """``query`` as (column names, rows), without Arrow (``base.query_rows``)."""
-        try:
+        with self._translated_errors(table):
             relation = self._con.sql(statement.format(table=quote_table(table)),
                                      params=list(params))
             return list(relation.columns), relation.fetchall()
+
+    @contextlib.contextmanager
+    def _translated_errors(self, table: str) -> Iterator[None]:
+        try:
+            yield
         except duckdb.CatalogException as exc:
             raise SinkError(f"duckdb {self.path}: table {table!r} does not exist") from exc
         except duckdb.Error as exc:  # the first line: DuckDB appends candidate lists
