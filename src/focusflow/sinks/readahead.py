@@ -3,7 +3,8 @@
 A DuckDB load of CSV text rows runs DuckDB on one thread that pulls Arrow batches from Python;
 without read-ahead, Arrow parses the next block only when DuckDB asks for it, so parsing and
 typing take turns and a second core idles. With a few batches parsed ahead they overlap (wall
-time of a 200k-row load 2.06 s -> 1.59 s on 2 cores, CPU unchanged; docs/ingest.md).
+time of a 200k-row load 1.87 s -> 1.56 s on a quiet 2-core machine, for about 3% more CPU;
+docs/ingest.md).
 
 The producer thread only iterates the source (Arrow releases the GIL while it parses); an
 exception there is raised in the consumer, in order. Closing the consumer early (a refused
