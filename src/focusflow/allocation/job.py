@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Generator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from focusflow import interrupts
 from focusflow.allocation.billing import BillingIndex, ChargeGroup
 from focusflow.allocation.matching import normalized_resource_id
-from focusflow.allocation.metrics import HOUR, ClusterMetrics, HourData, Series
-from focusflow.allocation.model import IDLE, ZERO, NodeHour, allocate
-from focusflow.allocation.rows import SCHEMA, PricedNodeHour, to_batch
+from focusflow.allocation.metrics import HOUR, NAMES, ClusterMetrics, Series
+from focusflow.allocation.model import IDLE, ONE, ZERO, Containers, NodeHour, allocate_columns
+from focusflow.allocation.placement import Placement
+from focusflow.allocation.rows import SCHEMA, ChunkRows, PricedNodeHour
 from focusflow.allocation.settings import AllocationSettings
 from focusflow.errors import InputError, SourceError
 from focusflow.sinks import LoadRequest, LoadResult, Sink
@@ -157,31 +159,51 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
     rows = done = 0
     spans = [(chunk, min(chunk + settings.chunk_hours * HOUR, settings.end_s))
              for chunk in range(settings.start_s, settings.end_s, settings.chunk_hours * HOUR)]
-    # One chunk ahead: Prometheus answers the next chunk (one query in flight at a time, as
-    # before) while this one is decoded and modelled here; what is held at most is this
-    # chunk's decoded answers and the next chunk's raw ones.
-    with ThreadPoolExecutor(1, thread_name_prefix="allocation-queries") as ahead:
+    # One chunk ahead: Prometheus answers the next chunk's queries (one in flight at a time,
+    # in order, as before) while this one is modelled here, and each answer is read as soon
+    # as it arrives; what is held is this chunk's tables and rows and the next chunk's raw
+    # answers.
+    with ThreadPoolExecutor(1, thread_name_prefix="allocation-queries") as ahead, \
+            Placement(cluster_label=metrics.label,
+                      default_cluster=metrics.default_cluster) as placement:
+        def ask(start: int, end: int) -> list[tuple[str, Future[bytes]]]:
+            return [(name, ahead.submit(metrics.ask, name, start, end)) for name in NAMES]
+
+        pending = ask(*spans[0])
         try:
-            pending = ahead.submit(metrics.ask_chunk, *spans[0])
             for index, (start, end) in enumerate(spans):
-                raw = pending.result()
-                if index + 1 < len(spans):
-                    pending = ahead.submit(metrics.ask_chunk, *spans[index + 1])
-                answers = metrics.answers(raw)
-                del raw
-                for _hour, data in metrics.hours(start, end, presence, answers):
+                capacity = b""
+                for name, answer in pending:
+                    if name == "capacity":
+                        capacity = answer.result()
+                    else:
+                        placement.read(name, answer.result())
                     # A stop request seen while the queries ran (the sink's driver holds the
-                    # signal while it pulls this stream): raised here, between hours.
+                    # signal while it pulls this stream): raised here, between answers and
+                    # between hours.
                     interrupts.check()
-                    batch = to_batch(_price_hour(data, pricer, report, settings), settings.by)
-                    rows += batch.num_rows
+                if index + 1 < len(spans):
+                    pending = ask(*spans[index + 1])
+                nodes = metrics.node_hours(start, end, capacity, presence)
+                del capacity
+                table = _chunk_table(nodes, placement=placement, metrics=metrics,
+                                     pricer=pricer, report=report, settings=settings)
+                hours = _hour_lengths(table, start, end)
+                offset = 0
+                for length in hours:
+                    interrupts.check()
+                    if length:
+                        yield table.slice(offset, length).combine_chunks().to_batches()[0]
+                    offset += length
                     done += 1
                     if progress:
                         progress(done, report.hours)
-                    yield batch
-                del answers
+                rows += table.num_rows
+                del table
         finally:
-            pending.cancel()  # a failed or stopped run: no further chunk is queried
+            for _, answer in pending:  # a failed or stopped run: no further query is asked
+                answer.cancel()
+            report.unplaced = placement.unplaced
     if not rows:
         raise SourceError(
             f"{base_url}: no kube_node_info series between {_stamp(settings.start_s)} and "
@@ -189,23 +211,90 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
     _require_billing(report, settings)
 
 
-def _price_hour(data: HourData, pricer: _Pricer, report: AllocationReport,
-                settings: AllocationSettings) -> list[PricedNodeHour]:
-    priced = []
-    report.unplaced += data.unplaced
-    for key, node in sorted(data.nodes.items()):
+def _chunk_table(nodes: list[NodeHour], *, metrics: ClusterMetrics,
+                 placement: Placement, pricer: _Pricer, report: AllocationReport,
+                 settings: AllocationSettings) -> pa.Table:
+    """The FOCUS rows of one chunk: containers placed on its node-hours, the model, rows."""
+    placed = placement.place(pa.table({
+        "nh": pa.array(range(len(nodes)), pa.int64()),
+        "hour": pa.array([node.hour for node in nodes], pa.int64()),
+        "cluster": pa.array([node.cluster for node in nodes], pa.string()),
+        "node": pa.array([node.node for node in nodes], pa.string())}))
+    table = _price(nodes, placed, metrics=metrics, pricer=pricer, report=report,
+                   settings=settings).table(placement.con, placed, settings.by)
+    placement.con.register("chunk", table)
+    try:
+        totals = placement.con.sql('SELECT "x_Cluster", "x_Namespace", sum("BilledCost") '
+                                   "FROM chunk GROUP BY ALL").fetchall()
+    finally:
+        placement.con.unregister("chunk")
+    for cluster, namespace, cost in totals:
+        slot = (cluster, namespace)
+        report.by_namespace[slot] = report.by_namespace.get(slot, ZERO) + cost
+    return table
+
+
+def _price(nodes: list[NodeHour], placed: pa.Table, *, metrics: ClusterMetrics,
+           pricer: _Pricer, report: AllocationReport, settings: AllocationSettings
+           ) -> ChunkRows:
+    """Each node-hour priced and its containers (``placed``, in node-hour order) modelled."""
+    # Prometheus's values as Decimals, one per distinct text (they repeat: requests, running
+    # counts); an absent value is 0.
+    numbers: dict[str | None, Decimal] = {None: ZERO}
+
+    def decimals(name: str) -> list[Decimal]:
+        out = []
+        for text in placed.column(name).to_pylist():
+            number = numbers.get(text)
+            if number is None:
+                number = numbers[text] = Decimal(text)
+            out.append(number)
+        return out
+
+    shares: dict[Decimal, Decimal] = {}  # running count -> share of the hour
+    running = []
+    for samples in decimals("running"):
+        if (share := shares.get(samples)) is None:
+            share = shares[samples] = min(ONE, samples / metrics.points)
+        running.append(share)
+    columns = (running, *(decimals(name) for name in (
+        "cpu_request", "cpu_usage", "ram_request", "ram_usage", "gpu_request")))
+    rows = ChunkRows()
+    first = 0
+    for index, count in enumerate(_run_lengths(placed.column("nh"), len(nodes))):
+        node = nodes[index]
         cost, source = pricer.price(node)
-        rows = allocate(node, cost, data.workloads.get(key, []), settings.prices)
-        priced.append(PricedNodeHour(node, normalized_resource_id(node.provider_id, node.node),
-                                     sum((r.cost for r in rows), ZERO), report.currency,
-                                     source, rows))
-        for row in rows:
-            slot = (node.cluster, row.namespace)
-            report.by_namespace[slot] = report.by_namespace.get(slot, ZERO) + row.cost
+        containers = Containers(*(column[first:first + count] for column in columns))
+        first += count
+        rows.add(PricedNodeHour(
+            node, normalized_resource_id(node.provider_id, node.node), report.currency, source,
+            allocate_columns(node, cost, containers, settings.prices)))
         if source == "default":
+            key = (node.cluster, node.node)
             pid, hours = report.default_priced.get(key, (node.provider_id, ZERO))
             report.default_priced[key] = (pid, hours + node.running)
-    return priced
+    return rows
+
+
+def _run_lengths(nh: pa.ChunkedArray, nodes: int) -> list[int]:
+    """How many rows each node-hour index in [0, nodes) has in the sorted ``nh`` column."""
+    lengths = [0] * nodes
+    for index, count in zip(*_value_counts(nh), strict=True):
+        lengths[index] = count
+    return lengths
+
+
+def _hour_lengths(table: pa.Table, start: int, end: int) -> list[int]:
+    """Rows per hour of [start, end) in ``table`` (ordered by hour)."""
+    lengths = dict(zip(*_value_counts(table.column("ChargePeriodStart").cast(pa.int64())),
+                       strict=True))
+    return [lengths.get(hour * 1_000_000, 0) for hour in range(start, end, HOUR)]
+
+
+def _value_counts(column: pa.ChunkedArray) -> tuple[list[int], list[int]]:
+    """(values, counts) of ``column``."""
+    counted = pc.value_counts(column)
+    return counted.field("values").to_pylist(), counted.field("counts").to_pylist()
 
 
 def _require_billing(report: AllocationReport, settings: AllocationSettings) -> None:

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import msgspec
 
-from focusflow.allocation.model import ONE, ZERO, NodeHour, Workload
+from focusflow.allocation.model import ONE, ZERO, NodeHour
 from focusflow.k8s_export import PrometheusClient
 
 log = logging.getLogger(__name__)
@@ -51,21 +49,15 @@ OWNER_Q = ("max by ({c}, namespace, pod, owner_kind, owner_name) (max_over_time(
 REPLICASET_Q = ("max by ({c}, namespace, replicaset, owner_kind, owner_name) "
                 "(max_over_time(kube_replicaset_owner[1h]))")
 
-_CTR = ("cluster", "namespace", "pod", "container")
-# The queries of every chunk, in the order a run issues them (NODE_Q covers the whole window):
-# (name, template, labels, keys only: the value is not read).
-_CHUNK_QUERIES: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
-    ("capacity", CAPACITY_Q, ("cluster", "node", "resource"), False),
-    ("running", RUNNING_Q, _CTR, False),
-    ("requests", REQUEST_Q, (*_CTR, "resource"), False),
-    ("cpu", CPU_Q, _CTR, False),
-    ("memory", MEMORY_Q, _CTR, False),
-    ("pod_node", POD_NODE_Q, ("cluster", "namespace", "pod", "node"), True),
-    ("owner", OWNER_Q, ("cluster", "namespace", "pod", "owner_kind", "owner_name"), True),
-    ("replicaset", REPLICASET_Q, ("cluster", "namespace", "replicaset", "owner_kind",
-                                  "owner_name"), True),
+# The queries of every chunk, in the order a run issues them (NODE_Q covers the whole window);
+# ``placement`` reads all but the capacities, which stay here with the node-hours.
+_CHUNK_QUERIES: tuple[tuple[str, str], ...] = (
+    ("capacity", CAPACITY_Q), ("running", RUNNING_Q), ("requests", REQUEST_Q), ("cpu", CPU_Q),
+    ("memory", MEMORY_Q), ("pod_node", POD_NODE_Q), ("owner", OWNER_Q),
+    ("replicaset", REPLICASET_Q),
 )
-CHUNK_TEMPLATES = tuple(template for _, template, _, _ in _CHUNK_QUERIES)
+CHUNK_TEMPLATES = tuple(template for _, template in _CHUNK_QUERIES)
+NAMES = tuple(name for name, _ in _CHUNK_QUERIES)
 CONCURRENCY = 1  # range queries of a chunk in flight at once
 
 Series = dict[int, dict[tuple[str, ...], Decimal]]  # hour -> label values -> value
@@ -84,15 +76,6 @@ _MATRIX = msgspec.json.Decoder(list[_RangeSeries])
 def iso_hour(seconds: int) -> str:
     """An hour's start as people read it: ``2026-03-10T02:00:00Z``."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class HourData:
-    """What one hour needs: the nodes that ran and the containers on each."""
-
-    nodes: dict[tuple[str, str], NodeHour] = field(default_factory=dict)
-    workloads: dict[tuple[str, str], list[Workload]] = field(default_factory=dict)
-    unplaced: int = 0  # running containers whose node is unknown (no kube_pod_info / node)
 
 
 class ClusterMetrics:
@@ -120,10 +103,8 @@ class ClusterMetrics:
         self.queries += 1
         return self.client.query_range(query, start + HOUR - 1, end - 1, HOUR).raw_result
 
-    def _decode(self, raw: bytes, labels: tuple[str, ...], *, keys_only: bool = False
-                ) -> Series:
-        """Values by hour start and ``labels`` (``keys_only``: the value is not read, every
-        present series maps to 1)."""
+    def _decode(self, raw: bytes, labels: tuple[str, ...]) -> Series:
+        """Values by hour start and ``labels``."""
         out: Series = defaultdict(dict)
         # Requests, capacities and running counts repeat across series and hours: one
         # Decimal per distinct text (Decimals are immutable, so sharing them is safe).
@@ -132,7 +113,7 @@ class ClusterMetrics:
         for series in _MATRIX.decode(raw):
             key = tuple(self._label(series.metric, name) for name in labels)
             for stamp, value in series.values:
-                number = ONE if keys_only else numbers.get(value)
+                number = numbers.get(value)
                 if number is None:
                     number = numbers[value] = Decimal(value)
                 if number.is_finite():
@@ -150,32 +131,28 @@ class ClusterMetrics:
         return {hour: {key: min(ONE, value / self.points) for key, value in nodes.items()}
                 for hour, nodes in counts.items()}
 
-    def ask_chunk(self, start: int, end: int) -> list[bytes]:
-        """The raw answers of the chunk [start, end)'s eight range queries, asked one after
-        another. Only HTTP: a run calls this for the next chunk in a second thread while it
-        decodes and models the current one, so Prometheus is never kept waiting on Python."""
-        return [self._ask(template, start, end) for _, template, _, _ in _CHUNK_QUERIES]
+    def ask(self, name: str, start: int, end: int) -> bytes:
+        """The raw answer of the chunk query ``name`` (one of ``NAMES``) over [start, end).
+        Only HTTP: a run asks in a second thread, one query after another, while it reads
+        the answers that arrived and models the chunk before."""
+        return self._ask(CHUNK_TEMPLATES[NAMES.index(name)], start, end)
 
-    def answers(self, raw: list[bytes]) -> dict[str, Series]:
-        """The decoded answers of ``ask_chunk``."""
-        return {name: self._decode(body, labels, keys_only=keys_only)
-                for (name, _, labels, keys_only), body in zip(_CHUNK_QUERIES, raw, strict=True)}
-
-    def hours(self, start: int, end: int, presence: Series,
-              answers: dict[str, Series] | None = None) -> Iterator[tuple[int, HourData]]:
-        """Nodes and containers of every hour in [start, end), in hour order, from the
-        chunk's ``answers`` (queried now when not given). Each hour's values are dropped as it
-        is yielded, so what stays is one chunk's answers at most."""
-        raw = self.answers(self.ask_chunk(start, end)) if answers is None else answers
+    def node_hours(self, start: int, end: int, capacity: bytes, presence: Series
+                   ) -> list[NodeHour]:
+        """The node-hours of [start, end) with their capacity (the ``capacity`` answer), by
+        hour, then cluster and node."""
+        capacities = self._decode(capacity, ("cluster", "node", "resource"))
+        nodes: list[NodeHour] = []
         for hour in range(start, end, HOUR):
-            at = {name: series.pop(hour, {}) for name, series in raw.items()}
-            yield hour, self._hour(hour, presence.get(hour, {}), at)
+            found = self._nodes(hour, presence.get(hour, {}), capacities.get(hour, {}))
+            nodes.extend(node for _, node in sorted(found.items()))
+        return nodes
 
-    def _hour(self, hour: int, present: dict[tuple[str, ...], Decimal],
-              at: dict[str, dict[tuple[str, ...], Decimal]]) -> HourData:
-        data = HourData()
+    def _nodes(self, hour: int, present: dict[tuple[str, ...], Decimal],
+               capacities: dict[tuple[str, ...], Decimal]) -> dict[tuple[str, str], NodeHour]:
+        nodes: dict[tuple[str, str], NodeHour] = {}
         capacity: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
-        for (cluster, node, resource), value in at["capacity"].items():
+        for (cluster, node, resource), value in capacities.items():
             capacity[(cluster, node)]["gpu" if resource in _GPU else resource] = value
         for key, cap in capacity.items():
             if cap.get("cpu") or cap.get("memory"):
@@ -196,36 +173,7 @@ class ClusterMetrics:
                         cluster, node, iso_hour(hour))
                     self.dropped.append((cluster, node, hour))
                     continue
-            data.nodes[(cluster, node)] = NodeHour(
+            nodes[(cluster, node)] = NodeHour(
                 cluster, node, provider_id, hour, running, cap.get("cpu", ZERO),
                 cap.get("memory", ZERO), cap.get("gpu", ZERO))
-        self._place_workloads(hour, data, at)
-        return data
-
-    def _place_workloads(self, hour: int, data: HourData,
-                         at: dict[str, dict[tuple[str, ...], Decimal]]) -> None:
-        nodes = {(c, ns, pod): node for (c, ns, pod, node) in sorted(at["pod_node"])}
-        owners = {(c, ns, pod): (kind, name) for (c, ns, pod, kind, name) in at["owner"]}
-        rs_owner = {(c, ns, rs): (kind, name) for (c, ns, rs, kind, name) in at["replicaset"]}
-        requests: dict[tuple[str, ...], dict[str, Decimal]] = defaultdict(dict)
-        for (*ctr, resource), value in at["requests"].items():
-            requests[tuple(ctr)]["gpu" if resource in _GPU else resource] = value
-        shares: dict[Decimal, Decimal] = {}  # running count -> share of the hour
-        for key, count in sorted(at["running"].items()):
-            cluster, namespace, pod, container = key
-            node = nodes.get((cluster, namespace, pod))
-            if node is None or (cluster, node) not in data.nodes:
-                data.unplaced += 1
-                log.warning("container %s/%s/%s/%s ran in hour %d on no known node; "
-                            "not allocated", cluster, namespace, pod, container, hour)
-                continue
-            kind, name = owners.get((cluster, namespace, pod), ("", ""))
-            if kind == "ReplicaSet":  # report the Deployment that owns it, as OpenCost does
-                kind, name = rs_owner.get((cluster, namespace, name), (kind, name))
-            req = requests.get(key, {})
-            if (share := shares.get(count)) is None:
-                share = shares[count] = min(ONE, count / self.points)
-            data.workloads.setdefault((cluster, node), []).append(Workload(
-                namespace, pod, container, name, kind, share,
-                req.get("cpu", ZERO), at["cpu"].get(key, ZERO), req.get("memory", ZERO),
-                at["memory"].get(key, ZERO), req.get("gpu", ZERO)))
+        return nodes

@@ -106,12 +106,55 @@ def _costs(amounts: list[Decimal], capacity: Decimal, pool: Decimal) -> list[Dec
     """Each amount's share of ``pool`` (the cost of ``capacity``), rounded down."""
     if capacity <= 0:
         return [ZERO for _ in amounts]
-    return [q(CONTEXT.divide(CONTEXT.multiply(pool, amount), capacity)) for amount in amounts]
+    return [(pool * amount / capacity).quantize(QUANTUM, ROUND_DOWN) for amount in amounts]
 
 
-def allocate(node: NodeHour, cost: Decimal, workloads: Sequence[Workload],
-             sheet: DefaultPrices) -> list[Allocation]:
-    """The allocations of ``workloads`` on ``node`` for one hour, then the node's idle row.
+@dataclass(frozen=True, slots=True)
+class Containers:
+    """The containers of one node-hour as columns (``Workload``'s fields, same units)."""
+
+    running: list[Decimal]
+    cpu_request: list[Decimal]
+    cpu_usage_hours: list[Decimal]
+    ram_request: list[Decimal]
+    ram_usage: list[Decimal]
+    gpu_request: list[Decimal]
+
+    @classmethod
+    def of(cls, workloads: Sequence[Workload]) -> Containers:
+        """The columns of ``workloads``, in their order."""
+        return cls([w.running for w in workloads], [w.cpu_request for w in workloads],
+                   [w.cpu_usage_hours for w in workloads], [w.ram_request for w in workloads],
+                   [w.ram_usage for w in workloads], [w.gpu_request for w in workloads])
+
+    def claims(self) -> tuple[list[Decimal], list[Decimal], list[Decimal]]:
+        """Per resource, ``Workload.claims`` of every container."""
+        running = self.running
+        return ([max(request * share, used) for request, share, used
+                 in zip(self.cpu_request, running, self.cpu_usage_hours, strict=True)],
+                [max(request, used) * share for request, used, share
+                 in zip(self.ram_request, self.ram_usage, running, strict=True)],
+                [request * share for request, share in zip(self.gpu_request, running,
+                                                           strict=True)])
+
+
+Amounts = tuple[list[Decimal], list[Decimal], list[Decimal]]  # core-, byte-, GPU-hours
+
+
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """What the containers of one node-hour (in order) and its idle are charged."""
+
+    amounts: Amounts  # per resource, every container's quantity (18 decimals)
+    costs: Amounts  # per resource (CPU, RAM, GPU), every container's cost
+    idle_amounts: tuple[Decimal, Decimal, Decimal]
+    idle_costs: tuple[Decimal, Decimal, Decimal]
+
+
+def allocate_columns(node: NodeHour, cost: Decimal, containers: Containers,
+                     sheet: DefaultPrices) -> Shares:
+    """The shares of ``containers`` on ``node`` for one hour and the node's idle: the model
+    over columns (``allocate`` is the same over ``Workload`` objects).
 
     ``cost`` is what the node cost for this hour (already times ``node.running``). A resource
     the node lacks (no GPU) allocates nothing of it.
@@ -120,28 +163,41 @@ def allocate(node: NodeHour, cost: Decimal, workloads: Sequence[Workload],
         cost = q(cost)
         cpu_pool, _, gpu_pool = split_node_cost(cost, node.cpus, node.ram_bytes, node.gpus, sheet)
         cpu_pool, gpu_pool = q(cpu_pool), q(gpu_pool)
-        ram_pool = cost - cpu_pool - gpu_pool
+        pools = (cpu_pool, cost - cpu_pool - gpu_pool, gpu_pool)
         capacity = (node.cpus * node.running, node.ram_bytes * node.running,
                     node.gpus * node.running)
-        claims = [w.claims() for w in workloads]
-        amounts = [_scaled([c[r] for c in claims], capacity[r]) if capacity[r] > 0
-                   else [ZERO] * len(claims) for r in range(3)]
-        costs = [_costs(amounts[r], capacity[r], pool)
-                 for r, pool in enumerate((cpu_pool, ram_pool, gpu_pool))]
-        rows = [
-            Allocation(w.namespace, w.pod, w.container, w.controller, w.controller_kind,
-                       q(amounts[0][i]), q(amounts[1][i]), q(amounts[2][i]),
-                       costs[0][i], costs[1][i], costs[2][i])
-            for i, w in enumerate(workloads)
-        ]
+        claims = containers.claims()
+        zeros = [ZERO] * len(claims[0])
+        amounts = [_scaled(claims[r], capacity[r]) if capacity[r] > 0 else zeros
+                   for r in range(3)]
+        costs = [_costs(amounts[r], capacity[r], pools[r]) for r in range(3)]
         used = [sum(amounts[r], ZERO) for r in range(3)]
-        idle_costs = [pool - sum(costs[r], ZERO)
-                      for r, pool in enumerate((cpu_pool, ram_pool, gpu_pool))]
-        rows.append(Allocation(
-            IDLE, "", "", "", "",
-            q(max(capacity[0] - used[0], ZERO)), q(max(capacity[1] - used[1], ZERO)),
-            q(max(capacity[2] - used[2], ZERO)), *idle_costs))
-        return rows
+        return Shares(
+            (_rounded(amounts[0]), _rounded(amounts[1]), _rounded(amounts[2])),
+            (costs[0], costs[1], costs[2]),
+            (q(max(capacity[0] - used[0], ZERO)), q(max(capacity[1] - used[1], ZERO)),
+             q(max(capacity[2] - used[2], ZERO))),
+            (pools[0] - sum(costs[0], ZERO), pools[1] - sum(costs[1], ZERO),
+             pools[2] - sum(costs[2], ZERO)))
 
 
-__all__ = ["IDLE", "Allocation", "NodeHour", "Workload", "allocate", "q"]
+def _rounded(amounts: list[Decimal]) -> list[Decimal]:
+    """``q`` of each amount (the current context must be ``CONTEXT``)."""
+    return [amount.quantize(QUANTUM, ROUND_DOWN) for amount in amounts]
+
+
+def allocate(node: NodeHour, cost: Decimal, workloads: Sequence[Workload],
+             sheet: DefaultPrices) -> list[Allocation]:
+    """The allocations of ``workloads`` on ``node`` for one hour, then the node's idle row
+    (``allocate_columns`` over ``Workload`` objects)."""
+    shares = allocate_columns(node, cost, Containers.of(workloads), sheet)
+    (cpu_h, ram_h, gpu_h), (cpu_c, ram_c, gpu_c) = shares.amounts, shares.costs
+    rows = [Allocation(w.namespace, w.pod, w.container, w.controller, w.controller_kind,
+                       cpu_h[i], ram_h[i], gpu_h[i], cpu_c[i], ram_c[i], gpu_c[i])
+            for i, w in enumerate(workloads)]
+    rows.append(Allocation(IDLE, "", "", "", "", *shares.idle_amounts, *shares.idle_costs))
+    return rows
+
+
+__all__ = ["IDLE", "Allocation", "Containers", "NodeHour", "Shares", "Workload", "allocate",
+           "allocate_columns", "q"]

@@ -9,15 +9,15 @@ are ``decimal128(38, 18)`` as on the FOCUS load path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Literal
 
+import duckdb
 import pyarrow as pa
 
-from focusflow.allocation.model import CONTEXT, ZERO, Allocation, NodeHour
+from focusflow.allocation.model import IDLE, NodeHour, Shares
 from focusflow.focus import DECIMAL, TIMESTAMP
 
 GroupBy = Literal["container", "pod", "controller", "namespace"]
@@ -40,38 +40,51 @@ SCHEMA = pa.schema([
 
 @dataclass(frozen=True, slots=True)
 class PricedNodeHour:
-    """A node-hour with its cost, where the price came from and its allocations."""
+    """A node-hour with where its price came from and what the model charged on it."""
 
     node: NodeHour
     resource_id: str
-    cost: Decimal
     currency: str
     price_source: str  # "billing" | "default"
-    allocations: list[Allocation]
+    shares: Shares
 
 
-def _key(row: Allocation, by: GroupBy) -> tuple[str, str, str, str, str]:
-    if row.is_idle or by == "container":
-        return (row.namespace, row.pod, row.container, row.controller, row.controller_kind)
-    if by == "pod":
-        return (row.namespace, row.pod, "", row.controller, row.controller_kind)
-    if by == "controller":
-        return (row.namespace, "", "", row.controller, row.controller_kind)
-    return (row.namespace, "", "", "", "")
-
-
-def aggregate(rows: list[Allocation], by: GroupBy) -> list[Allocation]:
-    """Rows of one node-hour summed per aggregation key (idle stays its own row)."""
-    if by == "container":
-        return rows
-    sums: dict[tuple[str, str, str, str, str], list[Decimal]] = {}
-    with localcontext(CONTEXT):  # 18 decimals on byte-hours exceed the default precision
-        for row in rows:
-            total = sums.setdefault(_key(row, by), [ZERO] * 6)
-            for i, value in enumerate((row.cpu_core_hours, row.ram_byte_hours, row.gpu_hours,
-                                       row.cpu_cost, row.ram_cost, row.gpu_cost)):
-                total[i] += value
-    return [Allocation(*key, *values) for key, values in sums.items()]
+# The aggregation key of each --by (idle rows are their own key: their pod, container and
+# controller are empty in every case).
+_KEYS: dict[str, str] = {
+    "container": "namespace, pod, container, controller, controller_kind",
+    "pod": "namespace, pod, '' AS container, controller, controller_kind",
+    "controller": "namespace, '' AS pod, '' AS container, controller, controller_kind",
+    "namespace": "namespace, '' AS pod, '' AS container, '' AS controller, "
+                 "'' AS controller_kind",
+}
+_AMOUNTS = ("cpu_h", "ram_h", "gpu_h", "cpu_c", "ram_c", "gpu_c")
+_ROWS = """
+WITH charged AS (
+    SELECT nh, 0 AS idle, rn, namespace, pod, container, controller,
+           controller_kind, {amounts} FROM costed
+    UNION ALL
+    SELECT nh, 1, 0, '{idle}', '', '', '', '', {amounts} FROM idle),
+grouped AS (
+    SELECT nh, idle, min(rn) AS first, {key}, {sums} FROM charged GROUP BY ALL)
+SELECT n.billing_start AS "BillingPeriodStart", n.billing_end AS "BillingPeriodEnd",
+       n.charge_start AS "ChargePeriodStart", n.charge_end AS "ChargePeriodEnd",
+       'Usage' AS "ChargeCategory",
+       CASE WHEN g.idle = 1 THEN 'Idle capacity of node ' || n.node ELSE $grouped END
+           AS "ChargeDescription",
+       g.cpu_c + g.ram_c + g.gpu_c AS "BilledCost", g.cpu_c + g.ram_c + g.gpu_c AS
+           "EffectiveCost", n.currency AS "BillingCurrency", 'Kubernetes' AS "ProviderName",
+       'Kubernetes' AS "ServiceName", 'Compute' AS "ServiceCategory",
+       n.resource_id AS "ResourceId", n.node AS "ResourceName",
+       'Kubernetes Node' AS "ResourceType", n.cluster AS "x_Cluster", n.node AS "x_Node",
+       g.namespace AS "x_Namespace", nullif(g.pod, '') AS "x_Pod",
+       nullif(g.container, '') AS "x_Container", nullif(g.controller, '') AS "x_Controller",
+       nullif(g.controller_kind, '') AS "x_ControllerKind", g.cpu_h AS "x_CpuCoreHours",
+       g.ram_h AS "x_RamByteHours", g.gpu_h AS "x_GpuHours", g.cpu_c AS "x_CpuCost",
+       g.ram_c AS "x_RamCost", g.gpu_c AS "x_GpuCost", n.price_source AS "x_PriceSource"
+FROM grouped g JOIN node_hours n USING (nh)
+ORDER BY g.nh, g.idle, g.first
+"""
 
 
 def _month(moment: datetime) -> tuple[datetime, datetime]:
@@ -81,59 +94,103 @@ def _month(moment: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def to_batch(priced: Iterable[PricedNodeHour], by: GroupBy) -> pa.RecordBatch:
-    """FOCUS-shaped rows of the priced node-hours."""
-    columns: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
-    # Per-row values straight into their columns (no dict per row), named in SCHEMA's order.
-    (billing_start, billing_end, charge_start, charge_end, category, description, billed,
-     effective, currency, provider, service, service_category, resource_id, resource_name,
-     resource_type, cluster, node_name, namespace, pod, container, controller, controller_kind,
-     cpu_hours, ram_hours, gpu_hours, cpu_cost, ram_cost, gpu_cost, price_source
-     ) = columns.values()
-    grouped = f"Kubernetes allocation by {by}"
+class ChunkRows:
+    """A chunk's rows, built node-hour by node-hour (``add``) and shaped at the end
+    (``table``). What the model charged becomes Arrow decimals every ``FLUSH_ROWS`` rows, so a
+    chunk holds 16 bytes per value rather than a ``Decimal`` object."""
+
+    FLUSH_ROWS = 16_384
+
+    def __init__(self) -> None:
+        self._pending: list[list[Decimal]] = [[] for _ in _AMOUNTS]
+        self._pending_idle: list[list[Decimal]] = [[] for _ in _AMOUNTS]
+        self._charged: list[list[pa.Array]] = [[] for _ in _AMOUNTS]
+        self._idle: list[list[pa.Array]] = [[] for _ in _AMOUNTS]
+        self._nodes: list[tuple[NodeHour, str, str, str]] = []
+
+    def add(self, item: PricedNodeHour) -> None:
+        """The next node-hour (its containers are the next rows of the placed table)."""
+        shares = item.shares
+        for column, part in zip(self._pending, (*shares.amounts, *shares.costs), strict=True):
+            column.extend(part)
+        for column, value in zip(self._pending_idle, (*shares.idle_amounts,
+                                                      *shares.idle_costs), strict=True):
+            column.append(value)
+        self._nodes.append((item.node, item.resource_id, item.currency, item.price_source))
+        if len(self._pending[0]) >= self.FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        for pending, arrays in ((self._pending, self._charged),
+                                (self._pending_idle, self._idle)):
+            for column, chunks in zip(pending, arrays, strict=True):
+                chunks.append(_decimals(column))
+                column.clear()
+
+    def table(self, con: duckdb.DuckDBPyConnection, placed: pa.Table, by: GroupBy
+              ) -> pa.Table:
+        """FOCUS-shaped rows (``SCHEMA``): the containers of ``placed`` (the node-hour index
+        ``nh``, namespace, pod, container, controller and its kind, in model order) charged
+        what was added, summed per ``by`` key within each node-hour, then each node-hour's
+        idle; ordered by node-hour (so by hour), then first appearance, idle last. The sums
+        run in DuckDB on ``DECIMAL(38, 18)``: exact, as the model's own."""
+        self._flush()
+        costed = placed.select(["nh", "namespace", "pod", "container", "controller",
+                                "controller_kind"]).append_column(
+            "rn", pa.array(range(placed.num_rows), pa.int64()))
+        for name, chunks in zip(_AMOUNTS, self._charged, strict=True):
+            costed = costed.append_column(name, pa.chunked_array(chunks, DECIMAL))
+        nh = pa.array(range(len(self._nodes)), pa.int64())
+        idle = pa.table({"nh": nh, **{name: pa.chunked_array(chunks, DECIMAL)
+                                      for name, chunks in zip(_AMOUNTS, self._idle,
+                                                              strict=True)}})
+        tables = {"costed": costed, "idle": idle, "node_hours": _node_hours(self._nodes)}
+        for name, table in tables.items():
+            con.register(name, table)
+        try:
+            sql = _ROWS.format(amounts=", ".join(_AMOUNTS), idle=IDLE, key=_KEYS[by],
+                               sums=", ".join(f"sum({name}) AS {name}" for name in _AMOUNTS))
+            rows = con.sql(sql, params={"grouped": f"Kubernetes allocation by {by}"})
+            return rows.to_arrow_table().cast(SCHEMA)
+        finally:
+            for name in tables:
+                con.unregister(name)
+
+
+def chunk_rows(con: duckdb.DuckDBPyConnection, placed: pa.Table,
+               priced: list[PricedNodeHour], by: GroupBy) -> pa.Table:
+    """``ChunkRows.table`` of ``priced``, all at once."""
+    rows = ChunkRows()
     for item in priced:
-        node = item.node
+        rows.add(item)
+    return rows.table(con, placed, by)
+
+
+def _node_hours(nodes: list[tuple[NodeHour, str, str, str]]) -> pa.Table:
+    """Per node-hour (``nh`` = its index): its periods, names, id, currency and price source."""
+    columns: dict[str, list[object]] = {name: [] for name in (
+        "billing_start", "billing_end", "charge_start", "charge_end", "cluster", "node",
+        "resource_id", "currency", "price_source")}
+    (billing_start, billing_end, charge_start, charge_end, cluster, node_name, resource_id,
+     currency, price_source) = columns.values()
+    for node, resource, money, source in nodes:
         start = datetime.fromtimestamp(node.hour, UTC)
-        end = datetime.fromtimestamp(node.hour + 3600, UTC)
-        period = _month(start)
-        idle_description = "Idle capacity of node " + node.node
-        for row in aggregate(item.allocations, by):
-            cost = row.cost
-            billing_start.append(period[0])
-            billing_end.append(period[1])
-            charge_start.append(start)
-            charge_end.append(end)
-            category.append("Usage")
-            description.append(idle_description if row.is_idle else grouped)
-            billed.append(cost)
-            effective.append(cost)
-            currency.append(item.currency)
-            provider.append("Kubernetes")
-            service.append("Kubernetes")
-            service_category.append("Compute")
-            resource_id.append(item.resource_id)
-            resource_name.append(node.node)
-            resource_type.append("Kubernetes Node")
-            cluster.append(node.cluster)
-            node_name.append(node.node)
-            namespace.append(row.namespace)
-            pod.append(row.pod or None)
-            container.append(row.container or None)
-            controller.append(row.controller or None)
-            controller_kind.append(row.controller_kind or None)
-            cpu_hours.append(row.cpu_core_hours)
-            ram_hours.append(row.ram_byte_hours)
-            gpu_hours.append(row.gpu_hours)
-            cpu_cost.append(row.cpu_cost)
-            ram_cost.append(row.ram_cost)
-            gpu_cost.append(row.gpu_cost)
-            price_source.append(item.price_source)
-    return pa.RecordBatch.from_arrays(
-        [_decimals(values) if field.type == DECIMAL else pa.array(values, field.type)
-         for field, values in zip(SCHEMA, columns.values(), strict=True)], schema=SCHEMA)
+        month = _month(start)
+        billing_start.append(month[0])
+        billing_end.append(month[1])
+        charge_start.append(start)
+        charge_end.append(datetime.fromtimestamp(node.hour + 3600, UTC))
+        cluster.append(node.cluster)
+        node_name.append(node.node)
+        resource_id.append(resource)
+        currency.append(money)
+        price_source.append(source)
+    return pa.table({"nh": pa.array(range(len(nodes)), pa.int64()),
+                     **{name: pa.array(values, TIMESTAMP if name.endswith(("_start", "_end"))
+                                       else _STRING) for name, values in columns.items()}})
 
 
-def _decimals(values: list[object]) -> pa.Array:
+def _decimals(values: list[Decimal]) -> pa.Array:
     """Exact: Arrow reads decimal text faster than it converts ``Decimal`` objects, and a
     (safe) cast refuses a value it cannot hold exactly, as the direct conversion does."""
     return pa.array([str(value) for value in values], _STRING).cast(DECIMAL)

@@ -27,12 +27,11 @@ from focusflow.allocation import (
     AllocationReport,
     ClusterMetrics,
     allocation_settings,
-    job,
     prometheus_settings,
     run_allocation,
 )
 from focusflow.allocation.job import HourProgress
-from focusflow.allocation.rows import to_batch
+from focusflow.allocation.rows import ChunkRows
 from focusflow.errors import SourceError
 from focusflow.k8s_export import PrometheusClient
 from focusflow.sinks import LoadRequest, LoadResult, Sink, open_sink
@@ -51,7 +50,7 @@ EVERY_COLUMN = ('SELECT * FROM {table} ORDER BY "ChargePeriodStart", "x_Cluster"
 class Pulled:
     """A real sink whose load's batch stream is watched: rows pulled so far, and at each pull
     the rows the run had built but the sink not yet taken (``built`` counts what
-    ``focusflow.allocation.job.to_batch`` returned, when the test wraps it)."""
+    ``ChunkRows.table`` returned, when the test wraps it)."""
 
     sink: Sink
     rows: int = 0
@@ -116,12 +115,14 @@ def test_what_a_run_holds_does_not_grow_with_the_number_of_chunks(
     caplog.set_level("ERROR", logger="focusflow")  # the harness would keep every warning
     watching: list[Pulled] = []
 
-    def counted(*args: Any) -> pa.RecordBatch:
-        batch = to_batch(*args)
-        watching[-1].built += batch.num_rows
-        return batch
+    table = ChunkRows.table
 
-    monkeypatch.setattr(job, "to_batch", counted)
+    def counted(*args: Any) -> pa.Table:
+        rows = table(*args)
+        watching[-1].built += rows.num_rows
+        return rows
+
+    monkeypatch.setattr(ChunkRows, "table", counted)
 
     def measure(name: str, hours: int, skip: int) -> tuple[Pulled, int]:
         sink = Pulled(open_sink(f"duckdb:///{tmp_path / name}.duckdb"), collect=True)

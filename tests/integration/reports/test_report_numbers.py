@@ -2,7 +2,7 @@
 
 Real data: the FOCUS 1.2 samples of the shared data set (AWS, Azure, GCP) plus the AWS sample
 billed in EUR, loaded by ``focusflow ingest`` into DuckDB, a real PostgreSQL and a Delta table; the
-allocation table is made by the allocation layer's own ``allocate`` and ``to_batch``. The
+allocation table is made by the allocation layer's own ``allocate_columns`` and ``chunk_rows``. The
 expected values come from hand-written SQL run on a separate connection, not from
 ``focusflow.reports``.
 """

@@ -7,19 +7,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pytest
 
 from focusflow.allocation import (
     IDLE,
     SCHEMA,
-    Allocation,
     NodeHour,
     allocation_settings,
     load_default_prices,
 )
 from focusflow.allocation.billing import BillingIndex, ChargeGroup
 from focusflow.allocation.matching import billing_keys, node_keys
-from focusflow.allocation.rows import PricedNodeHour, aggregate, to_batch
+from focusflow.allocation.model import Shares
+from focusflow.allocation.rows import PricedNodeHour, chunk_rows
 from focusflow.errors import ConfigError
 
 ARM = ("/subscriptions/S1/resourceGroups/MC_rg/providers/Microsoft.Compute/"
@@ -81,29 +83,40 @@ def test_bad_settings_name_the_field(values: dict[str, object], message: str) ->
         allocation_settings(**{**base, **values})
 
 
-def _alloc(ns: str, pod: str, container: str, cost: str) -> Allocation:
-    c = Decimal(cost)
-    return Allocation(ns, pod, container, "web", "Deployment", Decimal(1), Decimal(2),
-                      Decimal(0), c, c, Decimal(0))
+def _chunk(node: NodeHour, by: str, pods: list[str], costs: list[str],
+           idle_cost: str) -> list[dict[str, object]]:
+    """``chunk_rows`` of one node-hour whose containers (namespace ``shop``, container ``app``)
+    are charged ``costs`` for CPU and as much for RAM, with 1 core-hour and 2 byte-hours each."""
+    placed = pa.table({"nh": [0] * len(pods), "namespace": ["shop"] * len(pods), "pod": pods,
+                       "container": ["app"] * len(pods), "controller": ["web"] * len(pods),
+                       "controller_kind": ["Deployment"] * len(pods)})
+    charged = [Decimal(c) for c in costs]
+    shares = Shares(([D1] * len(pods), [Decimal(2)] * len(pods), [D0] * len(pods)),
+                    (charged, charged, [D0] * len(pods)),
+                    (D1, Decimal(2), D0), (Decimal(idle_cost), Decimal(idle_cost), D0))
+    with duckdb.connect() as con:
+        table = chunk_rows(con, placed, [PricedNodeHour(node, "i-1", "EUR", "default", shares)],
+                           by)  # type: ignore[arg-type]
+    assert table.schema == SCHEMA
+    return table.to_pylist()
+
+
+D0, D1 = Decimal(0), Decimal(1)
+NODE = NodeHour("prod", "n1", "aws:///z/i-1", int(datetime(2025, 10, 31, 23,
+                                                           tzinfo=UTC).timestamp()),
+                D1, Decimal(4), Decimal(8))
 
 
 def test_aggregation_by_namespace_keeps_idle_apart() -> None:
-    rows = [_alloc("shop", "p1", "app", "1"), _alloc("shop", "p2", "app", "2"),
-            _alloc(IDLE, "", "", "4")]
-    by_ns = aggregate(rows, "namespace")
-    assert [(r.namespace, r.pod, r.cost, r.cpu_core_hours) for r in by_ns] == [
-        ("shop", "", Decimal(6), Decimal(2)), (IDLE, "", Decimal(8), Decimal(1))]
-    assert len(aggregate(rows, "container")) == 3
+    by_ns = _chunk(NODE, "namespace", ["p1", "p2"], ["1", "2"], "4")
+    assert [(r["x_Namespace"], r["x_Pod"], r["BilledCost"], r["x_CpuCoreHours"])
+            for r in by_ns] == [("shop", None, Decimal(6), Decimal(2)),
+                                (IDLE, None, Decimal(8), D1)]
+    assert len(_chunk(NODE, "container", ["p1", "p2"], ["1", "2"], "4")) == 3
 
 
 def test_rows_are_focus_shaped() -> None:
-    hour = int(datetime(2025, 10, 31, 23, tzinfo=UTC).timestamp())
-    node = NodeHour("prod", "n1", "aws:///z/i-1", hour, Decimal(1), Decimal(4), Decimal(8))
-    batch = to_batch([PricedNodeHour(node, "i-1", Decimal(3), "EUR", "default",
-                                     [_alloc("shop", "p1", "app", "1"),
-                                      _alloc(IDLE, "", "", "0.5")])], "pod")
-    assert batch.schema == SCHEMA
-    row = batch.to_pylist()[0]
+    row, idle = _chunk(NODE, "pod", ["p1"], ["1"], "0.5")
     assert row["ChargePeriodStart"] == datetime(2025, 10, 31, 23, tzinfo=UTC)
     assert row["ChargePeriodEnd"] == datetime(2025, 11, 1, tzinfo=UTC)
     assert row["BillingPeriodStart"] == datetime(2025, 10, 1, tzinfo=UTC)
@@ -112,6 +125,9 @@ def test_rows_are_focus_shaped() -> None:
         Decimal(2), Decimal(2), "EUR")
     assert (row["ServiceName"], row["ChargeCategory"], row["ResourceId"]) == (
         "Kubernetes", "Usage", "i-1")
+    assert row["ChargeDescription"] == "Kubernetes allocation by pod"
+    assert (idle["x_Namespace"], idle["ChargeDescription"], idle["BilledCost"]) == (
+        IDLE, "Idle capacity of node n1", D1)
     assert (row["x_Cluster"], row["x_Node"], row["x_Namespace"], row["x_Pod"],
             row["x_Container"], row["x_PriceSource"]) == ("prod", "n1", "shop", "p1", None,
                                                           "default")
