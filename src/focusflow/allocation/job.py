@@ -240,16 +240,16 @@ def _price(nodes: list[NodeHour], placed: pa.Table, *, metrics: ClusterMetrics,
     """Each node-hour priced and its containers (``placed``, in node-hour order) modelled."""
     # Prometheus's values as Decimals, one per distinct text (they repeat: requests, running
     # counts); an absent value is 0.
-    numbers: dict[str | None, Decimal] = {None: ZERO}
+    numbers: dict[str, Decimal] = {}
 
     def decimals(name: str) -> list[Decimal]:
-        out = []
-        for text in placed.column(name).to_pylist():
-            number = numbers.get(text)
-            if number is None:
-                number = numbers[text] = Decimal(text)
-            out.append(number)
-        return out
+        encoded = pc.dictionary_encode(placed.column(name).combine_chunks())
+        texts = encoded.dictionary.to_pylist()
+        lookup = [numbers.get(text) or numbers.setdefault(text, Decimal(text))
+                  for text in texts]
+        lookup.append(ZERO)  # at index len(texts): the nulls
+        return list(map(lookup.__getitem__,
+                        encoded.indices.fill_null(len(texts)).to_pylist()))
 
     shares: dict[Decimal, Decimal] = {}  # running count -> share of the hour
     running = []

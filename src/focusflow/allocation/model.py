@@ -23,6 +23,7 @@ IDLE = "__idle__"
 QUANTUM = Decimal("1e-18")
 ZERO = Decimal(0)
 ONE = Decimal(1)
+Q_ZERO = ZERO.quantize(QUANTUM)  # 0 with the sinks' 18 decimals, as ``q`` gives it
 # Byte-hours reach 1e13 and carry 18 decimals: more digits than the default context's 28.
 CONTEXT = Context(prec=60)
 
@@ -103,9 +104,7 @@ def _scaled(claims: list[Decimal], capacity: Decimal) -> list[Decimal]:
 
 
 def _costs(amounts: list[Decimal], capacity: Decimal, pool: Decimal) -> list[Decimal]:
-    """Each amount's share of ``pool`` (the cost of ``capacity``), rounded down."""
-    if capacity <= 0:
-        return [ZERO for _ in amounts]
+    """Each amount's share of ``pool`` (the cost of ``capacity`` > 0), rounded down."""
     return [(pool * amount / capacity).quantize(QUANTUM, ROUND_DOWN) for amount in amounts]
 
 
@@ -127,15 +126,16 @@ class Containers:
                    [w.cpu_usage_hours for w in workloads], [w.ram_request for w in workloads],
                    [w.ram_usage for w in workloads], [w.gpu_request for w in workloads])
 
-    def claims(self) -> tuple[list[Decimal], list[Decimal], list[Decimal]]:
-        """Per resource, ``Workload.claims`` of every container."""
-        running = self.running
-        return ([max(request * share, used) for request, share, used
-                 in zip(self.cpu_request, running, self.cpu_usage_hours, strict=True)],
-                [max(request, used) * share for request, used, share
-                 in zip(self.ram_request, self.ram_usage, running, strict=True)],
-                [request * share for request, share in zip(self.gpu_request, running,
-                                                           strict=True)])
+    def claims(self, resource: int) -> list[Decimal]:
+        """``Workload.claims`` of every container for one resource (0 CPU, 1 RAM, 2 GPU)."""
+        if resource == 0:
+            return [max(request * share, used) for request, share, used
+                    in zip(self.cpu_request, self.running, self.cpu_usage_hours, strict=True)]
+        if resource == 1:
+            return [max(request, used) * share for request, used, share
+                    in zip(self.ram_request, self.ram_usage, self.running, strict=True)]
+        return [request * share for request, share in zip(self.gpu_request, self.running,
+                                                          strict=True)]
 
 
 Amounts = tuple[list[Decimal], list[Decimal], list[Decimal]]  # core-, byte-, GPU-hours
@@ -166,19 +166,24 @@ def allocate_columns(node: NodeHour, cost: Decimal, containers: Containers,
         pools = (cpu_pool, cost - cpu_pool - gpu_pool, gpu_pool)
         capacity = (node.cpus * node.running, node.ram_bytes * node.running,
                     node.gpus * node.running)
-        claims = containers.claims()
-        zeros = [ZERO] * len(claims[0])
-        amounts = [_scaled(claims[r], capacity[r]) if capacity[r] > 0 else zeros
-                   for r in range(3)]
-        costs = [_costs(amounts[r], capacity[r], pools[r]) for r in range(3)]
-        used = [sum(amounts[r], ZERO) for r in range(3)]
-        return Shares(
-            (_rounded(amounts[0]), _rounded(amounts[1]), _rounded(amounts[2])),
-            (costs[0], costs[1], costs[2]),
-            (q(max(capacity[0] - used[0], ZERO)), q(max(capacity[1] - used[1], ZERO)),
-             q(max(capacity[2] - used[2], ZERO))),
-            (pools[0] - sum(costs[0], ZERO), pools[1] - sum(costs[1], ZERO),
-             pools[2] - sum(costs[2], ZERO)))
+        amounts, costs, idle_amounts, idle_costs = [], [], [], []
+        nothing = [Q_ZERO] * len(containers.running)
+        for resource, (pool, offered) in enumerate(zip(pools, capacity, strict=True)):
+            if offered <= 0:  # a resource the node lacks: nothing of it to allocate or cost
+                amounts.append(nothing)
+                costs.append(nothing)
+                idle_amounts.append(Q_ZERO)
+                idle_costs.append(pool)
+                continue
+            shares = _scaled(containers.claims(resource), offered)
+            charged = _costs(shares, offered, pool)
+            amounts.append(_rounded(shares))
+            costs.append(charged)
+            idle_amounts.append(q(max(offered - sum(shares, ZERO), ZERO)))
+            idle_costs.append(pool - sum(charged, ZERO))
+        return Shares((amounts[0], amounts[1], amounts[2]), (costs[0], costs[1], costs[2]),
+                      (idle_amounts[0], idle_amounts[1], idle_amounts[2]),
+                      (idle_costs[0], idle_costs[1], idle_costs[2]))
 
 
 def _rounded(amounts: list[Decimal]) -> list[Decimal]:

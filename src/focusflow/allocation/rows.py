@@ -191,6 +191,6 @@ def _node_hours(nodes: list[tuple[NodeHour, str, str, str]]) -> pa.Table:
 
 
 def _decimals(values: list[Decimal]) -> pa.Array:
-    """Exact: Arrow reads decimal text faster than it converts ``Decimal`` objects, and a
-    (safe) cast refuses a value it cannot hold exactly, as the direct conversion does."""
-    return pa.array([str(value) for value in values], _STRING).cast(DECIMAL)
+    """Exact: Arrow refuses a ``Decimal`` it cannot hold without loss (the model's values
+    carry at most 18 decimals, so none is refused)."""
+    return pa.array(values, DECIMAL)

@@ -21,7 +21,7 @@ from focusflow.allocation import (
 from focusflow.allocation.billing import BillingIndex, ChargeGroup
 from focusflow.allocation.matching import billing_keys, node_keys
 from focusflow.allocation.model import Shares
-from focusflow.allocation.rows import PricedNodeHour, chunk_rows
+from focusflow.allocation.rows import ChunkRows, PricedNodeHour, chunk_rows
 from focusflow.errors import ConfigError
 
 ARM = ("/subscriptions/S1/resourceGroups/MC_rg/providers/Microsoft.Compute/"
@@ -131,3 +131,33 @@ def test_rows_are_focus_shaped() -> None:
     assert (row["x_Cluster"], row["x_Node"], row["x_Namespace"], row["x_Pod"],
             row["x_Container"], row["x_PriceSource"]) == ("prod", "n1", "shop", "p1", None,
                                                           "default")
+
+
+def test_rows_are_the_same_whatever_the_flush_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Charges become Arrow every ``FLUSH_ROWS`` rows (checked after each node-hour): flushes
+    after every node-hour, some or none give the same table, in node-hour order."""
+    counts = (2, 0, 3)  # containers of three node-hours
+    placed = pa.table({"nh": [nh for nh, n in enumerate(counts) for _ in range(n)],
+                       "namespace": ["shop"] * 5, "pod": [f"p{i}" for i in range(5)],
+                       "container": ["app"] * 5, "controller": ["web"] * 5,
+                       "controller_kind": ["Deployment"] * 5})
+    priced = []
+    for nh, n in enumerate(counts):
+        charged = [Decimal(f"{nh}.{i}") for i in range(n)]
+        shares = Shares((charged, charged, [D0] * n), (charged, charged, [D0] * n),
+                        (D1, D1, D0), (Decimal(nh), D1, D0))
+        node = NodeHour("prod", f"n{nh}", "", NODE.hour, D1, Decimal(4), Decimal(8))
+        priced.append(PricedNodeHour(node, f"i-{nh}", "EUR", "default", shares))
+
+    def rows() -> list[dict[str, object]]:
+        with duckdb.connect() as con:
+            return chunk_rows(con, placed, priced, "container").to_pylist()
+
+    whole = rows()
+    for size in (1, 2, 3):
+        monkeypatch.setattr(ChunkRows, "FLUSH_ROWS", size)
+        assert rows() == whole
+    assert [(row["x_Node"], row["x_Pod"], row["x_CpuCost"]) for row in whole] == [
+        ("n0", "p0", Decimal("0.0")), ("n0", "p1", Decimal("0.1")), ("n0", None, D0),
+        ("n1", None, D1), ("n2", "p2", Decimal("2.0")), ("n2", "p3", Decimal("2.1")),
+        ("n2", "p4", Decimal("2.2")), ("n2", None, Decimal(2))]
