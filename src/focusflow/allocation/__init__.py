@@ -2,9 +2,10 @@
 
 Node prices come from FOCUS billing rows (``billing``, matched by ``matching``) or a price sheet
 (``prices``); hourly metrics from a Prometheus-compatible API (``metrics``, through the export
-job's client); ``model`` splits each node-hour's cost over its containers (max(request, usage),
-over-allocation scaled down, the rest ``__idle__``); ``rows`` shapes FOCUS rows and ``job``
-loads them with the ingest load semantics. ``focusflow allocate`` runs ``run_allocation``.
+job's client; ``placement`` reads and joins the container-level answers in DuckDB); ``model``
+splits each node-hour's cost over its containers (max(request, usage), over-allocation scaled
+down, the rest ``__idle__``); ``rows`` shapes FOCUS rows and ``job`` loads them with the
+ingest load semantics. ``focusflow allocate`` runs ``run_allocation``.
 """
 
 from focusflow.allocation.billing import BillingIndex, read_billing_file, read_billing_table

@@ -3,8 +3,8 @@
 Orchestration only. Node presence is read over the window and over every billing period that
 overlaps it (a daily row is divided by the hours the node ran that day, not by the hours of
 the window), then the window is processed a chunk of hours at a time, streamed: the sink's load
-is opened first and pulls the rows of each hour as that hour is computed, so a run holds one
-chunk's query answers and one hour's rows, never the window's. It is still ONE load (one
+is opened first and pulls each chunk's rows an hour at a time, so a run holds one chunk's
+answers (read into ``placement``'s DuckDB) and rows, never the window's. It is still ONE load (one
 transaction or table version): source identity = endpoint + window, so re-running the same
 window replaces its rows, and a query failing in a later chunk, a window with no nodes or a
 node without billing rows under ``--require-billing`` is raised from inside the stream, which
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -159,38 +160,47 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
     rows = done = 0
     spans = [(chunk, min(chunk + settings.chunk_hours * HOUR, settings.end_s))
              for chunk in range(settings.start_s, settings.end_s, settings.chunk_hours * HOUR)]
-    # One chunk ahead: Prometheus answers the next chunk's queries (one in flight at a time,
-    # in order, as before) while this one is modelled here, and each answer is read as soon
-    # as it arrives; what is held is this chunk's tables and rows and the next chunk's raw
-    # answers.
+    # One chunk ahead: the next chunk's queries are queued behind this one's (one in flight
+    # at a time, in order, so Prometheus never waits on this thread), and each answer is read
+    # as soon as it arrives. What is held is this chunk's tables and rows and the next chunk's
+    # raw answers.
     with ThreadPoolExecutor(1, thread_name_prefix="allocation-queries") as ahead, \
             Placement(cluster_label=metrics.label,
                       default_cluster=metrics.default_cluster) as placement:
-        def ask(start: int, end: int) -> list[tuple[str, Future[bytes]]]:
-            return [(name, ahead.submit(metrics.ask, name, start, end)) for name in NAMES]
+        def ask(start: int, end: int) -> dict[str, Future[bytes]]:
+            return {name: ahead.submit(metrics.ask, name, start, end) for name in NAMES}
 
+        def answer(name: str) -> bytes:
+            raw = current[name].result()
+            # A stop request seen while the queries ran (the sink's driver holds the signal
+            # while it pulls this stream): raised here, between answers and between hours.
+            interrupts.check()
+            return raw
+
+        current: dict[str, Future[bytes]] = {}
         pending = ask(*spans[0])
         try:
             for index, (start, end) in enumerate(spans):
-                capacity = b""
-                for name, answer in pending:
-                    if name == "capacity":
-                        capacity = answer.result()
-                    else:
-                        placement.read(name, answer.result())
-                    # A stop request seen while the queries ran (the sink's driver holds the
-                    # signal while it pulls this stream): raised here, between answers and
-                    # between hours.
-                    interrupts.check()
+                current, pending = pending, {}
                 if index + 1 < len(spans):
                     pending = ask(*spans[index + 1])
-                nodes = metrics.node_hours(start, end, capacity, presence)
-                del capacity
-                table = _chunk_table(nodes, placement=placement, metrics=metrics,
-                                     pricer=pricer, report=report, settings=settings)
-                hours = _hour_lengths(table, start, end)
+                nodes = metrics.node_hours(start, end, answer("capacity"), presence)
+                for name in ("running", "requests", "cpu", "memory", "pod_node"):
+                    placement.read(name, answer(name))
+                # Placed and modelled while Prometheus answers the owners' queries: after the
+                # last answer of the last chunk only the owners' join, the rows and the load
+                # are left.
+                placed = placement.place(_node_table(nodes))
+                charged = _price(nodes, placed, metrics=metrics, pricer=pricer, report=report,
+                                 settings=settings)
+                for name in ("owner", "replicaset"):
+                    placement.read(name, answer(name))
+                table = charged.table(placement.con, placement.controllers(placed),
+                                      settings.by)
+                del placed, charged
+                _count(table, placement.con, report)
                 offset = 0
-                for length in hours:
+                for length in _hour_lengths(table, start, end):
                     interrupts.check()
                     if length:
                         yield table.slice(offset, length).combine_chunks().to_batches()[0]
@@ -201,8 +211,8 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
                 rows += table.num_rows
                 del table
         finally:
-            for _, answer in pending:  # a failed or stopped run: no further query is asked
-                answer.cancel()
+            for future in (*current.values(), *pending.values()):
+                future.cancel()  # a failed or stopped run: no further query is asked
             report.unplaced = placement.unplaced
     if not rows:
         raise SourceError(
@@ -211,27 +221,26 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
     _require_billing(report, settings)
 
 
-def _chunk_table(nodes: list[NodeHour], *, metrics: ClusterMetrics,
-                 placement: Placement, pricer: _Pricer, report: AllocationReport,
-                 settings: AllocationSettings) -> pa.Table:
-    """The FOCUS rows of one chunk: containers placed on its node-hours, the model, rows."""
-    placed = placement.place(pa.table({
+def _node_table(nodes: list[NodeHour]) -> pa.Table:
+    """The node-hours as ``Placement.place`` joins them (``nh`` = index in ``nodes``)."""
+    return pa.table({
         "nh": pa.array(range(len(nodes)), pa.int64()),
         "hour": pa.array([node.hour for node in nodes], pa.int64()),
         "cluster": pa.array([node.cluster for node in nodes], pa.string()),
-        "node": pa.array([node.node for node in nodes], pa.string())}))
-    table = _price(nodes, placed, metrics=metrics, pricer=pricer, report=report,
-                   settings=settings).table(placement.con, placed, settings.by)
-    placement.con.register("chunk", table)
+        "node": pa.array([node.node for node in nodes], pa.string())})
+
+
+def _count(table: pa.Table, con: duckdb.DuckDBPyConnection, report: AllocationReport) -> None:
+    """Add the chunk's cost per (cluster, namespace) to the report's totals."""
+    con.register("chunk", table)
     try:
-        totals = placement.con.sql('SELECT "x_Cluster", "x_Namespace", sum("BilledCost") '
-                                   "FROM chunk GROUP BY ALL").fetchall()
+        totals = con.sql('SELECT "x_Cluster", "x_Namespace", sum("BilledCost") '
+                         "FROM chunk GROUP BY ALL").fetchall()
     finally:
-        placement.con.unregister("chunk")
+        con.unregister("chunk")
     for cluster, namespace, cost in totals:
         slot = (cluster, namespace)
         report.by_namespace[slot] = report.by_namespace.get(slot, ZERO) + cost
-    return table
 
 
 def _price(nodes: list[NodeHour], placed: pa.Table, *, metrics: ClusterMetrics,

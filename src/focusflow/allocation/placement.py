@@ -47,12 +47,6 @@ _JOINED = f"""
 CREATE OR REPLACE TEMP TABLE joined AS
 WITH pod_node AS (
     SELECT hour, cluster, namespace, pod, max(node) AS node FROM pod_node GROUP BY ALL),
-owner AS (
-    SELECT hour, cluster, namespace, pod, max(owner_name) AS name,
-           arg_max(owner_kind, owner_name) AS kind FROM owner GROUP BY ALL),
-replicaset AS (
-    SELECT hour, cluster, namespace, replicaset, max(owner_name) AS name,
-           arg_max(owner_kind, owner_name) AS kind FROM replicaset GROUP BY ALL),
 requests AS (
     SELECT hour, cluster, namespace, pod, container,
            max(value) FILTER (WHERE resource = 'cpu') AS cpu,
@@ -60,26 +54,37 @@ requests AS (
            max(value) FILTER (WHERE resource IN {_GPU}) AS gpu
     FROM requests GROUP BY ALL)
 SELECT r.hour, r.cluster, p.node, nodes.nh, r.namespace, r.pod, r.container,
-       CASE WHEN o.kind = 'ReplicaSet' AND rs.kind IS NOT NULL THEN rs.name
-            ELSE coalesce(o.name, '') END AS controller,
-       CASE WHEN o.kind = 'ReplicaSet' AND rs.kind IS NOT NULL THEN rs.kind
-            ELSE coalesce(o.kind, '') END AS controller_kind,
        max(r.value) AS running, max(q.cpu) AS cpu_request, max(c.value) AS cpu_usage,
        max(q.memory) AS ram_request, max(m.value) AS ram_usage, max(q.gpu) AS gpu_request
 FROM (SELECT * FROM running WHERE value IS NOT NULL) r
 LEFT JOIN pod_node p USING (hour, cluster, namespace, pod)
 LEFT JOIN nodes ON nodes.hour = r.hour AND nodes.cluster = r.cluster AND nodes.node = p.node
-LEFT JOIN owner o USING (hour, cluster, namespace, pod)
-LEFT JOIN replicaset rs ON rs.hour = r.hour AND rs.cluster = r.cluster
-    AND rs.namespace = r.namespace AND rs.replicaset = o.name
 LEFT JOIN requests q USING (hour, cluster, namespace, pod, container)
 LEFT JOIN cpu c USING (hour, cluster, namespace, pod, container)
 LEFT JOIN memory m USING (hour, cluster, namespace, pod, container)
 GROUP BY ALL
 """
-PLACED_COLUMNS = ("nh", "namespace", "pod", "container", "controller", "controller_kind",
-                  "running", "cpu_request", "cpu_usage", "ram_request", "ram_usage",
-                  "gpu_request")
+PLACED_COLUMNS = ("nh", "hour", "cluster", "namespace", "pod", "container", "running",
+                  "cpu_request", "cpu_usage", "ram_request", "ram_usage", "gpu_request")
+# The controller of each placed row (``rn``: its position): the pod's controlling owner, a
+# ReplicaSet reported as the Deployment that owns it, as OpenCost does.
+_CONTROLLERS = """
+WITH owner AS (
+    SELECT hour, cluster, namespace, pod, max(owner_name) AS name,
+           arg_max(owner_kind, owner_name) AS kind FROM owner GROUP BY ALL),
+replicaset AS (
+    SELECT hour, cluster, namespace, replicaset, max(owner_name) AS name,
+           arg_max(owner_kind, owner_name) AS kind FROM replicaset GROUP BY ALL)
+SELECT CASE WHEN o.kind = 'ReplicaSet' AND rs.kind IS NOT NULL THEN rs.name
+            ELSE coalesce(o.name, '') END AS controller,
+       CASE WHEN o.kind = 'ReplicaSet' AND rs.kind IS NOT NULL THEN rs.kind
+            ELSE coalesce(o.kind, '') END AS controller_kind
+FROM placed p
+LEFT JOIN owner o USING (hour, cluster, namespace, pod)
+LEFT JOIN replicaset rs ON rs.hour = p.hour AND rs.cluster = p.cluster
+    AND rs.namespace = p.namespace AND rs.replicaset = o.name
+ORDER BY p.rn
+"""
 
 
 class Placement:
@@ -105,9 +110,10 @@ class Placement:
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def place(self, nodes: pa.Table) -> pa.Table:
-        """The chunk's container-hours (all its answers but the capacities ``read``) on the
-        node-hours of ``nodes`` (columns ``nh``, ``hour``, ``cluster``, ``node``):
-        ``PLACED_COLUMNS``, in model order; logs the unplaced ones."""
+        """The chunk's container-hours (``running``, ``requests``, ``cpu``, ``memory`` and
+        ``pod_node`` read) on the node-hours of ``nodes`` (columns ``nh``, ``hour``,
+        ``cluster``, ``node``): ``PLACED_COLUMNS``, in model order; logs the unplaced ones.
+        The owners are not needed yet: their answers may still be on their way."""
         self.con.register("nodes", nodes)
         try:
             self.con.execute(_JOINED)
@@ -119,6 +125,19 @@ class Placement:
             "ORDER BY nh, namespace, pod, container").to_arrow_table()
         self.con.execute("DROP TABLE joined")
         return placed
+
+    def controllers(self, placed: pa.Table) -> pa.Table:
+        """``placed`` (from ``place``) with each row's ``controller`` and ``controller_kind``
+        (``owner`` and ``replicaset`` read; empty when the pod has no controlling owner)."""
+        keys = placed.select(["hour", "cluster", "namespace", "pod"]).append_column(
+            "rn", pa.array(range(placed.num_rows), pa.int64()))
+        self.con.register("placed", keys)
+        try:
+            owners = self.con.sql(_CONTROLLERS).to_arrow_table()
+        finally:
+            self.con.unregister("placed")
+        return placed.append_column("controller", owners.column("controller")).append_column(
+            "controller_kind", owners.column("controller_kind"))
 
     def read(self, name: str, raw: bytes) -> None:
         """One answer (a ``data.result`` JSON array) of the chunk into table ``name`` (one of

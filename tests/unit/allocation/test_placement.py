@@ -55,21 +55,21 @@ def test_answers_are_joined_per_container_hour(caplog: pytest.LogCaptureFixture)
     with Placement(cluster_label="cluster", default_cluster="c0") as placement:
         for name, raw in ANSWERS.items():
             placement.read(name, raw)
-        placed = placement.place(NODES).to_pylist()
+        placed = placement.controllers(placement.place(NODES)).to_pylist()
         folder = Path(placement._dir)
         assert not list(folder.iterdir())  # each answer's file is gone once read
         assert placement.unplaced == 1
     assert not folder.exists()
     assert placed == [
         # NaN and +Inf samples say nothing: as if absent (the model reads 0).
-        {"nh": 0, "namespace": "shop", "pod": "web-1", "container": "app",
-         "controller": "web", "controller_kind": "Deployment", "running": "60",
-         "cpu_request": "0.5", "cpu_usage": None, "ram_request": "1.073741824e+09",
-         "ram_usage": None, "gpu_request": None},
-        {"nh": 1, "namespace": "shop", "pod": "db-0", "container": "app",
-         "controller": "db", "controller_kind": "StatefulSet", "running": "30",
-         "cpu_request": None, "cpu_usage": "0.25", "ram_request": None,
-         "ram_usage": "2048", "gpu_request": "1"}]
+        {"nh": 0, "hour": HOUR, "cluster": "c0", "namespace": "shop", "pod": "web-1",
+         "container": "app", "running": "60", "cpu_request": "0.5", "cpu_usage": None,
+         "ram_request": "1.073741824e+09", "ram_usage": None, "gpu_request": None,
+         "controller": "web", "controller_kind": "Deployment"},
+        {"nh": 1, "hour": HOUR, "cluster": "c1", "namespace": "shop", "pod": "db-0",
+         "container": "app", "running": "30", "cpu_request": None, "cpu_usage": "0.25",
+         "ram_request": None, "ram_usage": "2048", "gpu_request": "1",
+         "controller": "db", "controller_kind": "StatefulSet"}]
     assert "container c1/shop/batch-1/app ran in hour 1761948000 on no known node" in \
         caplog.text
 
