@@ -82,6 +82,26 @@ def test_a_parquet_ingest_into_duckdb_never_imports_pyarrow_nor_a_progress_bar(
         "SELECT count(*) FROM focus").fetchall() == expected
 
 
+# What ``validate`` of a CSV file never uses: the compute kernels' generated wrappers (the
+# windowed facts call the two kernels they need by name), the Parquet reader and writer,
+# pandas, pydantic-settings, progress bars and tables (JSON output).
+NOT_NEEDED_BY_VALIDATE = ("pyarrow.compute", "pyarrow.parquet", "pandas", "pydantic_settings",
+                          "rich.progress", "rich.table")
+
+
+def test_validate_of_a_csv_file_imports_only_what_it_runs(
+    tmp_path: Path, focus_rules_env: Path,
+) -> None:
+    # The full 1.2 model, so the windowed facts (dates, JSON) run on Arrow's kernels.
+    result, modules = modules_of_a_run(
+        ["validate", str(SAMPLE), "--format", "json", "--show-passed"], tmp_path / "m.json")
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    verdicts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {v["source"] for v in verdicts} == {"catalogue", "model"}
+    assert {"pyarrow", "pyarrow.csv", "duckdb"} <= modules  # the path really ran
+    assert sorted(set(NOT_NEEDED_BY_VALIDATE) & modules) == []
+
+
 def test_the_lazy_modules_still_load_when_a_command_uses_them(tmp_path: Path) -> None:
     # The same file through the Arrow path (a CSV export of the loaded table needs the
     # compute kernels): the stand-ins import the real modules on first use.

@@ -178,10 +178,9 @@ def _scan_stream(
     """Run ``sql`` over the row-numbered text stream with ``facts`` attached; a read error is
     raised as itself."""
     failure: list[BaseException] = []
-    reader = _row_numbered(text, failure, facts)
     con = _connect()
     try:
-        con.register("raw_input", reader)
+        con.register("raw_input", _row_numbered(text, failure, facts, con))
         rows: list[Any] = con.execute(sql).fetchall()
     except duckdb.Error as exc:
         if failure:
@@ -362,10 +361,11 @@ class _Plan:
 
 
 def _row_numbered(
-    text: TextBatches, failure: list[BaseException], facts: Sequence[WindowedFact]
+    text: TextBatches, failure: list[BaseException], facts: Sequence[WindowedFact],
+    database: duckdb.DuckDBPyConnection,
 ) -> pa.RecordBatchReader:
-    """The text batches with a ``__row`` column and the windowed facts; read errors are kept
-    for the caller to raise.
+    """The text batches with a ``__row`` column and the windowed facts (judged in
+    ``database``, the scan's); read errors are kept for the caller to raise.
 
     DuckDB pulls the stream; an exception inside it would surface as an opaque DuckDB error, so
     we store it, end the stream, and raise the original after the query.
@@ -384,7 +384,7 @@ def _row_numbered(
                        for c in batch.columns]
             yield pa.RecordBatch.from_arrays([*columns, rows], schema=schema)
 
-    windowed = WindowedFacts(facts, schema) if facts else None
+    windowed = WindowedFacts(facts, schema, database) if facts else None
 
     def guarded() -> Iterator[pa.RecordBatch]:
         try:
