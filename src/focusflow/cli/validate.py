@@ -39,8 +39,6 @@ from focusflow.focus.validation import (
     how_to_get_model,
     load_model,
     probe_version,
-    to_junit,
-    unreadable_junit,
     validate,
 )
 
@@ -103,6 +101,8 @@ def validate_command(
     if output is OutputFormat.JSON:
         _print_json(report, show_passed)
     elif output is OutputFormat.JUNIT:
+        from focusflow.focus.validation.junit import to_junit  # noqa: PLC0415 - xml.etree
+
         console.out(to_junit(report), highlight=False)
     else:
         _print_text(report)
@@ -142,6 +142,8 @@ def _print_unreadable(file: str, message: str, output: OutputFormat) -> None:
         console.out(json.dumps({"file": file, "status": "unreadable", "message": message},
                                ensure_ascii=False), highlight=False)
     elif output is OutputFormat.JUNIT:
+        from focusflow.focus.validation.junit import unreadable_junit  # noqa: PLC0415
+
         console.out(unreadable_junit(file, message), highlight=False)
 
 
