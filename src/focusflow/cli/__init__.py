@@ -16,6 +16,7 @@ swapped runs the export; anything else is one error line and exit 2, never a sil
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -91,9 +92,18 @@ def main() -> None:
     try:
         if not sys.argv[1:]:
             _bare_start()
-        _app_module.main(lambda: load_commands(sys.argv[1:]))
+        _app_module.main(lambda: _started(load_commands(sys.argv[1:])))
     finally:
         restore()
+
+
+def _started(app: typer.Typer) -> typer.Typer:
+    """The collector back on (``focusflow.__main__`` starts without it), with what the
+    imports made frozen: it lives as long as the process, no collection need walk it."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+    return app
 
 
 def __getattr__(name: str) -> typer.Typer:

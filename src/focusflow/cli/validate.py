@@ -31,6 +31,7 @@ from focusflow.cli.options import NullValueOption, http_options, null_values
 from focusflow.errors import ConfigError, InputError, SourceError
 from focusflow.focus.validation import (
     Report,
+    RequirementsModel,
     RuleResult,
     Severity,
     Status,
@@ -38,9 +39,6 @@ from focusflow.focus.validation import (
     find_cached_model,
     how_to_get_model,
     load_model,
-    probe_version,
-    to_junit,
-    unreadable_junit,
     validate,
 )
 
@@ -103,6 +101,8 @@ def validate_command(
     if output is OutputFormat.JSON:
         _print_json(report, show_passed)
     elif output is OutputFormat.JUNIT:
+        from focusflow.focus.validation.junit import to_junit  # noqa: PLC0415 - xml.etree
+
         console.out(to_junit(report), highlight=False)
     else:
         _print_text(report)
@@ -122,9 +122,13 @@ def validate_with_model(
         return validate(file, options)
     if rules is not None:
         return validate(file, replace(options, model=load_model(rules)))
-    version = options.focus_version or probe_version(file, options)
-    cached = find_cached_model(version)
-    if cached is None:
+
+    def cached_model(version: str) -> RequirementsModel | None:
+        # Called with the header's version as the file is opened for the scan: the file is
+        # opened once (a first opening just to read the version started Arrow's read-ahead).
+        cached = find_cached_model(version)
+        if cached is not None:
+            return cached[1]
         hint = how_to_get_model(version)
         if options.applicable:
             raise ConfigError(f"--applicable selects rules of the FOCUS requirements model, and "
@@ -132,8 +136,9 @@ def validate_with_model(
         err_console.print(f"[yellow]note:[/] no FOCUS {version} requirements model cached; "
                           f"checking the column catalogue only (for the full conformance "
                           f"rules: {hint})", highlight=False, soft_wrap=True)
-        return validate(file, options)
-    return validate(file, replace(options, model=cached[1]))
+        return None
+
+    return validate(file, replace(options, model_for_version=cached_model))
 
 
 def _print_unreadable(file: str, message: str, output: OutputFormat) -> None:
@@ -142,6 +147,8 @@ def _print_unreadable(file: str, message: str, output: OutputFormat) -> None:
         console.out(json.dumps({"file": file, "status": "unreadable", "message": message},
                                ensure_ascii=False), highlight=False)
     elif output is OutputFormat.JUNIT:
+        from focusflow.focus.validation.junit import unreadable_junit  # noqa: PLC0415
+
         console.out(unreadable_junit(file, message), highlight=False)
 
 

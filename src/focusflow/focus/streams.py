@@ -73,6 +73,22 @@ class ContentStream(io.RawIOBase):
         self._hash.update(data or b"")
         return size
 
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes as one ``bytes`` object (Arrow's CSV reader reads this way):
+        the inner stream's own, with no bytearray round trip (``RawIOBase.read``'s two copies
+        and fresh pages for every block)."""
+        if size is None or size < 0:
+            return super().read(-1)  # readall: through readinto, hashed there
+        if self.closed:
+            raise ValueError("read of closed file")
+        try:
+            data = self._inner.read(size) or b""
+        except CORRUPT_GZIP as exc:
+            raise UnreadableInputError(f"corrupt or truncated gzip data: {exc}",
+                                       file=self._file) from exc
+        self._hash.update(data)
+        return data
+
     def drain(self) -> None:
         """Read (and hash) what the parser left unread, to the end."""
         while not self.closed and self.read(1 << 20):
@@ -104,6 +120,15 @@ class PrefixedStream(io.RawIOBase):
             self._prefix = self._prefix[size:]
             return size
         return self._inner.readinto(buffer) or 0  # type: ignore[union-attr]
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Once the prefix is served, the inner stream's own ``read`` (one ``bytes`` object
+        filled by the system call, no bytearray round trip)."""
+        if self._prefix or size is None or size < 0:
+            return super().read(-1 if size is None else size) or b""
+        if self.closed:
+            raise ValueError("read of closed file")
+        return self._inner.read(size) or b""
 
     def close(self) -> None:
         self._inner.close()

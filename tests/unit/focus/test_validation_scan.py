@@ -14,7 +14,7 @@ import pytest
 
 from fixtures.focus_samples import write_csv
 from focusflow.errors import InputError
-from focusflow.focus.validation import catalogue_rules, validate
+from focusflow.focus.validation import catalogue_rules, scan, validate
 from focusflow.focus.validation.findings import Status
 from focusflow.focus.validation.scan import open_for_validation, run_checks
 
@@ -72,3 +72,17 @@ def test_an_extra_trailing_field_is_a_ragged_row(tmp_path: Path) -> None:
     path.write_text("".join(lines))
     with pytest.raises(InputError, match=r"row 2: expected \d+ fields"):
         validate(str(path))
+
+
+@pytest.mark.parametrize(("cpus", "threads"), [(1, 1), (2, 1), (8, 7), (None, 1)])
+def test_the_scan_leaves_a_core_to_the_parser_and_the_feed(
+    monkeypatch: pytest.MonkeyPatch, cpus: int | None, threads: int,
+) -> None:
+    # While DuckDB runs the scan, Arrow's parser and the Python thread feeding it the batches
+    # keep a core busy: DuckDB gets the others (at least one).
+    monkeypatch.setattr(scan.os, "cpu_count", lambda: cpus)
+    con = scan._connect()
+    try:
+        assert con.execute("SELECT current_setting('threads')").fetchone() == (threads,)
+    finally:
+        con.close()

@@ -45,6 +45,36 @@ def test_facts_per_window_equal_facts_per_row(
         assert out.column(f"__Tags#{kind}").to_pylist() == per_row(kind, texts), kind
 
 
+def test_facts_judged_in_the_scans_database_while_the_scan_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As the scan runs it: the windows' queries go to a cursor of the scan's own database (no
+    # second database, ~10 ms each) from the worker thread, while the scan query on that
+    # database pulls the stream.
+    monkeypatch.setattr(windowed, "WINDOW_BYTES", 200)
+
+    def no_database_of_its_own() -> duckdb.DuckDBPyConnection:
+        raise AssertionError("the windowed facts opened a database of their own")
+
+    monkeypatch.setattr(windowed, "_connect", no_database_of_its_own)
+    texts = [TEXTS[(i * 5) % len(TEXTS)] for i in range(80)]
+    schema = pa.schema([pa.field("Tags", pa.string()), pa.field("__row", pa.int64())])
+    batches = [pa.RecordBatch.from_arrays([pa.array(texts[i:i + 4], pa.string()),
+                                           pa.array(range(i, i + 4), pa.int64())], schema=schema)
+               for i in range(0, len(texts), 4)]
+    kinds = ("kv", "obj", "dt")
+    database = duckdb.connect(config={"threads": 2})
+    attached = WindowedFacts([WindowedFact("Tags", f"__Tags#{kind}", WINDOWED_FACTS[kind])
+                              for kind in kinds], schema, database)
+    database.register("scanned", pa.RecordBatchReader.from_batches(
+        attached.schema, attached.attach(iter(batches))))
+    facts = ", ".join(q(f"__Tags#{kind}") for kind in kinds)
+    rows = database.execute(f"SELECT __row, {facts} FROM scanned ORDER BY __row").fetchall()
+    assert [row[0] for row in rows] == list(range(80))
+    for n, kind in enumerate(kinds, start=1):
+        assert [row[n] for row in rows] == per_row(kind, texts), kind
+
+
 def test_no_rows_no_windows() -> None:
     schema = pa.schema([pa.field("Tags", pa.string())])
     attached = WindowedFacts([WindowedFact("Tags", "__Tags#kv", WINDOWED_FACTS["kv"])], schema)

@@ -8,6 +8,7 @@ catalogue (always) and, when given, from the FOCUS requirements model compiled t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from focusflow.errors import InputError
@@ -35,12 +36,17 @@ from focusflow.focus.validation.scan import offending_rows as scan_offending
 
 @dataclass(frozen=True)
 class ValidateOptions:
-    """How to validate: version override, requirements model, applicability criteria."""
+    """How to validate: version override, requirements model, applicability criteria.
+
+    Without ``model``, ``model_for_version`` (when given) chooses one from the FOCUS version
+    of the file's header, read as the file is opened for the scan (no second opening).
+    """
 
     focus_version: str | None = None
     http: HttpOptions | None = None
     first_rows: int = 10
     model: RequirementsModel | None = None
+    model_for_version: Callable[[str], RequirementsModel | None] | None = None
     applicable: frozenset[str] = field(default_factory=frozenset)
     null_values: tuple[str, ...] = DEFAULT_NULL_TOKENS
 
@@ -122,6 +128,8 @@ def _validate(uri: str, options: ValidateOptions) -> Report:
         rules = catalogue_rules.row_rules(layout)
         compiled = None
         model = options.model
+        if model is None and options.model_for_version is not None:
+            model = options.model_for_version(layout.version)
         if model is not None and model.datasets and layout.dataset.value not in model.datasets:
             notes.append(f"the requirements model {model.model_version} has no rules for the "
                          f"{layout.dataset.value} dataset; catalogue rules only")

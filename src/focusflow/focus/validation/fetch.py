@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import re
-import tarfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,6 +193,8 @@ def _verify(data: bytes, archive: dict[str, Any]) -> None:
 
 def _models_in(data: bytes, filename: str) -> dict[str, bytes]:
     """Every ``focus_validator/rules/model-*.json`` in a wheel, zip or tar.gz archive."""
+    import tarfile  # noqa: PLC0415 - only a fetch reads archives; validate finds the cache
+
     try:
         if filename.endswith((".whl", ".zip")):
             with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -18,7 +18,12 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
+
+# The kernels by name, not ``pyarrow.compute``: importing that module generates a Python
+# wrapper for every kernel, about 20 ms of CPU per run for the two this module calls (the
+# ``Array`` methods ``take`` and ``dictionary_encode`` import it too). ``pyarrow.compute``
+# re-exports these two names from here.
+from pyarrow._compute import DictionaryEncodeOptions, call_function
 
 from focusflow.focus.validation.sql import q
 
@@ -38,11 +43,14 @@ class WindowedFact:
 class WindowedFacts:
     """Adds each fact's column to the batches of a stream of text rows."""
 
-    def __init__(self, facts: Sequence[WindowedFact], schema: pa.Schema) -> None:
+    def __init__(self, facts: Sequence[WindowedFact], schema: pa.Schema,
+                 database: duckdb.DuckDBPyConnection | None = None) -> None:
         self.facts = list(facts)
         self._positions = [schema.get_field_index(fact.source) for fact in self.facts]
-        # One connection for the types and every window (opening one costs ~10 ms).
-        self._con = _connect()
+        # One connection for the types and every window: a cursor of the scan's ``database``
+        # (another connection to the same in-memory database, usable from the worker thread)
+        # costs nothing, a database of its own ~10 ms of CPU.
+        self._con = database.cursor() if database is not None else _connect()
         # The facts' types, from their value for the empty field.
         empty = self._evaluate(self._con, [pa.nulls(1, pa.string()) for _ in self.facts])
         self.schema = pa.schema([*schema, *(pa.field(fact.name, values.type)
@@ -89,7 +97,7 @@ class WindowedFacts:
         values = self._evaluate(con, [dictionary for dictionary, _ in encoded])
         offset = 0
         for batch in window:
-            facts = [v.take(indices.slice(offset, batch.num_rows))
+            facts = [call_function("take", [v, indices.slice(offset, batch.num_rows)])
                      for v, (_, indices) in zip(values, encoded, strict=True)]
             offset += batch.num_rows
             yield pa.RecordBatch.from_arrays([*batch.columns, *facts], schema=self.schema)
@@ -99,7 +107,8 @@ class WindowedFacts:
         """The column's distinct texts (NULL among them) and each row's index into them."""
         column = pa.chunked_array([b.column(position) for b in window], pa.string())
         # Every chunk of the encoded column shares one dictionary.
-        chunks = pc.dictionary_encode(column, null_encoding="encode").chunks
+        chunks = call_function("dictionary_encode", [column],
+                               DictionaryEncodeOptions(null_encoding="encode")).chunks
         if not chunks:
             return pa.nulls(0, pa.string()), pa.nulls(0, pa.int32())
         return chunks[0].dictionary, pa.concat_arrays([c.indices for c in chunks])
