@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from focusflow.focus.catalogue import DataType, is_custom
 from focusflow.focus.schema import Layout, LayoutColumn
+from focusflow.sinks.duckdb.arrow_typing import typed_by_arrow
 from focusflow.sinks.identifiers import quote
 
 # The marker a guard raises; the loader treats any DuckDB error as "use the authority".
@@ -34,8 +35,9 @@ _LENIENT_JSON = (
 
 
 def select_list(layout: Layout, names: list[str]) -> str:
-    """The SELECT list typing text columns ``names`` (aligned with ``layout``) as the layout."""
-    return ", ".join(text_expression(column, quote(name))
+    """The SELECT list typing columns ``names`` (aligned with ``layout``) as the layout: text
+    columns by a guarded cast, the ones Arrow typed already (``arrow_typing``) as they are."""
+    return ", ".join(quote(name) if typed_by_arrow(column) else text_expression(column, quote(name))
                      for column, name in zip(layout.columns, names, strict=True))
 
 

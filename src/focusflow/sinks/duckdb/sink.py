@@ -38,7 +38,7 @@ from focusflow.sinks.base import (
     TextRows,
     TextRowsRefused,
 )
-from focusflow.sinks.duckdb import parquet
+from focusflow.sinks.duckdb import arrow_typing, parquet
 from focusflow.sinks.duckdb.casts import select_list
 from focusflow.sinks.identifiers import quote, quote_table
 from focusflow.sinks.readahead import read_ahead
@@ -302,11 +302,11 @@ def _typed_in_database(
 ) -> tuple[pa.RecordBatchReader, str]:
     # Positional names: a header's spelling never has to survive SQL quoting twice.
     names = [f"c{index}" for index in range(len(text.layout.columns))]
-    schema = pa.schema([pa.field(name, pa.string()) for name in names])
-    renamed = (pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-               for batch in text.batches)
-    # Read ahead: Arrow parses the next blocks while DuckDB types this one (sinks/readahead.py).
-    reader = pa.RecordBatchReader.from_batches(schema, _capturing(read_ahead(renamed), failure))
+    schema = arrow_typing.incoming_schema(text.layout, names)
+    # Read ahead: Arrow parses the next blocks, and types their decimals and date-times, while
+    # DuckDB types and stores this one (sinks/readahead.py, arrow_typing.py).
+    typed = arrow_typing.typed_batches(text.batches, text.layout, schema)
+    reader = pa.RecordBatchReader.from_batches(schema, _capturing(read_ahead(typed), failure))
     return reader, select_list(text.layout, names)
 
 
