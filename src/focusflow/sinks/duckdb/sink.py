@@ -303,7 +303,7 @@ def _typed_in_database(
     # Positional names: a header's spelling never has to survive SQL quoting twice.
     names = [f"c{index}" for index in range(len(text.layout.columns))]
     schema = arrow_typing.incoming_schema(text.layout, names)
-    # Read ahead: Arrow parses the next blocks, and types their decimals and date-times, while
+    # Read ahead: Arrow parses the next blocks, and types their decimals, date-times and JSON, while
     # DuckDB types and stores this one (sinks/readahead.py, arrow_typing.py).
     typed = arrow_typing.typed_batches(text.batches, text.layout, schema)
     reader = pa.RecordBatchReader.from_batches(schema, _capturing(read_ahead(typed), failure))
