@@ -1,13 +1,14 @@
 """Decimals, date-times and JSON checked and typed by the Arrow authority, for DuckDB.
 
 A DuckDB load of text rows types them on ONE DuckDB thread (docs/ingest.md): that thread is
-the load's critical path, while the read-ahead thread feeding it (``sinks/readahead.py``) has
-time to spare. So the decimal, date-time and JSON columns are handled there by the authority
-itself (``focus.conversion.convert_column``): decimals and date-times arrive typed and DuckDB
-only stores them; JSON arrives as the text the authority checked (an object, strict RFC 8259,
-once per distinct value) and DuckDB casts it to its JSON type as the typed path does, without
-the per-row guard. In-process on the 200k-row bench file the DuckDB thread's CPU during the
-load fell from about 1.2 s to 0.9 s for about 0.25 s more on the read-ahead thread. What
+the load's critical path, while the read-ahead threads feeding it (``sinks/readahead.py``: one
+pulls Arrow's parser, the next runs this) have time to spare. So the decimal, date-time and
+JSON columns are handled there by the authority itself (``focus.conversion.convert_column``):
+decimals and date-times arrive typed and DuckDB only stores them; JSON arrives as the text the
+authority checked (an object, strict RFC 8259, once per distinct value) and DuckDB casts it to
+its JSON type as the typed path does, without the per-row guard. In-process on the 200k-row
+bench file the DuckDB thread's CPU during the load fell from about 1.2 s to 0.9 s for about
+0.25 s more on the read-ahead side. What
 loads is what the typed path loads, by construction (same function, same values). The other
 columns stay text for DuckDB's guarded casts (``casts.py``).
 
