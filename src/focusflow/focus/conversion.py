@@ -13,6 +13,8 @@ non-numeric cost, an unparseable date, JSON that is not an object) sets its row 
 
 from __future__ import annotations
 
+import functools
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -146,12 +148,32 @@ def _rule_of(column: LayoutColumn) -> str:
             DataType.JSON: "values.json-object", DataType.STRING: "values.text"}[spec.data_type]
 
 
+@functools.cache
+def _text_scalars() -> tuple[pa.Scalar, pa.Scalar]:
+    """The empty text and the null text as Arrow scalars, built from buffers: pyarrow's
+    conversion of a Python value (``pa.scalar("")``) imports pandas, 0.15 s of CPU the first
+    time, on a DuckDB load's read-ahead thread too (``sinks/duckdb/arrow_typing.py``)."""
+    no_characters = pa.py_buffer(struct.pack("<ii", 0, 0))
+    empty = pa.Array.from_buffers(pa.string(), 1, [None, no_characters, pa.py_buffer(b"")])[0]
+    return empty, pa.nulls(1, pa.string())[0]
+
+
 def _blank_to_null(values: pa.Array) -> pa.Array:
     """FOCUS null handling: an empty field is a null, never an empty string."""
-    empty = pc.equal(values, "")
+    empty_text, null_text = _text_scalars()
+    empty = pc.equal(values, empty_text)
     if not pc.any(empty).as_py():  # the common case: no copy
         return values
-    return pc.if_else(empty, pa.scalar(None, pa.string()), values)
+    return pc.if_else(empty, null_text, values)
+
+
+def convert_column(values: pa.Array, column: LayoutColumn) -> pa.Array | None:
+    """``column``'s text ``values`` typed as ``convert_batch`` types them, or None where it
+    would refuse one (it then names the row: call it for the message)."""
+    try:
+        return _convert_column(values, column)
+    except _ColumnError:
+        return None
 
 
 def _convert_column(values: pa.Array, column: LayoutColumn, *,
@@ -185,8 +207,9 @@ def _to_timestamp(values: pa.Array) -> pa.Array:
     # Some exports omit the "Z"; FOCUS date-times are UTC, so an offset-less value is UTC.
     try:
         has_offset = pc.match_substring_regex(values, r"(Z|[+-]\d\d:?\d\d)$")
-        naive = pc.if_else(has_offset, pa.scalar(None, pa.string()), values)
-        zoned = pc.if_else(has_offset, values, pa.scalar(None, pa.string()))
+        null_text = _text_scalars()[1]
+        naive = pc.if_else(has_offset, null_text, values)
+        zoned = pc.if_else(has_offset, values, null_text)
         from_naive = pc.assume_timezone(pc.cast(naive, pa.timestamp("us")), "UTC")
         return pc.coalesce(pc.cast(zoned, arrow_type_of(DataType.DATETIME)), from_naive)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -9,7 +9,9 @@ docs/ingest.md).
 The producer thread only iterates the source (Arrow releases the GIL while it parses); an
 exception there is raised in the consumer, in order. Closing the consumer early (a refused
 value, a stop signal cancelling DuckDB's query) stops the producer after at most the batch
-it is on, and waits briefly for it, so a fallback that reopens the file never races it.
+it is on, and waits briefly for it, so a fallback that reopens the file never races it; read-
+aheads chained one into another (the DuckDB sink parses on one thread and types on a second)
+all stop, each source closed as its consumer goes.
 """
 
 from __future__ import annotations

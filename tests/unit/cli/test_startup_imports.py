@@ -179,3 +179,18 @@ def test_a_lazy_module_imports_at_first_use_and_keeps_what_was_set_on_it(
     assert probe.ANSWER == 42
     assert "focusflow_lazy_probe" in sys.modules
     assert probe.OTHER == "patched"
+
+
+def test_a_csv_ingest_into_duckdb_types_with_arrow_kernels_without_importing_pandas(
+    tmp_path: Path,
+) -> None:
+    # The text fast path has Arrow's kernels type the decimals and date-times on the
+    # read-ahead thread (sinks/duckdb/arrow_typing.py). pyarrow's conversion of a Python value
+    # (pa.scalar("")) imports pandas, installed for the Databricks connector: 0.15 s of CPU
+    # that DuckDB's read_csv does not pay.
+    db = tmp_path / "focus.duckdb"
+    result, modules = modules_of_a_run(["ingest", str(SAMPLE), "--db", f"duckdb:///{db}"],
+                                       tmp_path / "modules.json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pyarrow.compute" in modules
+    assert "pandas" not in modules

@@ -64,3 +64,33 @@ def test_closing_the_consumer_stops_the_producer() -> None:
     assert stopped_at <= 5  # the item in hand, the queue's two, one being handed over
     assert not any(t.name == "focusflow-read-ahead" for t in threading.enumerate())
     assert len(fetched) == stopped_at
+
+
+def test_closing_the_consumer_of_a_chain_stops_every_producer() -> None:
+    # The DuckDB sink parses on one read-ahead thread and types on a second (sink.py): closing
+    # the last consumer (a refusal, a stop signal) ends both threads and the source.
+    fetched: list[int] = []
+    closed = threading.Event()
+
+    def endless() -> Iterator[int]:
+        number = 0
+        try:
+            while True:
+                fetched.append(number)
+                yield number
+                number += 1
+        finally:
+            closed.set()
+
+    def doubled(numbers: Iterator[int]) -> Iterator[int]:
+        for number in numbers:
+            yield 2 * number
+
+    items = read_ahead(doubled(read_ahead(endless(), depth=2)), depth=2)
+    assert [next(items), next(items)] == [0, 2]
+    items.close()
+    assert closed.wait(5), "the innermost source was closed"
+    assert not any(t.name == "focusflow-read-ahead" for t in threading.enumerate())
+    stopped_at = len(fetched)
+    assert stopped_at <= 10
+    assert len(fetched) == stopped_at

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from focusflow.focus.catalogue import DataType, is_custom
 from focusflow.focus.schema import Layout, LayoutColumn
+from focusflow.sinks.duckdb.arrow_typing import typed_by_arrow
 from focusflow.sinks.identifiers import quote
 
 # The marker a guard raises; the loader treats any DuckDB error as "use the authority".
@@ -34,9 +35,19 @@ _LENIENT_JSON = (
 
 
 def select_list(layout: Layout, names: list[str]) -> str:
-    """The SELECT list typing text columns ``names`` (aligned with ``layout``) as the layout."""
-    return ", ".join(text_expression(column, quote(name))
-                     for column, name in zip(layout.columns, names, strict=True))
+    """The SELECT list typing columns ``names`` (aligned with ``layout``) as the layout: text
+    columns by a guarded cast, the ones Arrow typed already (``arrow_typing``) as they are."""
+    return ", ".join(
+        _arrow_typed(column, quote(name)) if typed_by_arrow(column)
+        else text_expression(column, quote(name))
+        for column, name in zip(layout.columns, names, strict=True))
+
+
+def _arrow_typed(column: LayoutColumn, value: str) -> str:
+    # JSON text the authority checked becomes DuckDB's JSON as the typed path makes it
+    # (a plain cast: sink._select_expr); decimals and date-times arrive as their types.
+    spec = column.catalogue
+    return f"CAST({value} AS JSON)" if spec and spec.data_type is DataType.JSON else value
 
 
 def text_expression(column: LayoutColumn, text: str) -> str:
