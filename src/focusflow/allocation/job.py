@@ -14,6 +14,7 @@ makes the sink roll back: a failed run commits nothing.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ HourProgress = Callable[[int, int], None]
 """Called as (hours done, hours in the window)."""
 
 NodeKey = tuple[str, str, str]  # cluster, node, provider_id
+QUERY_SWITCH_SECONDS = 0.0005  # the GIL switch interval while a run streams (see run_allocation)
 
 
 @dataclass
@@ -143,10 +145,16 @@ def run_allocation(settings: AllocationSettings, metrics: ClusterMetrics,
     pricer.share_periods(presence)
     batches = _batches(settings, metrics, presence, pricer=pricer, report=report,
                        base_url=base_url, progress=progress)
+    # The query thread reads each answer in 64 KB pieces, each needing the GIL, while this
+    # thread models: at Python's default 5 ms switch interval Prometheus's answers queue up
+    # behind the model (a 2k-pod week 1.7 s slower). 0.5 ms lets the reads through.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, QUERY_SWITCH_SECONDS))
     try:
         report.load = sink.load(LoadRequest(table=settings.table, source_id=source_id,
                                             schema=SCHEMA, batches=batches))
     finally:
+        sys.setswitchinterval(interval)
         batches.close()  # a sink that stopped pulling early: end the stream's queries now
         report.queries = metrics.queries
     return report
