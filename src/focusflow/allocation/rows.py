@@ -49,10 +49,9 @@ class PricedNodeHour:
     shares: Shares
 
 
-# The aggregation key of each --by (idle rows are their own key: their pod, container and
-# controller are empty in every case).
+# The aggregation key of each --by but container (idle rows are their own key: their pod,
+# container and controller are empty in every case).
 _KEYS: dict[str, str] = {
-    "container": "namespace, pod, container, controller, controller_kind",
     "pod": "namespace, pod, '' AS container, controller, controller_kind",
     "controller": "namespace, '' AS pod, '' AS container, controller, controller_kind",
     "namespace": "namespace, '' AS pod, '' AS container, '' AS controller, "
@@ -65,8 +64,7 @@ WITH charged AS (
            controller_kind, {amounts} FROM costed
     UNION ALL
     SELECT nh, 1, 0, '{idle}', '', '', '', '', {amounts} FROM idle),
-grouped AS (
-    SELECT nh, idle, min(rn) AS first, {key}, {sums} FROM charged GROUP BY ALL)
+grouped AS ({grouped})
 SELECT n.billing_start AS "BillingPeriodStart", n.billing_end AS "BillingPeriodEnd",
        n.charge_start AS "ChargePeriodStart", n.charge_end AS "ChargePeriodEnd",
        'Usage' AS "ChargeCategory",
@@ -148,8 +146,12 @@ class ChunkRows:
         for name, table in tables.items():
             con.register(name, table)
         try:
-            sql = _ROWS.format(amounts=", ".join(_AMOUNTS), idle=IDLE, key=_KEYS[by],
-                               sums=", ".join(f"sum({name}) AS {name}" for name in _AMOUNTS))
+            # By container every row is its own key: nothing to sum.
+            grouped = "SELECT *, rn AS first FROM charged" if by == "container" else (
+                f"SELECT nh, idle, min(rn) AS first, {_KEYS[by]}, "
+                f"{', '.join(f'sum({name}) AS {name}' for name in _AMOUNTS)} "
+                "FROM charged GROUP BY ALL")
+            sql = _ROWS.format(amounts=", ".join(_AMOUNTS), idle=IDLE, grouped=grouped)
             rows = con.sql(sql, params={"grouped": f"Kubernetes allocation by {by}"})
             return rows.to_arrow_table().cast(SCHEMA)
         finally:
