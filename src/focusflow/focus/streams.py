@@ -63,15 +63,9 @@ class ContentStream(io.RawIOBase):
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        try:
-            data = self._inner.read(len(buffer))
-        except CORRUPT_GZIP as exc:
-            raise UnreadableInputError(f"corrupt or truncated gzip data: {exc}",
-                                       file=self._file) from exc
-        size = len(data or b"")
-        buffer[:size] = data or b""
-        self._hash.update(data or b"")
-        return size
+        data = self._next(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes as one ``bytes`` object (Arrow's CSV reader reads this way):
@@ -81,6 +75,10 @@ class ContentStream(io.RawIOBase):
             return super().read(-1)  # readall: through readinto, hashed there
         if self.closed:
             raise ValueError("read of closed file")
+        return self._next(size)
+
+    def _next(self, size: int) -> bytes:
+        """Up to ``size`` bytes of the inner stream, hashed; a damaged gzip stream named."""
         try:
             data = self._inner.read(size) or b""
         except CORRUPT_GZIP as exc:
