@@ -255,26 +255,20 @@ def _price(nodes: list[NodeHour], placed: pa.Table, *, metrics: ClusterMetrics,
            pricer: _Pricer, report: AllocationReport, settings: AllocationSettings
            ) -> ChunkRows:
     """Each node-hour priced and its containers (``placed``, in node-hour order) modelled."""
-    # Prometheus's values as Decimals, one per distinct text (they repeat: requests, running
-    # counts); an absent value is 0.
-    numbers: dict[str, Decimal] = {}
-
-    def decimals(name: str) -> list[Decimal]:
+    # Prometheus's values as Decimals, converted once per distinct text (they repeat:
+    # requests, running counts); an absent value is 0.
+    def decimals(name: str, convert: Callable[[str], Decimal] = Decimal) -> list[Decimal]:
         encoded = pc.dictionary_encode(placed.column(name).combine_chunks())
         texts = encoded.dictionary.to_pylist()
-        lookup = [numbers.get(text) or numbers.setdefault(text, Decimal(text))
-                  for text in texts]
+        lookup = [convert(text) for text in texts]
         lookup.append(ZERO)  # at index len(texts): the nulls
         return list(map(lookup.__getitem__,
                         encoded.indices.fill_null(len(texts)).to_pylist()))
 
-    shares: dict[Decimal, Decimal] = {}  # running count -> share of the hour
-    running = []
-    for samples in decimals("running"):
-        if (share := shares.get(samples)) is None:
-            share = shares[samples] = min(ONE, samples / metrics.points)
-        running.append(share)
-    columns = (running, *(decimals(name) for name in (
+    def share(samples: str) -> Decimal:  # of the hour the container ran
+        return min(ONE, Decimal(samples) / metrics.points)
+
+    columns = (decimals("running", share), *(decimals(name) for name in (
         "cpu_request", "cpu_usage", "ram_request", "ram_usage", "gpu_request")))
     rows = ChunkRows()
     first = 0

@@ -106,7 +106,7 @@ class ClusterMetrics:
     def _decode(self, raw: bytes, labels: tuple[str, ...]) -> Series:
         """Values by hour start and ``labels``."""
         out: Series = defaultdict(dict)
-        # Requests, capacities and running counts repeat across series and hours: one
+        # Capacities and presence counts repeat across series and hours: one
         # Decimal per distinct text (Decimals are immutable, so sharing them is safe).
         numbers: dict[str, Decimal] = {}
         # Typed decoding of the raw answer: no dict per series or list per sample.
