@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import types
+from collections.abc import Callable
 from typing import Any
 
 
@@ -35,3 +36,16 @@ class LazyModule(types.ModuleType):
 def lazy_module(name: str) -> types.ModuleType:
     """The module ``name``, imported at its first use (see the module docstring)."""
     return LazyModule(name)
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], object]:
+    """A package's module ``__getattr__`` that imports ``package.<module>`` when one of its
+    names (``exports``: name -> module) is first read, so importing one light submodule does
+    not load every library the package's others use."""
+    def attribute(name: str) -> object:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{module}"), name)
+
+    return attribute

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Generator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,9 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from focusflow import interrupts
+from focusflow.allocation.ahead import Ahead, Chunk
 from focusflow.allocation.billing import BillingIndex, ChargeGroup
 from focusflow.allocation.matching import normalized_resource_id
-from focusflow.allocation.metrics import HOUR, NAMES, ClusterMetrics, Series
+from focusflow.allocation.metrics import HOUR, ClusterMetrics, Series
 from focusflow.allocation.model import IDLE, ONE, ZERO, Containers, NodeHour, allocate_columns
 from focusflow.allocation.placement import Placement
 from focusflow.allocation.rows import SCHEMA, ChunkRows, PricedNodeHour
@@ -118,20 +118,31 @@ def _currency(billing: BillingIndex | None, settings: AllocationSettings) -> str
     return currencies[0] if currencies else settings.currency
 
 
-def _presence_span(billing: BillingIndex | None, settings: AllocationSettings
-                   ) -> tuple[int, int]:
-    start, end = settings.start_s, settings.end_s
+def _beyond_window(billing: BillingIndex | None, settings: AllocationSettings
+                   ) -> list[tuple[int, int]]:
+    """The hours outside the window that billing periods overlapping it cover: their node
+    presence divides those periods' cost too."""
     span = billing.span() if billing else None
-    if span:
-        start, end = min(start, span[0] - span[0] % HOUR), max(end, -(-span[1] // HOUR) * HOUR)
-    return start, end
+    if not span:
+        return []
+    start, end = span[0] - span[0] % HOUR, -(-span[1] // HOUR) * HOUR
+    return [(first, last) for first, last in ((start, settings.start_s), (settings.end_s, end))
+            if first < last]
 
 
 def run_allocation(settings: AllocationSettings, metrics: ClusterMetrics,
                    billing: BillingIndex | None, sink: Sink, *, base_url: str,
-                   progress: HourProgress | None = None) -> AllocationReport:
-    """Allocate the window, load the rows, report totals. Raises ``FocusflowError``s."""
-    metrics.client.check()
+                   progress: HourProgress | None = None,
+                   ahead: Ahead | None = None) -> AllocationReport:
+    """Allocate the window, load the rows, report totals. Raises ``FocusflowError``s.
+
+    ``ahead``: the run's query queue, opened early by the caller (which closes it); by
+    default the run opens its own."""
+    if ahead is None:
+        with Ahead(metrics, settings) as own:
+            return run_allocation(settings, metrics, billing, sink, base_url=base_url,
+                                  progress=progress, ahead=own)
+    ahead.checked.result()
     if billing is not None and not billing.groups:
         raise InputError(
             f"no Usage rows with a ResourceId whose charge period overlaps "
@@ -141,9 +152,13 @@ def run_allocation(settings: AllocationSettings, metrics: ClusterMetrics,
     report = AllocationReport(source_id, _currency(billing, settings),
                               (settings.end_s - settings.start_s) // HOUR)
     pricer = _Pricer(billing, settings)
-    presence = metrics.node_presence(*_presence_span(billing, settings))
-    pricer.share_periods(presence)
-    batches = _batches(settings, metrics, presence, pricer=pricer, report=report,
+    # Queued behind the first chunk's queries (the billing rows were read after those were
+    # asked); they are other hours than the window's, so the series never overlap.
+    beyond = [ahead.node_presence(start, end) for start, end in _beyond_window(billing, settings)]
+    presence = ahead.presence.result()
+    pricer.share_periods({hour: nodes for answer in (presence, *(f.result() for f in beyond))
+                          for hour, nodes in answer.items()})
+    batches = _batches(settings, metrics, presence, ahead, pricer=pricer, report=report,
                        base_url=base_url, progress=progress)
     # The query thread reads each answer in 64 KB pieces, each needing the GIL, while this
     # thread models: at Python's default 5 ms switch interval Prometheus's answers queue up
@@ -160,24 +175,17 @@ def run_allocation(settings: AllocationSettings, metrics: ClusterMetrics,
     return report
 
 
-def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Series, *,
-             pricer: _Pricer, report: AllocationReport, base_url: str,
+def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Series,
+             ahead: Ahead, *, pricer: _Pricer, report: AllocationReport, base_url: str,
              progress: HourProgress | None) -> Generator[pa.RecordBatch]:
     """The rows of each hour, as the sink pulls them; raises (so the load commits nothing)
     when the window had no node or a node lacks the billing rows ``--require-billing`` wants."""
     rows = done = 0
-    spans = [(chunk, min(chunk + settings.chunk_hours * HOUR, settings.end_s))
-             for chunk in range(settings.start_s, settings.end_s, settings.chunk_hours * HOUR)]
-    # One chunk ahead: the next chunk's queries are queued behind this one's (one in flight
-    # at a time, in order, so Prometheus never waits on this thread), and each answer is read
-    # as soon as it arrives. What is held is this chunk's tables and rows and the next chunk's
-    # raw answers.
-    with ThreadPoolExecutor(1, thread_name_prefix="allocation-queries") as ahead, \
-            Placement(cluster_label=metrics.label,
-                      default_cluster=metrics.default_cluster) as placement:
-        def ask(start: int, end: int) -> dict[str, Future[bytes]]:
-            return {name: ahead.submit(metrics.ask, name, start, end) for name in NAMES}
-
+    # One chunk ahead: the next chunk's queries are queued behind this one's, and each answer
+    # is read as soon as it arrives. What is held is this chunk's tables and rows and the next
+    # chunk's raw answers.
+    with Placement(cluster_label=metrics.label,
+                   default_cluster=metrics.default_cluster) as placement:
         def answer(name: str) -> bytes:
             raw = current[name].result()
             # A stop request seen while the queries ran (the sink's driver holds the signal
@@ -185,13 +193,12 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
             interrupts.check()
             return raw
 
-        current: dict[str, Future[bytes]] = {}
-        pending = ask(*spans[0])
+        current: Chunk = {}
         try:
-            for index, (start, end) in enumerate(spans):
-                current, pending = pending, {}
-                if index + 1 < len(spans):
-                    pending = ask(*spans[index + 1])
+            for index, (start, end) in enumerate(ahead.spans):
+                current = ahead.take_chunk(index)
+                if index + 1 < len(ahead.spans):
+                    ahead.ask_chunk(index + 1)
                 nodes = metrics.node_hours(start, end, answer("capacity"), presence)
                 for name in ("running", "requests", "cpu", "memory", "pod_node"):
                     placement.read(name, answer(name))
@@ -219,8 +226,7 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
                 rows += table.num_rows
                 del table
         finally:
-            for future in (*current.values(), *pending.values()):
-                future.cancel()  # a failed or stopped run: no further query is asked
+            ahead.close()  # a failed or stopped run: no further query is asked
             report.unplaced = placement.unplaced
     if not rows:
         raise SourceError(

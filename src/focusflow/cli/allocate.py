@@ -10,31 +10,28 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from focusflow.allocation import (
-    CHUNK_HOURS,
-    IDLE,
-    AllocationReport,
-    BillingIndex,
-    ClusterMetrics,
-    allocation_settings,
-    load_default_prices,
-    prometheus_settings,
-    read_billing_file,
-    read_billing_table,
-    run_allocation,
-)
+from focusflow.allocation.ahead import Ahead
+from focusflow.allocation.metrics import ClusterMetrics
+from focusflow.allocation.model import IDLE
+from focusflow.allocation.prices import load_default_prices
+from focusflow.allocation.settings import CHUNK_HOURS, allocation_settings, prometheus_settings
 from focusflow.cli.app import LogJson, LogLevel, app, console, setup_logging, utc_moment
 from focusflow.cli.files import removed_if_failed
 from focusflow.cli.logs import ProgressLog
 from focusflow.errors import ConfigError
-from focusflow.k8s_export import PrometheusClient
+from focusflow.k8s_export.prometheus import PrometheusClient
 from focusflow.sinks import DEFAULT_DB_URL, database_location, open_sink
+
+if TYPE_CHECKING:
+    from focusflow.allocation.billing import BillingIndex
+    from focusflow.allocation.job import AllocationReport
+    from focusflow.allocation.settings import AllocationSettings
 
 By = Literal["container", "pod", "controller", "namespace"]
 
@@ -99,15 +96,31 @@ def allocate_command(
         source_id=source_id, prices=load_default_prices(default_prices))
     endpoint = prometheus_settings(prometheus_url=prometheus, prometheus_x_scope_orgid=org_id,
                                    prometheus_ca_file=ca_file, prometheus_insecure=insecure)
-    index = _billing(billing, billing_db, billing_table, settings.start_s, settings.end_s,
-                     settings.cost_column)
     client = PrometheusClient(endpoint)
-    with removed_if_failed(db):
+    try:
+        report = _run(settings, ClusterMetrics(
+            client, resolution=settings.resolution_seconds, cluster_label=settings.cluster_label,
+            default_cluster=settings.default_cluster), billing=billing, billing_db=billing_db,
+            billing_table=billing_table, db=db, base_url=endpoint.base_url)
+    finally:
+        client.close()
+    console.print(summary_table(report))
+    console.print(_footer(report), highlight=False, soft_wrap=True)
+    console.print(f"database {database_location(db)}", highlight=False, soft_wrap=True)
+
+
+def _run(settings: AllocationSettings, metrics: ClusterMetrics, *, billing: str | None,
+         billing_db: str | None, billing_table: str, db: str, base_url: str
+         ) -> AllocationReport:
+    # The first queries are asked now: DuckDB and Arrow load, the billing rows are read and
+    # the database opens while Prometheus answers them (about 0.3 s of every run).
+    with Ahead(metrics, settings) as ahead, removed_if_failed(db):
+        from focusflow.allocation.job import run_allocation  # noqa: PLC0415 - see above
+
+        index = _billing(billing, billing_db, billing_table, settings.start_s, settings.end_s,
+                         settings.cost_column)
         sink = open_sink(db)
         try:
-            metrics = ClusterMetrics(client, resolution=settings.resolution_seconds,
-                                     cluster_label=settings.cluster_label,
-                                     default_cluster=settings.default_cluster)
             columns = (TextColumn("[bold]allocating hours"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())
             with Progress(*columns, console=console, transient=True,
@@ -120,18 +133,16 @@ def allocate_command(
                     if not console.is_terminal:
                         logged.hours(done, total)
 
-                report = run_allocation(settings, metrics, index, sink, base_url=endpoint.base_url,
-                                        progress=update)
+                return run_allocation(settings, metrics, index, sink, base_url=base_url,
+                                      progress=update, ahead=ahead)
         finally:
             sink.close()
-            client.close()
-    console.print(summary_table(report))
-    console.print(_footer(report), highlight=False, soft_wrap=True)
-    console.print(f"database {database_location(db)}", highlight=False, soft_wrap=True)
 
 
 def _billing(file: str | None, db: str | None, table: str, start: int, end: int,
              cost_column: str) -> BillingIndex | None:
+    from focusflow.allocation.billing import read_billing_file, read_billing_table  # noqa: PLC0415
+
     if file:
         return read_billing_file(file, start, end, cost_column)
     if db:

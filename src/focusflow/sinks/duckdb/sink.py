@@ -217,12 +217,11 @@ class DuckDBSink:
         # groups out instead of keeping them. In ":memory:" the pool holds the data itself.
         if self.path != ":memory:":
             self._cap_memory()
+        self._use_half_the_cores()
         if from_parquet is not None:
             source, typing, params = from_parquet
-            self._use_half_the_cores()
             return None, source, typing.select, params, typing.checks
         if request.text is not None:
-            self._use_half_the_cores()
             incoming, selected = _typed_in_database(request.text, failure)
         else:
             incoming, selected = _typed_by_reader(request, failure)

@@ -1,0 +1,78 @@
+"""A run's range queries, asked ahead of their use, one at a time, in order (allocation layer).
+
+Prometheus answers a run's queries one after another (``metrics.CONCURRENCY``). A run queues
+each query as soon as it knows it will need it and takes the answer when it does, so
+Prometheus never waits on the run: the next chunk's queries are queued while this chunk is
+modelled. ``focusflow allocate`` opens the queue (the endpoint check, the window's node
+presence, the first chunk's queries) before it imports DuckDB and Arrow, reads the billing rows
+or opens the database, so all of that happens while Prometheus answers. Only ``metrics`` and
+``settings`` are imported here, to keep that start short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import TypeVar
+
+from focusflow.allocation.metrics import HOUR, NAMES, ClusterMetrics, Series
+from focusflow.allocation.settings import AllocationSettings
+
+Chunk = dict[str, "Future[bytes]"]
+"""A chunk's queries (``metrics.NAMES``) -> their raw answers, as they arrive."""
+
+_T = TypeVar("_T")
+
+
+def chunk_spans(settings: AllocationSettings) -> list[tuple[int, int]]:
+    """The window cut into ``[start, end)`` spans of ``chunk_hours`` (the last may be short)."""
+    step = settings.chunk_hours * HOUR
+    return [(start, min(start + step, settings.end_s))
+            for start in range(settings.start_s, settings.end_s, step)]
+
+
+class Ahead:
+    """One worker thread asking ``metrics``'s queries in the order they are queued. Opening
+    it queues the endpoint check, the node presence of the window and the first chunk."""
+
+    def __init__(self, metrics: ClusterMetrics, settings: AllocationSettings) -> None:
+        self.metrics = metrics
+        self.spans = chunk_spans(settings)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="allocation-queries")
+        self.checked: Future[None] = self._queue(metrics.client.check)
+        self.presence = self.node_presence(settings.start_s, settings.end_s)
+        self._chunks: dict[int, Chunk] = {}  # queued and not yet taken
+        self.ask_chunk(0)
+
+    def __enter__(self) -> Ahead:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def node_presence(self, start: int, end: int) -> Future[Series]:
+        """``ClusterMetrics.node_presence`` over [start, end), queued."""
+        return self._queue(self.metrics.node_presence, start, end)
+
+    def ask_chunk(self, index: int) -> None:
+        """Queue the queries of chunk ``index`` of ``spans`` (once)."""
+        if index not in self._chunks:
+            start, end = self.spans[index]
+            self._chunks[index] = {name: self._queue(self.metrics.ask, name, start, end)
+                                   for name in NAMES}
+
+    def take_chunk(self, index: int) -> Chunk:
+        """Chunk ``index``'s answers as they arrive (queued now if it was not): the queue lets
+        go of them, so a chunk's answers live as long as the run uses them."""
+        self.ask_chunk(index)
+        return self._chunks.pop(index)
+
+    def close(self) -> None:
+        """Drop every query not yet asked; wait for the one in flight (idempotent)."""
+        self._chunks.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _queue(self, ask: Callable[..., _T], *args: object) -> Future[_T]:
+        return self._pool.submit(ask, *args)
