@@ -31,7 +31,7 @@ from focusflow.allocation.matching import normalized_resource_id
 from focusflow.allocation.metrics import HOUR, ClusterMetrics, Series
 from focusflow.allocation.model import IDLE, ONE, ZERO, Containers, NodeHour, allocate_columns
 from focusflow.allocation.placement import Placement
-from focusflow.allocation.rows import SCHEMA, ChunkRows, PricedNodeHour
+from focusflow.allocation.rows import SCHEMA, ChunkRows, PricedNodeHour, with_controllers
 from focusflow.allocation.settings import AllocationSettings
 from focusflow.errors import InputError, SourceError
 from focusflow.sinks import LoadRequest, LoadResult, Sink
@@ -202,17 +202,24 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
                 nodes = metrics.node_hours(start, end, answer("capacity"), presence)
                 for name in ("running", "requests", "cpu", "memory", "pod_node"):
                     placement.read(name, answer(name))
-                # Placed and modelled while Prometheus answers the owners' queries: after the
-                # last answer of the last chunk only the owners' join, the rows and the load
-                # are left.
+                # Placed and modelled while Prometheus answers the owners' queries.
                 placed = placement.place(_node_table(nodes))
                 charged = _price(nodes, placed, metrics=metrics, pricer=pricer, report=report,
                                  settings=settings)
+                # Shaped, too, unless the rows group by controller: after the last answer of
+                # the last chunk only the owners' join and the load are left.
+                shaped = None if settings.by == "controller" else \
+                    charged.table(placement.con, placed, settings.by)
                 for name in ("owner", "replicaset"):
                     placement.read(name, answer(name))
-                table = charged.table(placement.con, placement.controllers(placed),
-                                      settings.by)
-                del placed, charged
+                if shaped is None:
+                    table = charged.table(placement.con, placement.controllers(placed),
+                                          settings.by)
+                elif settings.by == "namespace":  # its rows name no controller
+                    table = shaped.drop_columns(["first"])
+                else:
+                    table = with_controllers(shaped, placement.controllers(placed))
+                del placed, charged, shaped
                 _count(table, placement.con, report)
                 offset = 0
                 for length in _hour_lengths(table, start, end):

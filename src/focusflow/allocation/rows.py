@@ -16,6 +16,7 @@ from typing import Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from focusflow.allocation.model import IDLE, NodeHour, Shares
 from focusflow.focus import DECIMAL, TIMESTAMP
@@ -80,6 +81,7 @@ SELECT n.billing_start AS "BillingPeriodStart", n.billing_end AS "BillingPeriodE
        nullif(g.controller_kind, '') AS "x_ControllerKind", g.cpu_h AS "x_CpuCoreHours",
        g.ram_h AS "x_RamByteHours", g.gpu_h AS "x_GpuHours", g.cpu_c AS "x_CpuCost",
        g.ram_c AS "x_RamCost", g.gpu_c AS "x_GpuCost", n.price_source AS "x_PriceSource"
+       {first}
 FROM grouped g JOIN node_hours n USING (nh)
 ORDER BY g.nh, g.idle, g.first
 """
@@ -131,11 +133,21 @@ class ChunkRows:
         ``nh``, namespace, pod, container, controller and its kind, in model order) charged
         what was added, summed per ``by`` key within each node-hour, then each node-hour's
         idle; ordered by node-hour (so by hour), then first appearance, idle last. The sums
-        run in DuckDB on ``DECIMAL(38, 18)``: exact, as the model's own."""
+        run in DuckDB on ``DECIMAL(38, 18)``: exact, as the model's own.
+
+        Without the controller columns in ``placed`` (``by`` other than controller: a pod has
+        one controller an hour, so it never splits a key) the rows carry none and a column
+        ``first`` (the row's first container in ``placed``; NULL for idle) for
+        ``with_controllers`` to add them once the owners are known."""
         self._flush()
-        costed = placed.select(["nh", "namespace", "pod", "container", "controller",
-                                "controller_kind"]).append_column(
-            "rn", pa.array(range(placed.num_rows), pa.int64()))
+        later = "controller" not in placed.column_names
+        if later and by == "controller":
+            raise ValueError("rows by controller need the controllers to group them")
+        costed = placed.select(["nh", "namespace", "pod", "container"])
+        for name in ("controller", "controller_kind"):
+            costed = costed.append_column(name, pa.repeat("", placed.num_rows).cast(_STRING)
+                                          if later else placed.column(name))
+        costed = costed.append_column("rn", pa.array(range(placed.num_rows), pa.int64()))
         for name, chunks in zip(_AMOUNTS, self._charged, strict=True):
             costed = costed.append_column(name, pa.chunked_array(chunks, DECIMAL))
         nh = pa.array(range(len(self._nodes)), pa.int64())
@@ -151,12 +163,28 @@ class ChunkRows:
                 f"SELECT nh, idle, min(rn) AS first, {_KEYS[by]}, "
                 f"{', '.join(f'sum({name}) AS {name}' for name in _AMOUNTS)} "
                 "FROM charged GROUP BY ALL")
-            sql = _ROWS.format(amounts=", ".join(_AMOUNTS), idle=IDLE, grouped=grouped)
+            sql = _ROWS.format(amounts=", ".join(_AMOUNTS), idle=IDLE, grouped=grouped,
+                               first=", CASE WHEN g.idle = 0 THEN g.first END AS first"
+                               if later else "")
             rows = con.sql(sql, params={"grouped": f"Kubernetes allocation by {by}"})
-            return rows.to_arrow_table().cast(SCHEMA)
+            return rows.to_arrow_table().cast(
+                SCHEMA.append(pa.field("first", pa.int64())) if later else SCHEMA)
         finally:
             for name in tables:
                 con.unregister(name)
+
+
+def with_controllers(rows: pa.Table, controllers: pa.Table) -> pa.Table:
+    """``rows`` of ``ChunkRows.table`` shaped without controllers (``SCHEMA`` + ``first``), each
+    with the controller of its first container: ``controllers`` has one ``controller`` and
+    ``controller_kind`` (empty: none) per row of the chunk's placed table, in its order."""
+    first = rows.column("first")
+    out = rows.drop_columns(["first"])
+    for column, name in (("x_Controller", "controller"), ("x_ControllerKind", "controller_kind")):
+        values = controllers.column(name).take(first)  # NULL for idle rows
+        values = pc.if_else(pc.equal(values, ""), pa.scalar(None, _STRING), values)
+        out = out.set_column(out.schema.get_field_index(column), column, values)
+    return out
 
 
 def chunk_rows(con: duckdb.DuckDBPyConnection, placed: pa.Table,

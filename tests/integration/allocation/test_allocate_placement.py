@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 
@@ -137,3 +138,54 @@ def test_every_row_of_an_hour_equals_the_per_object_model_over_a_plain_reading(
     idle = [key for key in expected if key[2] == "__idle__"]
     assert len(expected) - len(idle) >= 10 and len({key[0] for key in idle}) == 2
     assert got == expected
+
+
+# Per --by: the columns that make a row's key (with the hour, cluster and node).
+_KEYS = {"pod": ("x_Namespace", "x_Pod", "x_Controller", "x_ControllerKind"),
+         "controller": ("x_Namespace", "x_Controller", "x_ControllerKind"),
+         "namespace": ("x_Namespace",)}
+_SUMMED = ("BilledCost", "EffectiveCost", "x_CpuCoreHours", "x_RamByteHours", "x_GpuHours",
+           "x_CpuCost", "x_RamCost", "x_GpuCost")
+
+
+@pytest.mark.parametrize("by", list(_KEYS))
+def test_coarser_rows_are_the_container_rows_summed_with_their_controllers(
+        monkeypatch: pytest.MonkeyPatch, ksm_prometheus: PrometheusServer, tmp_path: Path,
+        by: str) -> None:
+    """Rows by pod and by namespace are shaped before the owners' answers arrive (the
+    controllers are added after), rows by controller after: each equals the container rows
+    (checked against the oracle above) summed per its key, controllers included."""
+    job_env(monkeypatch, MAX_ATTEMPTS="1")
+    endpoint = prometheus_settings(prometheus_url=ksm_prometheus.url)
+    client = PrometheusClient(endpoint)
+    try:
+        for name, granularity in (("container", "container"), ("coarse", by)):
+            settings = allocation_settings(start=datetime(2025, 10, 31, 21, tzinfo=UTC),
+                                           end=datetime(2025, 11, 1, 1, tzinfo=UTC),
+                                           chunk_hours=3, by=granularity)
+            sink = open_sink(f"duckdb:///{tmp_path / f'{name}.duckdb'}")
+            try:
+                run_allocation(settings, ClusterMetrics(
+                    client, resolution=RESOLUTION, cluster_label="cluster",
+                    default_cluster="default"), None, sink, base_url=endpoint.base_url)
+            finally:
+                sink.close()
+    finally:
+        client.close()
+    keys = ", ".join(f'"{c}"' for c in ("ChargePeriodStart", "x_Cluster", "x_Node",
+                                        *_KEYS[by]))
+    sums = ", ".join(f'sum("{c}") AS "{c}"' for c in _SUMMED)
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{tmp_path / 'container.duckdb'}' AS fine (READ_ONLY)")
+    con.execute(f"ATTACH '{tmp_path / 'coarse.duckdb'}' AS coarse (READ_ONLY)")
+    expected = f"SELECT {keys}, {sums} FROM fine.k8s_allocation GROUP BY ALL"
+    summed = ", ".join(f'"{c}"' for c in _SUMMED)
+    got = f"SELECT {keys}, {summed} FROM coarse.k8s_allocation"
+    assert con.execute(f"SELECT count(*) FROM ({got})").fetchone() == \
+        con.execute(f"SELECT count(*) FROM ({expected})").fetchone()
+    assert con.execute(f"({got}) EXCEPT ALL ({expected})").fetchall() == []
+    assert con.execute(f"({expected}) EXCEPT ALL ({got})").fetchall() == []
+    named = con.execute(
+        'SELECT count(DISTINCT "x_Controller") FROM coarse.k8s_allocation').fetchone()
+    assert named is not None
+    assert named[0] == 0 if by == "namespace" else named[0] >= 2
