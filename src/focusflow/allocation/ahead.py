@@ -20,7 +20,9 @@ from focusflow.allocation.metrics import HOUR, NAMES, ClusterMetrics, Series
 from focusflow.allocation.settings import AllocationSettings
 
 Chunk = dict[str, "Future[bytes]"]
-"""A chunk's queries (``metrics.NAMES``) -> their raw answers, as they arrive."""
+"""Queries of a chunk (of ``metrics.NAMES``) -> their raw answers, as they arrive."""
+OWNERS = ("owner", "replicaset")  # only name each row's controller
+INPUTS = tuple(name for name in NAMES if name not in OWNERS)  # what the model needs
 
 _T = TypeVar("_T")
 
@@ -34,7 +36,8 @@ def chunk_spans(settings: AllocationSettings) -> list[tuple[int, int]]:
 
 class Ahead:
     """One worker thread asking ``metrics``'s queries in the order they are queued. Opening
-    it queues the endpoint check, the node presence of the window and the first chunk."""
+    it queues the endpoint check, the node presence of the window and the first chunk's
+    ``INPUTS``."""
 
     def __init__(self, metrics: ClusterMetrics, settings: AllocationSettings) -> None:
         self.metrics = metrics
@@ -42,8 +45,8 @@ class Ahead:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="allocation-queries")
         self.checked: Future[None] = self._queue(metrics.client.check)
         self.presence = self.node_presence(settings.start_s, settings.end_s)
-        self._chunks: dict[int, Chunk] = {}  # queued and not yet taken
-        self.ask_chunk(0)
+        self._asked: dict[tuple[int, str], Future[bytes]] = {}  # queued, not yet taken
+        self.ask(0, INPUTS)
 
     def __enter__(self) -> Ahead:
         return self
@@ -56,22 +59,23 @@ class Ahead:
         """``ClusterMetrics.node_presence`` over [start, end), queued."""
         return self._queue(self.metrics.node_presence, start, end)
 
-    def ask_chunk(self, index: int) -> None:
-        """Queue the queries of chunk ``index`` of ``spans`` (once)."""
-        if index not in self._chunks:
-            start, end = self.spans[index]
-            self._chunks[index] = {name: self._queue(self.metrics.ask, name, start, end)
-                                   for name in NAMES}
+    def ask(self, index: int, names: tuple[str, ...]) -> None:
+        """Queue the queries ``names`` (of ``metrics.NAMES``) of chunk ``index`` of ``spans``
+        (each once)."""
+        start, end = self.spans[index]
+        for name in names:
+            if (index, name) not in self._asked:
+                self._asked[(index, name)] = self._queue(self.metrics.ask, name, start, end)
 
-    def take_chunk(self, index: int) -> Chunk:
-        """Chunk ``index``'s answers as they arrive (queued now if it was not): the queue lets
-        go of them, so a chunk's answers live as long as the run uses them."""
-        self.ask_chunk(index)
-        return self._chunks.pop(index)
+    def take(self, index: int, names: tuple[str, ...]) -> Chunk:
+        """The answers of ``names`` of chunk ``index`` as they arrive (queued now if they were
+        not): the queue lets go of them, so an answer lives as long as the run uses it."""
+        self.ask(index, names)
+        return {name: self._asked.pop((index, name)) for name in names}
 
     def close(self) -> None:
         """Drop every query not yet asked; wait for the one in flight (idempotent)."""
-        self._chunks.clear()
+        self._asked.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _queue(self, ask: Callable[..., _T], *args: object) -> Future[_T]:

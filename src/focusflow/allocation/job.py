@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,13 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from focusflow import interrupts
-from focusflow.allocation.ahead import Ahead, Chunk
+from focusflow.allocation.ahead import INPUTS, OWNERS, Ahead
 from focusflow.allocation.billing import BillingIndex, ChargeGroup
 from focusflow.allocation.matching import normalized_resource_id
 from focusflow.allocation.metrics import HOUR, ClusterMetrics, Series
 from focusflow.allocation.model import IDLE, ONE, ZERO, Containers, NodeHour, allocate_columns
 from focusflow.allocation.placement import Placement
-from focusflow.allocation.rows import SCHEMA, ChunkRows, PricedNodeHour, with_controllers
+from focusflow.allocation.rows import SCHEMA, ChunkRows, GroupBy, PricedNodeHour, with_controllers
 from focusflow.allocation.settings import AllocationSettings
 from focusflow.errors import InputError, SourceError
 from focusflow.sinks import LoadRequest, LoadResult, Sink
@@ -175,63 +175,87 @@ def run_allocation(settings: AllocationSettings, metrics: ClusterMetrics,
     return report
 
 
+@dataclass
+class _Modelled:
+    """A chunk placed, modelled and (unless its rows group by controller) shaped, waiting for
+    its owners' answers to name each row's controller."""
+
+    index: int
+    start: int
+    end: int
+    placed: pa.Table | None  # None by namespace: its rows name no controller
+    charged: ChunkRows | None  # by controller: shaped once the controllers are known
+    shaped: pa.Table | None  # the other granularities: shaped now (a pod has one controller
+    # an hour, so it never splits a key)
+
+    @classmethod
+    def of(cls, index: int, span: tuple[int, int], placed: pa.Table, charged: ChunkRows, *,
+           by: GroupBy, con: duckdb.DuckDBPyConnection) -> _Modelled:
+        if by == "controller":
+            return cls(index, *span, placed, charged, None)
+        shaped = charged.table(con, placed, by)
+        return cls(index, *span, None if by == "namespace" else placed, None, shaped)
+
+    def rows(self, placement: Placement, by: GroupBy) -> pa.Table:
+        """The chunk's FOCUS rows (``owner`` and ``replicaset`` read)."""
+        if self.placed is None and self.shaped is not None:
+            return self.shaped.drop_columns(["first"])
+        if self.placed is not None and self.shaped is not None:
+            return with_controllers(self.shaped, placement.controllers(self.placed))
+        if self.placed is not None and self.charged is not None:
+            return self.charged.table(placement.con, placement.controllers(self.placed), by)
+        raise ValueError(f"chunk {self.index}: its rows were taken already")
+
+
 def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Series,
              ahead: Ahead, *, pricer: _Pricer, report: AllocationReport, base_url: str,
              progress: HourProgress | None) -> Generator[pa.RecordBatch]:
     """The rows of each hour, as the sink pulls them; raises (so the load commits nothing)
     when the window had no node or a node lacks the billing rows ``--require-billing`` wants."""
+    # The queries of chunk k+1 that the model needs are asked before chunk k's owners, which
+    # only name each row's controller: when the last chunk's answers are in, Prometheus still
+    # has two chunks' owners to answer while the run models it. So chunk k's rows wait for
+    # them (``_Modelled``) until chunk k+1 is modelled: what a run holds is two chunks' rows
+    # and one chunk's tables and raw answers.
     rows = done = 0
-    # One chunk ahead: the next chunk's queries are queued behind this one's, and each answer
-    # is read as soon as it arrives. What is held is this chunk's tables and rows and the next
-    # chunk's raw answers.
     with Placement(cluster_label=metrics.label,
                    default_cluster=metrics.default_cluster) as placement:
-        def answer(name: str) -> bytes:
-            raw = current[name].result()
-            # A stop request seen while the queries ran (the sink's driver holds the signal
-            # while it pulls this stream): raised here, between answers and between hours.
-            interrupts.check()
-            return raw
+        def modelled(index: int, start: int, end: int) -> _Modelled:
+            raw = _answers(ahead, index, INPUTS)
+            nodes = metrics.node_hours(start, end, next(raw), presence)
+            for name in INPUTS[1:]:
+                placement.read(name, next(raw))
+            placed = placement.place(_node_table(nodes))
+            charged = _price(nodes, placed, metrics=metrics, pricer=pricer, report=report,
+                             settings=settings)
+            return _Modelled.of(index, (start, end), placed, charged, by=settings.by,
+                                con=placement.con)
 
-        current: Chunk = {}
+        def finished(chunk: _Modelled) -> Iterator[pa.RecordBatch]:
+            nonlocal done, rows
+            for name, raw in zip(OWNERS, _answers(ahead, chunk.index, OWNERS), strict=True):
+                placement.read(name, raw)
+            table = chunk.rows(placement, settings.by)
+            _count(table, placement.con, report)
+            for batch in _by_hour(table, chunk.start, chunk.end):
+                interrupts.check()
+                yield from batch
+                done += 1
+                if progress:
+                    progress(done, report.hours)
+            rows += table.num_rows
+
+        waiting: list[_Modelled] = []
         try:
             for index, (start, end) in enumerate(ahead.spans):
-                current = ahead.take_chunk(index)
                 if index + 1 < len(ahead.spans):
-                    ahead.ask_chunk(index + 1)
-                nodes = metrics.node_hours(start, end, answer("capacity"), presence)
-                for name in ("running", "requests", "cpu", "memory", "pod_node"):
-                    placement.read(name, answer(name))
-                # Placed and modelled while Prometheus answers the owners' queries.
-                placed = placement.place(_node_table(nodes))
-                charged = _price(nodes, placed, metrics=metrics, pricer=pricer, report=report,
-                                 settings=settings)
-                # Shaped, too, unless the rows group by controller: after the last answer of
-                # the last chunk only the owners' join and the load are left.
-                shaped = None if settings.by == "controller" else \
-                    charged.table(placement.con, placed, settings.by)
-                for name in ("owner", "replicaset"):
-                    placement.read(name, answer(name))
-                if shaped is None:
-                    table = charged.table(placement.con, placement.controllers(placed),
-                                          settings.by)
-                elif settings.by == "namespace":  # its rows name no controller
-                    table = shaped.drop_columns(["first"])
-                else:
-                    table = with_controllers(shaped, placement.controllers(placed))
-                del placed, charged, shaped
-                _count(table, placement.con, report)
-                offset = 0
-                for length in _hour_lengths(table, start, end):
-                    interrupts.check()
-                    if length:
-                        yield table.slice(offset, length).combine_chunks().to_batches()[0]
-                    offset += length
-                    done += 1
-                    if progress:
-                        progress(done, report.hours)
-                rows += table.num_rows
-                del table
+                    ahead.ask(index + 1, INPUTS)
+                ahead.ask(index, OWNERS)
+                waiting.append(modelled(index, start, end))
+                if len(waiting) > 1:
+                    yield from finished(waiting.pop(0))
+            for chunk in waiting:
+                yield from finished(chunk)
         finally:
             ahead.close()  # a failed or stopped run: no further query is asked
             report.unplaced = placement.unplaced
@@ -240,6 +264,16 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
             f"{base_url}: no kube_node_info series between {_stamp(settings.start_s)} and "
             f"{_stamp(settings.end_s)}; expected kube-state-metrics history for the window")
     _require_billing(report, settings)
+
+
+def _answers(ahead: Ahead, index: int, names: tuple[str, ...]) -> Iterator[bytes]:
+    """The answers of ``names`` of chunk ``index``, in order, as each arrives."""
+    for future in ahead.take(index, names).values():
+        raw = future.result()
+        # A stop request seen while the queries ran (the sink's driver holds the signal while
+        # it pulls this stream): raised here, between answers and between hours.
+        interrupts.check()
+        yield raw
 
 
 def _node_table(nodes: list[NodeHour]) -> pa.Table:
@@ -306,6 +340,14 @@ def _run_lengths(nh: pa.ChunkedArray, nodes: int) -> list[int]:
     for index, count in zip(*_value_counts(nh), strict=True):
         lengths[index] = count
     return lengths
+
+
+def _by_hour(table: pa.Table, start: int, end: int) -> Iterator[list[pa.RecordBatch]]:
+    """Per hour of [start, end): its rows of ``table`` (ordered by hour) as one batch, or none."""
+    offset = 0
+    for length in _hour_lengths(table, start, end):
+        yield [table.slice(offset, length).combine_chunks().to_batches()[0]] if length else []
+        offset += length
 
 
 def _hour_lengths(table: pa.Table, start: int, end: int) -> list[int]:

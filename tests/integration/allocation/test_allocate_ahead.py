@@ -24,7 +24,7 @@ from focusflow.allocation import (
     run_allocation,
 )
 from focusflow.allocation import metrics as queries
-from focusflow.allocation.ahead import Ahead
+from focusflow.allocation.ahead import INPUTS, OWNERS, Ahead
 from focusflow.errors import SourceError
 from focusflow.k8s_export import PrometheusClient
 from focusflow.sinks import open_sink
@@ -141,17 +141,20 @@ def test_queries_are_asked_in_the_runs_order_with_the_billing_periods_beyond_the
         first, last = _day(start).timestamp(), _day(end).timestamp()
         return queries.NODE_Q.format(c="cluster", r=60), int(first) + 3599, int(last) - 1
 
-    def chunk(start: str, end: str) -> list[tuple[str, int, int]]:
+    def chunk(start: str, end: str, names: tuple[str, ...]) -> list[tuple[str, int, int]]:
         first, last = _day(start).timestamp(), _day(end).timestamp()
-        return [(template.format(c="cluster", r=60), int(first) + 3599, int(last) - 1)
-                for template in queries.CHUNK_TEMPLATES]
+        return [(queries.CHUNK_TEMPLATES[queries.NAMES.index(name)].format(c="cluster", r=60),
+                 int(first) + 3599, int(last) - 1) for name in names]
 
-    # The window's presence and first chunk are asked first; the billing days' hours outside
-    # the window (Oct 31 00:00-18:00, Nov 1 06:00-Nov 2) once the billing rows are read.
+    first, second = (START, "2025-11-01T00:00:00Z"), ("2025-11-01T00:00:00Z", END)
+    # The window's presence and first chunk's model inputs are asked first; the billing
+    # days' hours outside the window (Oct 31 00:00-18:00, Nov 1 06:00-Nov 2) once the billing
+    # rows are read; each chunk's owners after the next chunk's inputs.
     assert recording.asked == [
-        ("check", 0, 0), node(START, END), *chunk(START, "2025-11-01T00:00:00Z"),
+        ("check", 0, 0), node(START, END), *chunk(*first, INPUTS),
         node("2025-10-31T00:00:00Z", START), node(END, "2025-11-02T00:00:00Z"),
-        *chunk("2025-11-01T00:00:00Z", END)]
+        *chunk(*second, INPUTS), *chunk(*first, OWNERS), *chunk(*second, OWNERS)]
+    assert set(INPUTS) | set(OWNERS) == set(queries.NAMES)
 
 
 def test_a_failed_run_asks_nothing_more_and_leaves_no_query_thread(
@@ -182,7 +185,7 @@ def test_a_closed_queue_asks_nothing(ksm_prometheus: PrometheusServer) -> None:
         asked = len(recording.asked)
         assert asked <= 2  # the check, and at most the query in flight when it closed
         with pytest.raises(RuntimeError, match="shutdown"):
-            ahead.ask_chunk(1)
+            ahead.ask(1, INPUTS)
         assert len(recording.asked) == asked
     finally:
         client.close()
