@@ -11,9 +11,9 @@ openmetrics`` and cached under ``bench/.work/`` (a re-run reuses them):
 Then, interleaved for ``--rounds`` rounds (so neither side gets the warmer cache):
 
 1. raw: the run's own PromQL range queries (the presence query over the window, then the 8
-   queries of every chunk of ``--chunk-hours``, in the run's order, one in flight at a time as
-   in the run) issued straight with httpx, each body read in full but not decoded — the
-   strictest reference;
+   queries of every chunk of ``--chunk-hours``, in the run's order — a chunk's model inputs,
+   the next chunk's, then the chunk's owners — one in flight at a time as in the run) issued
+   straight with httpx, each body read in full but not decoded: the strictest reference;
 2. allocate: ``focusflow allocate`` as a child process into a fresh DuckDB file: its wall time,
    CPU time and peak RSS (``wait4``).
 
@@ -47,6 +47,7 @@ from fixtures.ksm_history import Cluster, start_prometheus, write_openmetrics  #
 from fixtures.net import stop  # noqa: E402
 from focusflow.allocation import CHUNK_HOURS  # noqa: E402
 from focusflow.allocation import metrics as queries  # noqa: E402
+from focusflow.allocation.ahead import INPUTS, OWNERS  # noqa: E402
 
 HOUR = 3600
 BLOCK = 7200
@@ -145,11 +146,20 @@ def raw(url: str, hours: int, resolution: int, chunk_hours: int) -> float:
         assert answer.status_code == 200, answer.text[:200]
         assert answer.content.startswith(b'{"status":"success"')
 
+    def templates(names: tuple[str, ...]) -> list[str]:
+        return [queries.CHUNK_TEMPLATES[queries.NAMES.index(name)] for name in names]
+
+    spans = chunks(hours, chunk_hours)
+    # The run's order: a chunk's model inputs, then the next chunk's, then the chunk's owners.
+    order = [(span, templates(INPUTS)) for span in spans[:1]]
+    for index, span in enumerate(spans):
+        order += [(spans[index + 1], templates(INPUTS))] if index + 1 < len(spans) else []
+        order.append((span, templates(OWNERS)))
     began = time.perf_counter()
     with httpx.Client(timeout=600) as http, ThreadPoolExecutor(queries.CONCURRENCY) as pool:
         get(http, queries.NODE_Q, start=START, end=START + hours * HOUR)
-        for start, end in chunks(hours, chunk_hours):
-            list(pool.map(partial(get, http, start=start, end=end), queries.CHUNK_TEMPLATES))
+        for (start, end), asked in order:
+            list(pool.map(partial(get, http, start=start, end=end), asked))
     return time.perf_counter() - began
 
 
