@@ -30,7 +30,7 @@ from focusflow.allocation.billing import BillingIndex, ChargeGroup
 from focusflow.allocation.matching import normalized_resource_id
 from focusflow.allocation.metrics import HOUR, ClusterMetrics, Series
 from focusflow.allocation.model import IDLE, ONE, ZERO, Containers, NodeHour, allocate_columns
-from focusflow.allocation.placement import Placement
+from focusflow.allocation.placement import POD_KEYS, Placement
 from focusflow.allocation.rows import SCHEMA, ChunkRows, GroupBy, PricedNodeHour, with_controllers
 from focusflow.allocation.settings import AllocationSettings
 from focusflow.errors import InputError, SourceError
@@ -194,7 +194,9 @@ class _Modelled:
         if by == "controller":
             return cls(index, *span, placed, charged, None)
         shaped = charged.table(con, placed, by)
-        return cls(index, *span, None if by == "namespace" else placed, None, shaped)
+        # Only what names the controllers is kept while the chunk waits (by namespace, none).
+        return cls(index, *span, None if by == "namespace" else placed.select(list(POD_KEYS)),
+                   None, shaped)
 
     def rows(self, placement: Placement, by: GroupBy) -> pa.Table:
         """The chunk's FOCUS rows (``owner`` and ``replicaset`` read)."""

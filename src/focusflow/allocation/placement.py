@@ -66,6 +66,7 @@ GROUP BY ALL
 """
 PLACED_COLUMNS = ("nh", "hour", "cluster", "namespace", "pod", "container", "running",
                   "cpu_request", "cpu_usage", "ram_request", "ram_usage", "gpu_request")
+POD_KEYS = ("hour", "cluster", "namespace", "pod")  # what ``controllers`` reads of a placed row
 # The controller of each placed row (``rn``: its position): the pod's controlling owner, a
 # ReplicaSet reported as the Deployment that owns it, as OpenCost does.
 _CONTROLLERS = """
@@ -127,9 +128,10 @@ class Placement:
         return placed
 
     def controllers(self, placed: pa.Table) -> pa.Table:
-        """``placed`` (from ``place``) with each row's ``controller`` and ``controller_kind``
-        (``owner`` and ``replicaset`` read; empty when the pod has no controlling owner)."""
-        keys = placed.select(["hour", "cluster", "namespace", "pod"]).append_column(
+        """``placed`` (from ``place``, or its ``POD_KEYS`` alone) with each row's
+        ``controller`` and ``controller_kind`` (``owner`` and ``replicaset`` read; empty when
+        the pod has no controlling owner)."""
+        keys = placed.select(list(POD_KEYS)).append_column(
             "rn", pa.array(range(placed.num_rows), pa.int64()))
         self.con.register("placed", keys)
         try:
