@@ -3,10 +3,11 @@
 Prometheus answers a run's queries one after another (``metrics.CONCURRENCY``). A run queues
 each query as soon as it knows it will need it and takes the answer when it does, so
 Prometheus never waits on the run: the next chunk's queries are queued while this chunk is
-modelled. ``focusflow allocate`` opens the queue (the endpoint check, the window's node
-presence, the first chunk's queries) before it imports DuckDB and Arrow, reads the billing rows
-or opens the database, so all of that happens while Prometheus answers. Only ``metrics`` and
-``settings`` are imported here, to keep that start short.
+modelled (in the order ``job._batches`` explains). ``focusflow allocate`` opens the queue (the
+endpoint check, the node presence, the first chunk's model ``INPUTS``) once the billing rows
+are read (so a bad billing report fails before Prometheus is asked) and before it imports
+DuckDB and Arrow or opens the database, so that happens while Prometheus answers. Only
+``metrics`` and ``settings`` are imported here, to keep that start short.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import TypeVar
 
-from focusflow.allocation.metrics import HOUR, NAMES, ClusterMetrics, Series
+from focusflow.allocation.metrics import HOUR, NAMES, ClusterMetrics
 from focusflow.allocation.settings import AllocationSettings
 
 Chunk = dict[str, "Future[bytes]"]
@@ -36,15 +37,19 @@ def chunk_spans(settings: AllocationSettings) -> list[tuple[int, int]]:
 
 class Ahead:
     """One worker thread asking ``metrics``'s queries in the order they are queued. Opening
-    it queues the endpoint check, the node presence of the window and the first chunk's
+    it checks the endpoint (here, so an unreachable one fails the run before anything else is
+    asked, with the client's retries) and queues the node presence over ``presence`` (default:
+    the window; ``BillingIndex.presence_span`` with billing rows) and the first chunk's
     ``INPUTS``."""
 
-    def __init__(self, metrics: ClusterMetrics, settings: AllocationSettings) -> None:
+    def __init__(self, metrics: ClusterMetrics, settings: AllocationSettings,
+                 presence: tuple[int, int] | None = None) -> None:
+        metrics.client.check()
         self.metrics = metrics
         self.spans = chunk_spans(settings)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="allocation-queries")
-        self.checked: Future[None] = self._queue(metrics.client.check)
-        self.presence = self.node_presence(settings.start_s, settings.end_s)
+        self.presence = self._queue(metrics.node_presence,
+                                    *(presence or (settings.start_s, settings.end_s)))
         self._asked: dict[tuple[int, str], Future[bytes]] = {}  # queued, not yet taken
         self.ask(0, INPUTS)
 
@@ -54,10 +59,6 @@ class Ahead:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.close()
-
-    def node_presence(self, start: int, end: int) -> Future[Series]:
-        """``ClusterMetrics.node_presence`` over [start, end), queued."""
-        return self._queue(self.metrics.node_presence, start, end)
 
     def ask(self, index: int, names: tuple[str, ...]) -> None:
         """Queue the queries ``names`` (of ``metrics.NAMES``) of chunk ``index`` of ``spans``

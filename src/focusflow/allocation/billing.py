@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from focusflow.allocation.matching import billing_keys, node_keys
+from focusflow.allocation.metrics import HOUR, iso_hour
 from focusflow.errors import InputError
 from focusflow.focus import FocusReader
 from focusflow.sinks import Sink, quote
@@ -73,6 +74,18 @@ class BillingIndex:
         if not self.groups:
             return None
         return min(g.start for g in self.groups), max(g.end for g in self.groups)
+
+    def presence_span(self, start: int, end: int) -> tuple[int, int]:
+        """The whole hours whose node presence the window [start, end) needs: the window,
+        widened to every charge period that overlaps it (a daily row is divided by the hours
+        the node ran that day, not by the hours of the window). Raises when no group does."""
+        span = self.span()
+        if span is None:
+            raise InputError(
+                f"no Usage rows with a ResourceId whose charge period overlaps {iso_hour(start)}"
+                f" .. {iso_hour(end)}; expected the billing rows of the cluster's nodes for "
+                "those days")
+        return min(start, span[0] - span[0] % HOUR), max(end, -(-span[1] // HOUR) * HOUR)
 
 
 def _seconds(value: object) -> int:

@@ -1,14 +1,14 @@
 """One allocation run: metrics + prices -> allocations -> one load (allocation layer).
 
 Orchestration only. Node presence is read over the window and over every billing period that
-overlaps it (a daily row is divided by the hours the node ran that day, not by the hours of
-the window), then the window is processed a chunk of hours at a time, streamed: the sink's load
-is opened first and pulls each chunk's rows an hour at a time, so a run holds one chunk's
-answers (read into ``placement``'s DuckDB) and rows, never the window's. It is still ONE load (one
-transaction or table version): source identity = endpoint + window, so re-running the same
-window replaces its rows, and a query failing in a later chunk, a window with no nodes or a
-node without billing rows under ``--require-billing`` is raised from inside the stream, which
-makes the sink roll back: a failed run commits nothing.
+overlaps it (``BillingIndex.presence_span``), then the window is processed a chunk of hours at
+a time, streamed: the sink's load is opened first and pulls each chunk's rows an hour at a
+time, so a run holds one chunk's answers (read into ``placement``'s DuckDB) and the rows of
+two, never the window's (the query order is ``ahead``'s, see ``_batches``). It is still ONE
+load (one transaction or table version): source identity = endpoint + window, so re-running
+the same window replaces its rows, and a query failing in a later chunk, a window with no
+nodes or a node without billing rows under ``--require-billing`` is raised from inside the
+stream, which makes the sink roll back: a failed run commits nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import logging
 import sys
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import duckdb
@@ -28,7 +27,7 @@ from focusflow import interrupts
 from focusflow.allocation.ahead import INPUTS, OWNERS, Ahead
 from focusflow.allocation.billing import BillingIndex, ChargeGroup
 from focusflow.allocation.matching import normalized_resource_id
-from focusflow.allocation.metrics import HOUR, ClusterMetrics, Series
+from focusflow.allocation.metrics import HOUR, ClusterMetrics, Series, iso_hour
 from focusflow.allocation.model import IDLE, ONE, ZERO, Containers, NodeHour, allocate_columns
 from focusflow.allocation.placement import POD_KEYS, Placement
 from focusflow.allocation.rows import SCHEMA, ChunkRows, GroupBy, PricedNodeHour, with_controllers
@@ -67,13 +66,9 @@ class AllocationReport:
         return sum((v for (_, ns), v in self.by_namespace.items() if ns == IDLE), ZERO)
 
 
-def _stamp(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def default_source_id(base_url: str, settings: AllocationSettings) -> str:
-    return (f"k8s-allocation:{base_url}:{_stamp(settings.start_s)}/"
-            f"{_stamp(settings.end_s)}")
+    return (f"k8s-allocation:{base_url}:{iso_hour(settings.start_s)}/"
+            f"{iso_hour(settings.end_s)}")
 
 
 class _Pricer:
@@ -118,46 +113,25 @@ def _currency(billing: BillingIndex | None, settings: AllocationSettings) -> str
     return currencies[0] if currencies else settings.currency
 
 
-def _beyond_window(billing: BillingIndex | None, settings: AllocationSettings
-                   ) -> list[tuple[int, int]]:
-    """The hours outside the window that billing periods overlapping it cover: their node
-    presence divides those periods' cost too."""
-    span = billing.span() if billing else None
-    if not span:
-        return []
-    start, end = span[0] - span[0] % HOUR, -(-span[1] // HOUR) * HOUR
-    return [(first, last) for first, last in ((start, settings.start_s), (settings.end_s, end))
-            if first < last]
-
-
 def run_allocation(settings: AllocationSettings, metrics: ClusterMetrics,
                    billing: BillingIndex | None, sink: Sink, *, base_url: str,
                    progress: HourProgress | None = None,
                    ahead: Ahead | None = None) -> AllocationReport:
     """Allocate the window, load the rows, report totals. Raises ``FocusflowError``s.
 
-    ``ahead``: the run's query queue, opened early by the caller (which closes it); by
-    default the run opens its own."""
+    ``ahead``: the run's query queue, opened early by the caller (which closes it) over the
+    node presence ``BillingIndex.presence_span`` gives; by default the run opens its own."""
+    span = billing.presence_span(settings.start_s, settings.end_s) if billing else None
     if ahead is None:
-        with Ahead(metrics, settings) as own:
+        with Ahead(metrics, settings, span) as own:
             return run_allocation(settings, metrics, billing, sink, base_url=base_url,
                                   progress=progress, ahead=own)
-    ahead.checked.result()
-    if billing is not None and not billing.groups:
-        raise InputError(
-            f"no Usage rows with a ResourceId whose charge period overlaps "
-            f"{_stamp(settings.start_s)} .. {_stamp(settings.end_s)}; expected the billing "
-            "rows of the cluster's nodes for those days")
     source_id = settings.source_id or default_source_id(base_url, settings)
     report = AllocationReport(source_id, _currency(billing, settings),
                               (settings.end_s - settings.start_s) // HOUR)
     pricer = _Pricer(billing, settings)
-    # Queued behind the first chunk's queries (the billing rows were read after those were
-    # asked); they are other hours than the window's, so the series never overlap.
-    beyond = [ahead.node_presence(start, end) for start, end in _beyond_window(billing, settings)]
     presence = ahead.presence.result()
-    pricer.share_periods({hour: nodes for answer in (presence, *(f.result() for f in beyond))
-                          for hour, nodes in answer.items()})
+    pricer.share_periods(presence)
     batches = _batches(settings, metrics, presence, ahead, pricer=pricer, report=report,
                        base_url=base_url, progress=progress)
     # The query thread reads each answer in 64 KB pieces, each needing the GIL, while this
@@ -263,8 +237,8 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
             report.unplaced = placement.unplaced
     if not rows:
         raise SourceError(
-            f"{base_url}: no kube_node_info series between {_stamp(settings.start_s)} and "
-            f"{_stamp(settings.end_s)}; expected kube-state-metrics history for the window")
+            f"{base_url}: no kube_node_info series between {iso_hour(settings.start_s)} and "
+            f"{iso_hour(settings.end_s)}; expected kube-state-metrics history for the window")
     _require_billing(report, settings)
 
 

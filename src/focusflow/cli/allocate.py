@@ -112,13 +112,15 @@ def allocate_command(
 def _run(settings: AllocationSettings, metrics: ClusterMetrics, *, billing: str | None,
          billing_db: str | None, billing_table: str, db: str, base_url: str
          ) -> AllocationReport:
-    # The first queries are asked now: DuckDB and Arrow load, the billing rows are read and
-    # the database opens while Prometheus answers them (about 0.3 s of every run).
-    with Ahead(metrics, settings) as ahead, removed_if_failed(db):
+    # The billing rows first: a bad report fails before Prometheus is asked.
+    index = _billing(billing, billing_db, billing_table, settings.start_s, settings.end_s,
+                     settings.cost_column)
+    span = index.presence_span(settings.start_s, settings.end_s) if index else None
+    # Then the first queries: DuckDB and Arrow load and the database opens while Prometheus
+    # answers them (without billing rows the first query leaves 0.2 s sooner).
+    with Ahead(metrics, settings, span) as ahead, removed_if_failed(db):
         from focusflow.allocation.job import run_allocation  # noqa: PLC0415 - see above
 
-        index = _billing(billing, billing_db, billing_table, settings.start_s, settings.end_s,
-                         settings.cost_column)
         sink = open_sink(db)
         try:
             columns = (TextColumn("[bold]allocating hours"), BarColumn(), MofNCompleteColumn(),
@@ -141,17 +143,19 @@ def _run(settings: AllocationSettings, metrics: ClusterMetrics, *, billing: str 
 
 def _billing(file: str | None, db: str | None, table: str, start: int, end: int,
              cost_column: str) -> BillingIndex | None:
-    from focusflow.allocation.billing import read_billing_file, read_billing_table  # noqa: PLC0415
-
     if file:
+        from focusflow.allocation.billing import read_billing_file  # noqa: PLC0415 - Arrow
+
         return read_billing_file(file, start, end, cost_column)
-    if db:
-        sink = open_sink(db)
-        try:
-            return read_billing_table(sink, table, start, end, cost_column)
-        finally:
-            sink.close()
-    return None
+    if not db:
+        return None
+    from focusflow.allocation.billing import read_billing_table  # noqa: PLC0415 - Arrow
+
+    sink = open_sink(db)
+    try:
+        return read_billing_table(sink, table, start, end, cost_column)
+    finally:
+        sink.close()
 
 
 def _money(value: Decimal) -> str:

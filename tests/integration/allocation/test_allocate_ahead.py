@@ -1,7 +1,8 @@
 """A run's queries are asked ahead of their use (``allocation/ahead.py``), on the real
 ``ksm_prometheus`` history: in the run's order, the first ones before ``focusflow allocate``
-loads DuckDB, Arrow or boto3, nothing asked once a run has failed, and the rows the same as a
-run that opened its own queue."""
+loads DuckDB, Arrow or boto3 (without billing rows; a bad billing report fails before
+Prometheus is asked), nothing asked once the queue is closed, and the rows the same as a run
+that opened its own queue."""
 
 from __future__ import annotations
 
@@ -33,7 +34,6 @@ from integration.allocation.test_allocate_ksm import (  # the same window and bi
     START,
     _day,
     billing_file,
-    env,  # noqa: F401 - a fixture
     run_main,
 )
 
@@ -73,13 +73,12 @@ def _settings() -> Any:
 
 def test_the_cli_asks_before_loading_duckdb_and_arrow_and_loads_what_run_allocation_does(
         ksm_prometheus: PrometheusServer, tmp_path: Path) -> None:
-    billing = billing_file(tmp_path / "bill.csv")
     db = tmp_path / "cli.duckdb"
     listing = tmp_path / "heavy.json"
     done = subprocess.run(
         [sys.executable, "-c", FOCUSFLOW_MAIN, str(listing), "allocate", "--prometheus",
          ksm_prometheus.url, "--start", START, "--end", END, "--chunk-hours", "6",
-         "--resolution", "60", "--billing", str(billing), "--db", f"duckdb:///{db}"],
+         "--resolution", "60", "--db", f"duckdb:///{db}"],
         capture_output=True, text=True, check=False,
         env={**os.environ, "COLUMNS": "200", "MAX_ATTEMPTS": "1"})
     assert done.returncode == 0, done.stdout + done.stderr
@@ -93,9 +92,7 @@ def test_the_cli_asks_before_loading_duckdb_and_arrow_and_loads_what_run_allocat
     try:
         run_allocation(settings, ClusterMetrics(client, resolution=60, cluster_label="cluster",
                                                 default_cluster="default"),
-                       read_billing_file(str(billing), settings.start_s, settings.end_s,
-                                         settings.cost_column),
-                       sink, base_url=endpoint.base_url)
+                       None, sink, base_url=endpoint.base_url)
     finally:
         sink.close()
         client.close()
@@ -147,27 +144,26 @@ def test_queries_are_asked_in_the_runs_order_with_the_billing_periods_beyond_the
                  int(first) + 3599, int(last) - 1) for name in names]
 
     first, second = (START, "2025-11-01T00:00:00Z"), ("2025-11-01T00:00:00Z", END)
-    # The window's presence and first chunk's model inputs are asked first; the billing
-    # days' hours outside the window (Oct 31 00:00-18:00, Nov 1 06:00-Nov 2) once the billing
-    # rows are read; each chunk's owners after the next chunk's inputs.
+    # The node presence covers the billing days (Oct 31 and Nov 1), not just the window;
+    # each chunk's owners are asked after the next chunk's model inputs.
     assert recording.asked == [
-        ("check", 0, 0), node(START, END), *chunk(*first, INPUTS),
-        node("2025-10-31T00:00:00Z", START), node(END, "2025-11-02T00:00:00Z"),
-        *chunk(*second, INPUTS), *chunk(*first, OWNERS), *chunk(*second, OWNERS)]
+        ("check", 0, 0), node("2025-10-31T00:00:00Z", "2025-11-02T00:00:00Z"),
+        *chunk(*first, INPUTS), *chunk(*second, INPUTS), *chunk(*first, OWNERS),
+        *chunk(*second, OWNERS)]
     assert set(INPUTS) | set(OWNERS) == set(queries.NAMES)
 
 
-def test_a_failed_run_asks_nothing_more_and_leaves_no_query_thread(
-        env: None, ksm_prometheus: PrometheusServer, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    # The billing file fails after the first queries were queued.
-    code, _, err = run_main(monkeypatch, capsys, "--prometheus", ksm_prometheus.url,
+def test_a_bad_billing_report_fails_before_prometheus_is_asked(
+        env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing listens on port 9: a query would be a "cannot reach" error or a retry warning.
+    code, _, err = run_main(monkeypatch, capsys, "--prometheus", "http://127.0.0.1:9",
                             "--start", START, "--end", END, "--billing",
                             str(tmp_path / "missing.csv"),
                             "--db", f"duckdb:///{tmp_path / 'a.duckdb'}")
     assert code == 1
-    assert "missing.csv" in err
-    assert "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert "missing.csv" in line
     assert not (tmp_path / "a.duckdb").exists()
     assert [t for t in threading.enumerate() if t.name.startswith("allocation-queries")] == []
 
@@ -180,7 +176,6 @@ def test_a_closed_queue_asks_nothing(ksm_prometheus: PrometheusServer) -> None:
                              resolution=60, cluster_label="cluster", default_cluster="default")
     try:
         ahead = Ahead(metrics, settings)
-        ahead.checked.result()
         ahead.close()
         asked = len(recording.asked)
         assert asked <= 2  # the check, and at most the query in flight when it closed

@@ -14,7 +14,6 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from fixtures.k8s_export_support import job_env
 from fixtures.net import free_port
 from fixtures.prometheus import PrometheusServer
 from focusflow.allocation import (
@@ -72,12 +71,6 @@ def expected_total() -> Decimal:
     oct31 = sum(c for (day, _), c in DAILY.items() if day == "2025-10-31")
     nov1 = sum(c for (day, _), c in DAILY.items() if day == "2025-11-01")
     return oct31 + nov1 * Decimal(72) / Decimal(73) + 12 * SHEET_HOUR
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No PROMETHEUS_* variables from the shell; one attempt per query (errors come fast)."""
-    job_env(monkeypatch, MAX_ATTEMPTS="1")
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from fixtures.k8s_export_support import job_env
 from fixtures.ksm_history import copy_tsdb, start_prometheus
 from fixtures.net import stop
 from fixtures.prometheus import PrometheusServer
@@ -79,11 +78,6 @@ class Pulled:
 
     def close(self) -> None:
         self.sink.close()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> None:
-    job_env(monkeypatch, MAX_ATTEMPTS="1")
 
 
 def allocate(url: str, sink: Sink, hours: int, progress: HourProgress | None = None, *,
