@@ -4,7 +4,7 @@ Model layer (pure: no CLI, no Kubernetes). ``validate`` opens a file from any lo
 every rule as SQL in DuckDB over the raw text and returns a ``Report`` of ``RuleResult``s.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from focusflow.focus.validation.engine import (
     ValidateOptions,
@@ -22,25 +22,18 @@ from focusflow.focus.validation.fetch import (
 from focusflow.focus.validation.findings import Report, RuleResult, Severity, Status
 from focusflow.focus.validation.model import RequirementsModel, load_model
 from focusflow.focus.validation.overrides import OVERRIDES, Override
+from focusflow.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from focusflow.focus.validation.junit import to_junit, unreadable_junit
     from focusflow.focus.validation.settings import RulesSettings
 
 
-def __getattr__(name: str) -> Any:
-    # RulesSettings imports pydantic-settings (0.07 s): only 'rules' and callers with their own
-    # settings need it, never 'validate'. The JUnit writer imports xml.etree (3 ms): only the
-    # junit format needs it.
-    if name == "RulesSettings":
-        from focusflow.focus.validation.settings import RulesSettings  # noqa: PLC0415
-
-        return RulesSettings
-    if name in ("to_junit", "unreadable_junit"):
-        from focusflow.focus.validation import junit  # noqa: PLC0415
-
-        return getattr(junit, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# RulesSettings imports pydantic-settings (0.07 s): only 'rules' and callers with their own
+# settings need it, never 'validate'. The JUnit writer imports xml.etree (3 ms): only the
+# junit format needs it.
+__getattr__ = lazy_exports(__name__, {"RulesSettings": "settings", "to_junit": "junit",
+                                      "unreadable_junit": "junit"})
 
 
 __all__ = [
