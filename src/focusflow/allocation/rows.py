@@ -16,10 +16,10 @@ from typing import Literal
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from focusflow.allocation.model import IDLE, NodeHour, Shares
 from focusflow.focus import DECIMAL, TIMESTAMP
+from focusflow.focus.conversion import blank_to_null
 
 GroupBy = Literal["container", "pod", "controller", "namespace"]
 _STRING = pa.string()
@@ -182,8 +182,8 @@ def with_controllers(rows: pa.Table, controllers: pa.Table) -> pa.Table:
     out = rows.drop_columns(["first"])
     for column, name in (("x_Controller", "controller"), ("x_ControllerKind", "controller_kind")):
         values = controllers.column(name).take(first)  # NULL for idle rows
-        values = pc.if_else(pc.equal(values, ""), pa.scalar(None, _STRING), values)
-        out = out.set_column(out.schema.get_field_index(column), column, values)
+        # An empty controller (none) NULL, as the shaping SQL's nullif makes it.
+        out = out.set_column(out.schema.get_field_index(column), column, blank_to_null(values))
     return out
 
 

@@ -158,7 +158,7 @@ def _text_scalars() -> tuple[pa.Scalar, pa.Scalar]:
     return empty, pa.nulls(1, pa.string())[0]
 
 
-def _blank_to_null(values: pa.Array) -> pa.Array:
+def blank_to_null(values: pa.Array) -> pa.Array:
     """FOCUS null handling: an empty field is a null, never an empty string."""
     empty_text, null_text = _text_scalars()
     empty = pc.equal(values, empty_text)
@@ -180,8 +180,8 @@ def _convert_column(values: pa.Array, column: LayoutColumn, *,
                     check_allowed: bool = True) -> pa.Array:
     spec = column.catalogue
     if spec is None:
-        return values if is_custom(column.name) else _blank_to_null(values)
-    values = _blank_to_null(values)
+        return values if is_custom(column.name) else blank_to_null(values)
+    values = blank_to_null(values)
     converter = _CONVERTERS[spec.data_type]
     result = converter(values)
     if check_allowed and spec.allowed_values:

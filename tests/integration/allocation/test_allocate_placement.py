@@ -185,6 +185,12 @@ def test_coarser_rows_are_the_container_rows_summed_with_their_controllers(
         con.execute(f"SELECT count(*) FROM ({expected})").fetchone()
     assert con.execute(f"({got}) EXCEPT ALL ({expected})").fetchall() == []
     assert con.execute(f"({expected}) EXCEPT ALL ({got})").fetchall() == []
+    for db in ("fine", "coarse"):  # no controller is NULL, never an empty text (FOCUS nulls)
+        blank = con.execute(f'SELECT count(*) FILTER (WHERE "x_Controller" = \'\' OR '
+                            f'"x_ControllerKind" = \'\'), count(*) FILTER (WHERE "x_Namespace" '
+                            f'= \'__idle__\' AND "x_Controller" IS NULL) '
+                            f"FROM {db}.k8s_allocation").fetchone()
+        assert blank is not None and blank[0] == 0 and blank[1] > 0, (db, blank)
     named = con.execute(
         'SELECT count(DISTINCT "x_Controller") FROM coarse.k8s_allocation').fetchone()
     assert named is not None

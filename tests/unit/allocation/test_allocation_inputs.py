@@ -21,7 +21,7 @@ from focusflow.allocation import (
 from focusflow.allocation.billing import BillingIndex, ChargeGroup
 from focusflow.allocation.matching import billing_keys, node_keys
 from focusflow.allocation.model import Shares
-from focusflow.allocation.rows import ChunkRows, PricedNodeHour, chunk_rows
+from focusflow.allocation.rows import ChunkRows, PricedNodeHour, chunk_rows, with_controllers
 from focusflow.errors import ConfigError
 
 ARM = ("/subscriptions/S1/resourceGroups/MC_rg/providers/Microsoft.Compute/"
@@ -161,3 +161,18 @@ def test_rows_are_the_same_whatever_the_flush_size(monkeypatch: pytest.MonkeyPat
         ("n0", "p0", Decimal("0.0")), ("n0", "p1", Decimal("0.1")), ("n0", None, D0),
         ("n1", None, D1), ("n2", "p2", Decimal("2.0")), ("n2", "p3", Decimal("2.1")),
         ("n2", "p4", Decimal("2.2")), ("n2", None, Decimal(2))]
+
+
+def test_a_pod_without_a_controlling_owner_has_a_null_controller_never_an_empty_text() -> None:
+    # Rows shaped before the owners arrive get their first container's controller; a pod
+    # with no controlling owner (empty in the owners' join) and an idle row (no first
+    # container) both get NULL, as the shaping SQL's nullif gives rows by controller.
+    shaped = pa.table({"x_Controller": pa.nulls(3, pa.string()),
+                       "x_ControllerKind": pa.nulls(3, pa.string()),
+                       "first": pa.array([1, 0, None], pa.int64())})
+    controllers = pa.table({"controller": ["", "web"], "controller_kind": ["", "Deployment"]})
+    rows = with_controllers(shaped, controllers)
+    assert rows.column_names == ["x_Controller", "x_ControllerKind"]
+    assert rows.to_pylist() == [{"x_Controller": "web", "x_ControllerKind": "Deployment"},
+                                {"x_Controller": None, "x_ControllerKind": None},
+                                {"x_Controller": None, "x_ControllerKind": None}]
