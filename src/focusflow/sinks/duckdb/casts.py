@@ -43,11 +43,17 @@ def select_list(layout: Layout, names: list[str]) -> str:
         for column, name in zip(layout.columns, names, strict=True))
 
 
+def as_json(value: str) -> str:
+    """SQL making the text ``value`` (an object, already judged) DuckDB's JSON: the one cast
+    every load path uses, so each loads JSON exactly as the typed path does."""
+    return f"CAST({value} AS JSON)"
+
+
 def _arrow_typed(column: LayoutColumn, value: str) -> str:
-    # JSON text the authority checked becomes DuckDB's JSON as the typed path makes it
-    # (a plain cast: sink._select_expr); decimals and date-times arrive as their types.
+    # JSON text the authority checked becomes DuckDB's JSON as the typed path makes it;
+    # decimals and date-times arrive as their types.
     spec = column.catalogue
-    return f"CAST({value} AS JSON)" if spec and spec.data_type is DataType.JSON else value
+    return as_json(value) if spec and spec.data_type is DataType.JSON else value
 
 
 def text_expression(column: LayoutColumn, text: str) -> str:
@@ -67,7 +73,7 @@ def text_expression(column: LayoutColumn, text: str) -> str:
             value,
             # The cast refuses what is not JSON at all; a leading brace makes it an object.
             f"left({value}, 1) = '{{' AND NOT regexp_matches({value}, '{_LENIENT_JSON}')",
-            f"CAST({value} AS JSON)",
+            as_json(value),
         ),
     }[spec.data_type]
     if spec.allowed_values:

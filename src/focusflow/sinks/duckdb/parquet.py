@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from focusflow.focus.catalogue import DataType
 from focusflow.focus.parquet_types import ColumnKind, Kind
 from focusflow.focus.schema import Layout, LayoutColumn
-from focusflow.sinks.duckdb.casts import REFUSED, text_expression
+from focusflow.sinks.duckdb.casts import REFUSED, as_json, text_expression
 from focusflow.sinks.identifiers import quote
 
 _FIRST, _LAST = "1000-01-01 00:00:00+00", "9999-12-31 23:59:59.999999+00"
@@ -83,7 +83,7 @@ def _checked_once(column: LayoutColumn, kind: ColumnKind, ref: str) -> tuple[str
         return None
     value = f"NULLIF({ref}, '')"
     if spec.data_type is DataType.JSON and not spec.allowed_values:
-        return f"CAST({value} AS JSON)", text_expression(column, ref)
+        return as_json(value), text_expression(column, ref)
     if spec.data_type is DataType.STRING and spec.allowed_values:
         return value, text_expression(column, ref)
     return None

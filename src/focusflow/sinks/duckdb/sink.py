@@ -39,7 +39,7 @@ from focusflow.sinks.base import (
     TextRowsRefused,
 )
 from focusflow.sinks.duckdb import arrow_typing, parquet
-from focusflow.sinks.duckdb.casts import select_list
+from focusflow.sinks.duckdb.casts import as_json, select_list
 from focusflow.sinks.identifiers import quote, quote_table
 from focusflow.sinks.readahead import read_ahead
 
@@ -350,7 +350,7 @@ def _parquet_source(rows: ParquetRows | None) -> tuple[str, parquet.Plan, list[o
 
 def _select_expr(field: pa.Field) -> str:
     name = quote(field.name)
-    return f"CAST({name} AS JSON)" if is_json_field(field) else name
+    return as_json(name) if is_json_field(field) else name
 
 
 def _capturing(batches: Any, failure: list[BaseException]) -> Iterator[pa.RecordBatch]:
