@@ -23,6 +23,24 @@ def per_row(kind: str, texts: list[str | None]) -> list[object]:
     return [row[0] for row in rows.fetchall()]
 
 
+KINDS = ("kv", "obj", "dt")
+# A text column of the scan's stream and its row numbers.
+SCHEMA = pa.schema([pa.field("Tags", pa.string()), pa.field("__row", pa.int64())])
+
+
+def tags_batches(texts: list[str | None], size: int) -> list[pa.RecordBatch]:
+    """``texts`` as ``Tags`` in batches of ``size`` rows, numbered from 0."""
+    return [pa.RecordBatch.from_arrays([pa.array(texts[i:i + size], pa.string()),
+                                        pa.array(range(i, i + size), pa.int64())],
+                                       schema=SCHEMA)
+            for i in range(0, len(texts), size)]
+
+
+def tags_facts() -> list[WindowedFact]:
+    """Every fact of ``KINDS`` over ``Tags``."""
+    return [WindowedFact("Tags", f"__Tags#{kind}", WINDOWED_FACTS[kind]) for kind in KINDS]
+
+
 @pytest.mark.parametrize("window_bytes", [1, 200, 1 << 20])
 def test_facts_per_window_equal_facts_per_row(
     monkeypatch: pytest.MonkeyPatch, window_bytes: int
@@ -31,17 +49,12 @@ def test_facts_per_window_equal_facts_per_row(
     # empty fields on both sides of every cut.
     monkeypatch.setattr(windowed, "WINDOW_BYTES", window_bytes)
     texts = [TEXTS[(i * 7) % len(TEXTS)] for i in range(60)]
-    schema = pa.schema([pa.field("Tags", pa.string()), pa.field("__row", pa.int64())])
-    batches = [pa.RecordBatch.from_arrays([pa.array(texts[i:i + 5], pa.string()),
-                                           pa.array(range(i, i + 5), pa.int64())], schema=schema)
-               for i in range(0, len(texts), 5)]
-    facts = [WindowedFact("Tags", f"__Tags#{kind}", WINDOWED_FACTS[kind])
-             for kind in ("kv", "obj", "dt")]
-    attached = WindowedFacts(facts, schema)
+    batches = tags_batches(texts, 5)
+    attached = WindowedFacts(tags_facts(), SCHEMA)
     out = pa.Table.from_batches(list(attached.attach(iter(batches))), schema=attached.schema)
     assert out.column("__row").to_pylist() == list(range(60))
     assert out.column("Tags").to_pylist() == texts
-    for kind in ("kv", "obj", "dt"):
+    for kind in KINDS:
         assert out.column(f"__Tags#{kind}").to_pylist() == per_row(kind, texts), kind
 
 
@@ -58,20 +71,15 @@ def test_facts_judged_in_the_scans_database_while_the_scan_reads_them(
 
     monkeypatch.setattr(windowed, "_connect", no_database_of_its_own)
     texts = [TEXTS[(i * 5) % len(TEXTS)] for i in range(80)]
-    schema = pa.schema([pa.field("Tags", pa.string()), pa.field("__row", pa.int64())])
-    batches = [pa.RecordBatch.from_arrays([pa.array(texts[i:i + 4], pa.string()),
-                                           pa.array(range(i, i + 4), pa.int64())], schema=schema)
-               for i in range(0, len(texts), 4)]
-    kinds = ("kv", "obj", "dt")
+    batches = tags_batches(texts, 4)
     database = duckdb.connect(config={"threads": 2})
-    attached = WindowedFacts([WindowedFact("Tags", f"__Tags#{kind}", WINDOWED_FACTS[kind])
-                              for kind in kinds], schema, database)
+    attached = WindowedFacts(tags_facts(), SCHEMA, database)
     database.register("scanned", pa.RecordBatchReader.from_batches(
         attached.schema, attached.attach(iter(batches))))
-    facts = ", ".join(q(f"__Tags#{kind}") for kind in kinds)
+    facts = ", ".join(q(f"__Tags#{kind}") for kind in KINDS)
     rows = database.execute(f"SELECT __row, {facts} FROM scanned ORDER BY __row").fetchall()
     assert [row[0] for row in rows] == list(range(80))
-    for n, kind in enumerate(kinds, start=1):
+    for n, kind in enumerate(KINDS, start=1):
         assert [row[n] for row in rows] == per_row(kind, texts), kind
 
 
