@@ -88,6 +88,9 @@ def allocate_command(
     setup_logging(log_level, log_json)
     if billing and billing_db:
         raise ConfigError("--billing and --billing-db both give billing rows; pass one")
+    if require_billing and not (billing or billing_db):
+        raise ConfigError("--require-billing needs billing rows to require: pass --billing "
+                          "FILE or --billing-db URL")
     settings = allocation_settings(
         start=_hour("--start", start), end=_hour("--end", end), table=table, by=by,
         resolution_seconds=resolution, chunk_hours=chunk_hours, cluster_label=cluster_label,
