@@ -177,6 +177,18 @@ class ExportSettings(BaseSettings):
             raise ValueError("expected http or https")
         return value.lower()
 
+    @field_validator("prometheus_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        # Without a scheme httpx refuses every request as a transport error, which the client
+        # would retry for seconds: refuse it here, once, instead.
+        scheme, sep, rest = value.strip().partition("://")
+        if value and (not sep or scheme.lower() not in {"http", "https"} or not rest.strip("/")):
+            # The value is not echoed: it may carry a user and password.
+            raise ValueError("is not an http:// or https:// URL; expected e.g. "
+                             "http://prometheus-server.monitoring:9090")
+        return value.strip()
+
     @model_validator(mode="after")
     def _one_authorization(self) -> ExportSettings:
         sources = [name for name, set_ in (

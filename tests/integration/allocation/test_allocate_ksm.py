@@ -294,3 +294,16 @@ def test_postgres_billing_table_and_postgres_sink(
         sink.close()
     assert got["loads"] == 1
     assert abs(Decimal(got["t"]) / expected_total() - 1) < Decimal("1e-9")
+
+
+def test_cli_prometheus_url_without_a_scheme_is_refused_before_any_query(
+        env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # It used to be retried five times (12 s): httpx refuses it as a transport error.
+    db = tmp_path / "a.duckdb"
+    code, _, err = run_main(monkeypatch, capsys, "--prometheus", f"127.0.0.1:{free_port()}",
+                            "--start", START, "--end", END, "--db", f"duckdb:///{db}")
+    assert code == 1
+    assert "PROMETHEUS_URL: is not an http:// or https:// URL" in " ".join(err.split())
+    assert "retrying" not in err
+    assert not db.exists()

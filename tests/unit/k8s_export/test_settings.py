@@ -88,6 +88,9 @@ def test_metrics_subset(clean_env: pytest.MonkeyPatch) -> None:
     ("METRICS", "cpu_requests,gpu_magic", "gpu_magic"),
     ("SCHEME", "ftp", "SCHEME"),
     ("PORT", "http", "PORT"),
+    ("PROMETHEUS_URL", "prometheus:9090", "not an http:// or https:// URL"),
+    ("PROMETHEUS_URL", "ftp://prometheus:9090", "not an http:// or https:// URL"),
+    ("PROMETHEUS_URL", "https://", "not an http:// or https:// URL"),
 ])
 def test_bad_values_name_the_variable(clean_env: pytest.MonkeyPatch, name: str, value: str,
                                       expected: str) -> None:
@@ -186,3 +189,15 @@ def test_finout_only_names_are_not_in_the_default_set() -> None:
     extra = set(CATALOGUE) - set(DEFAULT_METRICS)
     assert extra == {"cpu_usage_v2", "memory_usage_v2", "bytes_received", "bytes_transmitted",
                      "bytes_received_v2", "bytes_transmitted_v2"}
+
+
+def test_a_url_without_a_scheme_is_refused_without_echoing_its_credentials(
+        clean_env: pytest.MonkeyPatch) -> None:
+    # httpx refuses such a URL on every request as a transport error, which the client
+    # retried for seconds before giving up; and the user:password must not reach the message.
+    clean_env.setenv("PROMETHEUS_URL", "admin:s3cret-pass@prometheus:9090")
+    with pytest.raises(ConfigError, match="PROMETHEUS_URL: is not an http") as caught:
+        load_settings()
+    assert "s3cret-pass" not in str(caught.value)
+    clean_env.setenv("PROMETHEUS_URL", " HTTPS://prometheus:9090/ ")
+    assert load_settings().base_url == "HTTPS://prometheus:9090"
