@@ -15,6 +15,10 @@ keep a stop request from being mistaken for something else:
   on it). So a commit is never half-interrupted, and a signal arriving just after a COMMIT can
   never make a committed load look lost; the command says what was committed before the stop.
 
+A signal landing during an import is recorded, not raised: a compiled driver's module
+initialisation may be running Python from C++, which could only print the exception; the lazy
+driver imports call ``check()`` as soon as they return.
+
 A signal landing while Python runs a callback it cannot raise from (a weakref callback, e.g.
 importlib's module-lock cleanup during a lazy import, or a ``__del__``) would have its
 ``Interrupted`` printed as "Exception ignored in ..." with a traceback and dropped. The
@@ -46,15 +50,27 @@ class _State:
 _state = _State()
 
 
-def _handler(signum: int, _: FrameType | None) -> None:
+def _handler(signum: int, frame: FrameType | None) -> None:
     if _state.received is None:
         _state.received = signum
-    if _state.held:
+    if _state.held or _importing(frame):
         return
     if _state.deferred_to is not None:
         _state.deferred_to()
         return
     raise Interrupted(_state.received)
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether the signal landed inside an import. A compiled driver's module initialisation
+    runs Python from C++ (``import duckdb`` builds enums), where an exception can only be
+    printed, with a traceback: the stop is recorded and the next ``check()`` raises it (the
+    lazy driver imports call one as soon as they return)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def install() -> Callable[[], None]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from focusflow import interrupts
 from focusflow.errors import InputError
 from focusflow.focus import HttpOptions, Quarantined
 
@@ -36,6 +37,7 @@ def prevalidate(uris: list[str], *, focus_version: str | None, http: HttpOptions
     # The engine loads only when --validate asks for it: plain ingests start faster.
     from focusflow.focus.validation import validate  # noqa: PLC0415
 
+    interrupts.check()  # a stop that landed inside the import (``interrupts``)
     prepared = []
     for uri in uris:
         options = _options(uri, focus_version, http, null_values)

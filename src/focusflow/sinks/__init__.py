@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from focusflow import interrupts
 from focusflow.errors import ConfigError, MissingExtraError
 from focusflow.redaction import redact
 from focusflow.sinks.base import (
@@ -96,6 +97,7 @@ def database_location(url: str) -> str:
 def _duckdb(url: str, *, read_only: bool = False) -> Sink:
     from focusflow.sinks.duckdb import DuckDBSink  # noqa: PLC0415 - lazy driver import
 
+    interrupts.check()  # a stop that landed inside the driver's import (``interrupts``)
     path = duckdb_path(url)
     if read_only and path != ":memory:" and not Path(path).is_file():
         raise ConfigError(f"no DuckDB database at {Path(path).resolve()} (from --db {url!r}); "
@@ -108,6 +110,7 @@ def _postgres(url: str) -> Sink:
         from focusflow.sinks.postgres import PostgresSink  # noqa: PLC0415 - lazy driver import
     except ImportError as exc:
         raise MissingExtraError("psycopg", "postgres") from exc
+    interrupts.check()
     return PostgresSink(url)
 
 
@@ -116,6 +119,7 @@ def _delta(url: str) -> Sink:
         from focusflow.sinks.delta import DeltaSink, parse_delta_url  # noqa: PLC0415 - lazy
     except ImportError as exc:
         raise MissingExtraError("deltalake", "delta") from exc
+    interrupts.check()
     return DeltaSink(parse_delta_url(url))
 
 
@@ -127,6 +131,7 @@ def _databricks(url: str) -> Sink:
         )
     except ImportError as exc:
         raise MissingExtraError("deltalake", "delta") from exc
+    interrupts.check()
     return DatabricksSink(parse_databricks_url(url))
 
 
