@@ -37,8 +37,9 @@ from focusflow.sinks import (
     TextRowsRefused,
     quote,
 )
-from focusflow.sinks.base import LOAD_COLUMN, LOADS_TABLE, query_rows
+from focusflow.sinks.base import LOAD_COLUMN, query_rows
 from focusflow.sinks.datasets import check_dataset
+from focusflow.sinks.identifiers import LOADS_TABLE
 
 if TYPE_CHECKING:
     import pyarrow as pa

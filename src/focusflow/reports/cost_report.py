@@ -29,7 +29,7 @@ from focusflow.reports.model import (
 )
 from focusflow.reports.period import Period, default_period
 from focusflow.sinks import Sink
-from focusflow.sinks.base import LOADS_TABLE
+from focusflow.sinks.identifiers import LOADS_TABLE
 
 # dimension label -> candidate columns, first present wins
 DIMENSIONS: dict[str, tuple[str, ...]] = {

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from focusflow.focus.parquet_types import ColumnKind
 from focusflow.focus.schema import Layout
 from focusflow.lazy import lazy_module
+from focusflow.sinks.identifiers import writable_table_name
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -26,7 +27,6 @@ else:  # imported at first use: a Parquet load into DuckDB never needs it
 SOURCE_COLUMN = "_focusflow_source"
 LOAD_COLUMN = "_focusflow_load_id"
 INTERNAL_COLUMNS = (SOURCE_COLUMN, LOAD_COLUMN)
-LOADS_TABLE = "_focusflow_loads"
 PERIOD_COLUMN = "BillingPeriodStart"
 
 
@@ -57,6 +57,7 @@ class LoadRequest:
         known_fingerprint: str | None = None, text: TextRows | None = None,
         parquet: ParquetRows | None = None,
     ) -> None:
+        writable_table_name(table)  # before any row is read: a clear refusal, not a driver's
         self.table, self.source_id, self._schema = table, source_id, schema
         self.batches, self.fingerprint = batches, fingerprint
         self.known_fingerprint, self.text, self.parquet = known_fingerprint, text, parquet

@@ -15,6 +15,7 @@ from pydantic import AfterValidator
 from focusflow.errors import ConfigError, InputError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+LOADS_TABLE = "_focusflow_loads"  # every sink's record of loads (``sinks.base`` re-exports it)
 MAX_IDENTIFIER_BYTES = 63
 
 
@@ -29,16 +30,27 @@ def validate_table_name(name: str) -> tuple[str, ...]:
     return parts
 
 
+def writable_table_name(name: str) -> tuple[str, ...]:
+    """``validate_table_name`` for a table rows are loaded into: the loads registry is refused
+    (its name would otherwise reach the database as a column mismatch)."""
+    parts = validate_table_name(name)
+    if parts[-1].lower() == LOADS_TABLE:
+        raise ConfigError(f"table {name!r} is focusflow's record of loads, not a table to "
+                          "load into; choose another table name")
+    return parts
+
+
 def _checked_table_name(name: str) -> str:
     try:
-        validate_table_name(name)
+        writable_table_name(name)
     except ConfigError as exc:
         raise ValueError(str(exc)) from None  # what pydantic reports as a field error
     return name
 
 
 TableName = Annotated[str, AfterValidator(_checked_table_name)]
-"""A ``[schema.]table`` config field, checked when the config is read, not at the first load."""
+"""A ``[schema.]table`` config field to load into, checked when the config is read, not at the
+first load."""
 
 
 def quote(identifier: str) -> str:

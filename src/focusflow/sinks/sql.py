@@ -15,12 +15,11 @@ from focusflow.lazy import lazy_module
 from focusflow.sinks.base import (
     INTERNAL_COLUMNS,
     LOAD_COLUMN,
-    LOADS_TABLE,
     PERIOD_COLUMN,
     SOURCE_COLUMN,
     PeriodTotal,
 )
-from focusflow.sinks.identifiers import quote
+from focusflow.sinks.identifiers import LOADS_TABLE, quote
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -239,10 +239,12 @@ def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     (("--start", START, "--end", END, "--billing-db", "duckdb:///x.duckdb"),
      "--billing and --billing-db both give billing rows; pass one"),
     (("--start", START, "--end", END, "--table", "bad-name"), "invalid table name 'bad-name'"),
+    (("--start", START, "--end", END, "--table", "_focusflow_loads"),
+     "table '_focusflow_loads' is focusflow's record of loads"),
     (("--start", START, "--end", END, "--require-billing", "--no-billing"),
      "--require-billing needs billing rows to require: pass --billing FILE or --billing-db URL"),
 ], ids=["window-reversed", "window-not-iso", "no-data", "no-billing-rows", "require-billing",
-        "two-billing-sources", "bad-table", "require-billing-without-billing"])
+        "two-billing-sources", "bad-table", "reserved-table", "require-billing-without-billing"])
 def test_cli_errors_are_one_clear_line(
         *, env: None, ksm_prometheus: PrometheusServer, tmp_path: Path,
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from focusflow.sinks.base import LOADS_TABLE
 from focusflow.sinks.delta.config import DeltaLocation
+from focusflow.sinks.identifiers import LOADS_TABLE
 
 log = logging.getLogger(__name__)
 

@@ -32,13 +32,12 @@ from focusflow.sinks import sql
 from focusflow.sinks.base import (
     INTERNAL_COLUMNS,
     LOAD_COLUMN,
-    LOADS_TABLE,
     PERIOD_COLUMN,
     SOURCE_COLUMN,
     LoadRequest,
     LoadResult,
 )
-from focusflow.sinks.identifiers import MAX_IDENTIFIER_BYTES, quote, quote_table
+from focusflow.sinks.identifiers import LOADS_TABLE, MAX_IDENTIFIER_BYTES, quote, quote_table
 from focusflow.sinks.postgres.connection import PostgresConfig
 
 P = "%s"  # psycopg's placeholder, for the statements shared in sinks/sql.py
