@@ -15,7 +15,7 @@ from pydantic import AfterValidator
 from focusflow.errors import ConfigError, InputError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-LOADS_TABLE = "_focusflow_loads"  # every sink's record of loads (``sinks.base`` re-exports it)
+LOADS_TABLE = "_focusflow_loads"  # every sink's record of loads
 MAX_IDENTIFIER_BYTES = 63
 
 
