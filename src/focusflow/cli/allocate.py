@@ -24,7 +24,7 @@ from focusflow.allocation.settings import CHUNK_HOURS, allocation_settings, prom
 from focusflow.cli.app import LogJson, LogLevel, app, console, setup_logging, utc_moment
 from focusflow.cli.files import removed_if_failed
 from focusflow.cli.logs import ProgressLog
-from focusflow.errors import ConfigError
+from focusflow.errors import ConfigError, SourceError, UnreadableInputError
 from focusflow.k8s_export.prometheus import PrometheusClient
 from focusflow.sinks import DEFAULT_DB_URL, database_location, open_sink
 
@@ -149,7 +149,10 @@ def _billing(file: str | None, db: str | None, table: str, start: int, end: int,
     if file:
         from focusflow.allocation.billing import read_billing_file  # noqa: PLC0415 - Arrow
 
-        return read_billing_file(file, start, end, cost_column)
+        try:
+            return read_billing_file(file, start, end, cost_column)
+        except SourceError as exc:  # missing or unreachable: exit 2, as ingest says it
+            raise UnreadableInputError(f"unreadable input: {exc}") from None
     if not db:
         return None
     from focusflow.allocation.billing import read_billing_table  # noqa: PLC0415 - Arrow

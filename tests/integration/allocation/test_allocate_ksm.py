@@ -25,6 +25,7 @@ from focusflow.allocation import (
     run_allocation,
 )
 from focusflow.cli import main
+from focusflow.cli.app import EXIT_UNREADABLE
 from focusflow.errors import InputError, SinkError
 from focusflow.focus import DECIMAL, TIMESTAMP
 from focusflow.k8s_export import PrometheusClient
@@ -309,3 +310,16 @@ def test_cli_prometheus_url_without_a_scheme_is_refused_before_any_query(
     assert "PROMETHEUS_URL: is not an http:// or https:// URL" in " ".join(err.split())
     assert "retrying" not in err
     assert not db.exists()
+
+
+def test_cli_missing_billing_file_is_unreadable_input_as_ingest_says(
+        env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # It exited 1 where ``focusflow ingest`` of the same path exits 2 (new-user trial).
+    missing = tmp_path / "no-such-bill.csv"
+    code, _, err = run_main(monkeypatch, capsys, "--prometheus", f"http://127.0.0.1:{free_port()}",
+                            "--billing", str(missing), "--start", START, "--end", END,
+                            "--db", f"duckdb:///{tmp_path / 'a.duckdb'}")
+    assert code == EXIT_UNREADABLE == 2
+    assert f"unreadable input: {missing}: no such file" in " ".join(err.split())
+    assert "cannot reach Prometheus" not in err  # the billing file is read before any query
