@@ -181,6 +181,9 @@ def summary_table(report: AllocationReport) -> Table:
     return table
 
 
+LISTED_NODES = 10  # sheet-priced nodes named in the summary; the rows flag every one
+
+
 def _footer(report: AllocationReport) -> str:
     idle_pct = 100 * report.idle / report.total if report.total else Decimal(0)
     lines = [f"idle {_money(report.idle)} {report.currency} ({idle_pct:.1f}% of node cost); "
@@ -190,10 +193,15 @@ def _footer(report: AllocationReport) -> str:
                      + (f", replacing {report.load.rows_replaced:,} earlier rows"
                         if report.load.rows_replaced else ""))
     if report.default_priced:
-        lines.append("[yellow]priced from the price sheet (no billing row), flagged "
-                     "x_PriceSource=default:[/]")
+        priced = sorted(report.default_priced.items())
+        lines.append(f"[yellow]{len(priced)} node(s) priced from the price sheet (no billing "
+                     "row), flagged x_PriceSource=default:[/]")
         lines += [f"  {cluster}/{node} provider_id={pid or '-'} {hours:.2f} node-hours"
-                  for (cluster, node), (pid, hours) in sorted(report.default_priced.items())]
+                  for (cluster, node), (pid, hours) in priced[:LISTED_NODES]]
+        if len(priced) > LISTED_NODES:  # a big cluster without billing: the rows say the rest
+            table = report.load.table if report.load is not None else "the table"
+            lines.append(f"  … and {len(priced) - LISTED_NODES} more (SELECT DISTINCT x_Cluster, "
+                         f"x_Node FROM {table} WHERE x_PriceSource = 'default')")
     if report.unplaced:
         lines.append(f"{report.unplaced} container-hours ran on no known node (not allocated)")
     return "\n".join(lines)
