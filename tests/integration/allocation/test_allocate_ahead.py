@@ -161,7 +161,7 @@ def test_a_bad_billing_report_fails_before_prometheus_is_asked(
                             "--start", START, "--end", END, "--billing",
                             str(tmp_path / "missing.csv"),
                             "--db", f"duckdb:///{tmp_path / 'a.duckdb'}")
-    assert code == 1
+    assert code == 2  # unreadable input, as ingest says it
     (line,) = err.strip().splitlines()
     assert "missing.csv" in line
     assert not (tmp_path / "a.duckdb").exists()
