@@ -32,6 +32,7 @@ from focusflow.allocation.model import IDLE, ONE, ZERO, Containers, NodeHour, al
 from focusflow.allocation.placement import POD_KEYS, Placement
 from focusflow.allocation.rows import SCHEMA, ChunkRows, GroupBy, PricedNodeHour, with_controllers
 from focusflow.allocation.settings import AllocationSettings
+from focusflow.allocation.windows import window_source_id
 from focusflow.errors import InputError, SourceError
 from focusflow.sinks import LoadRequest, LoadResult, Sink
 
@@ -67,8 +68,7 @@ class AllocationReport:
 
 
 def default_source_id(base_url: str, settings: AllocationSettings) -> str:
-    return (f"k8s-allocation:{base_url}:{iso_hour(settings.start_s)}/"
-            f"{iso_hour(settings.end_s)}")
+    return window_source_id(base_url, settings.start_s, settings.end_s)
 
 
 class _Pricer:

@@ -17,10 +17,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from focusflow.allocation.ahead import Ahead
-from focusflow.allocation.metrics import ClusterMetrics
+from focusflow.allocation.metrics import ClusterMetrics, iso_hour
 from focusflow.allocation.model import IDLE
 from focusflow.allocation.prices import load_default_prices
 from focusflow.allocation.settings import CHUNK_HOURS, allocation_settings, prometheus_settings
+from focusflow.allocation.windows import loaded_windows, overlapping
 from focusflow.cli.app import LogJson, LogLevel, app, console, setup_logging, utc_moment
 from focusflow.cli.files import removed_if_failed
 from focusflow.cli.logs import ProgressLog
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from focusflow.allocation.billing import BillingIndex
     from focusflow.allocation.job import AllocationReport
     from focusflow.allocation.settings import AllocationSettings
+    from focusflow.sinks import Sink
 
 By = Literal["container", "pod", "controller", "namespace"]
 
@@ -77,6 +79,9 @@ def allocate_command(
     ] = CHUNK_HOURS,
     source_id: Annotated[str | None, typer.Option(
         help="Load identity (default: endpoint + window).")] = None,
+    allow_overlap: Annotated[bool, typer.Option(
+        help="Load a window that overlaps one already loaded with other bounds (their shared "
+             "hours are then counted twice).")] = False,
     org_id: Annotated[str | None, typer.Option(help="X-Scope-OrgID tenant header.")] = None,
     ca_file: Annotated[str | None, typer.Option(help="CA bundle for https.")] = None,
     insecure: Annotated[bool | None, typer.Option(
@@ -104,7 +109,8 @@ def allocate_command(
         report = _run(settings, ClusterMetrics(
             client, resolution=settings.resolution_seconds, cluster_label=settings.cluster_label,
             default_cluster=settings.default_cluster), billing=billing, billing_db=billing_db,
-            billing_table=billing_table, db=db, base_url=endpoint.base_url)
+            billing_table=billing_table, db=db, base_url=endpoint.base_url,
+            allow_overlap=allow_overlap)
     finally:
         client.close()
     console.print(summary_table(report))
@@ -113,8 +119,8 @@ def allocate_command(
 
 
 def _run(settings: AllocationSettings, metrics: ClusterMetrics, *, billing: str | None,
-         billing_db: str | None, billing_table: str, db: str, base_url: str
-         ) -> AllocationReport:
+         billing_db: str | None, billing_table: str, db: str, base_url: str,
+         allow_overlap: bool) -> AllocationReport:
     # The billing rows first: a bad report fails before Prometheus is asked.
     index = _billing(billing, billing_db, billing_table, settings.start_s, settings.end_s,
                      settings.cost_column)
@@ -126,6 +132,8 @@ def _run(settings: AllocationSettings, metrics: ClusterMetrics, *, billing: str 
 
         sink = open_sink(db)
         try:
+            if settings.source_id is None and not allow_overlap:
+                _refuse_overlap(sink, settings, base_url)
             columns = (TextColumn("[bold]allocating hours"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())
             with Progress(*columns, console=console, transient=True,
@@ -142,6 +150,21 @@ def _run(settings: AllocationSettings, metrics: ClusterMetrics, *, billing: str 
                                       progress=update, ahead=ahead)
         finally:
             sink.close()
+
+
+def _refuse_overlap(sink: Sink, settings: AllocationSettings, base_url: str) -> None:
+    """Refuse a window sharing hours with one already loaded from this endpoint under other
+    bounds: both loads would keep those hours (the same window again replaces its rows)."""
+    found = overlapping(loaded_windows(sink, settings.table, base_url), settings.start_s,
+                        settings.end_s)
+    if found:
+        listed = ", ".join(f"{iso_hour(a)}/{iso_hour(b)}" for a, b in found[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        raise ConfigError(
+            f"window {iso_hour(settings.start_s)}/{iso_hour(settings.end_s)} overlaps "
+            f"{listed}{more}, already loaded into {settings.table} from {base_url}: the hours "
+            "they share would be counted twice; allocate the same window again to replace it, "
+            "a window that does not overlap, or pass --allow-overlap")
 
 
 def _billing(file: str | None, db: str | None, table: str, start: int, end: int,

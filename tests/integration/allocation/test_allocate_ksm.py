@@ -323,3 +323,42 @@ def test_cli_missing_billing_file_is_unreadable_input_as_ingest_says(
     assert code == EXIT_UNREADABLE == 2
     assert f"unreadable input: {missing}: no such file" in " ".join(err.split())
     assert "cannot reach Prometheus" not in err  # the billing file is read before any query
+
+
+def test_cli_refuses_a_window_overlapping_one_loaded_with_other_bounds(
+        *, env: None, ksm_prometheus: PrometheusServer, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both loads would keep the hours they share: a 12 h window then its first 6 hours
+    # counted those 6 hours twice, silently (new-user trial).
+    db = f"duckdb:///{tmp_path / 'a.duckdb'}"
+    bill = str(billing_file(tmp_path / "bill.csv"))
+    half = "2025-11-01T00:00:00Z"
+
+    def run(*args: str) -> tuple[int, str]:
+        code, _, err = run_main(monkeypatch, capsys, "--prometheus", ksm_prometheus.url,
+                                "--billing", bill, "--db", db, "--by", "namespace", *args)
+        return code, " ".join(err.split())
+
+    def loads() -> list[tuple[str, int]]:
+        sink = open_sink(db)
+        try:
+            return [(row["s"], row["n"]) for row in sink.query(
+                "k8s_allocation", 'SELECT "_focusflow_source" AS s, COUNT(*) AS n FROM {table} '
+                "GROUP BY ALL ORDER BY s").to_pylist()]
+        finally:
+            sink.close()
+
+    assert run("--start", START, "--end", END) == (0, "")
+    before = loads()
+    code, err = run("--start", START, "--end", half)
+    assert code == 1
+    assert (f"window 2025-10-31T18:00:00Z/{half} overlaps 2025-10-31T18:00:00Z/"
+            f"2025-11-01T06:00:00Z, already loaded into k8s_allocation from "
+            f"{ksm_prometheus.url}: the hours they share would be counted twice") in err
+    assert loads() == before  # nothing loaded
+    assert run("--start", START, "--end", END)[0] == 0  # the same window replaces its rows
+    assert loads() == before
+    assert run("--start", half, "--end", END, "--allow-overlap")[0] == 0
+    after = loads()
+    assert len(after) == 2 and before[0] in after
+    assert run("--start", half, "--end", END, "--source-id", "own-id")[0] == 0  # not checked
