@@ -26,11 +26,16 @@ def window_source_id(base_url: str, start: int, end: int) -> str:
     return f"{_PREFIX}:{base_url}:{iso_hour(start)}/{iso_hour(end)}"
 
 
-def loaded_windows(sink: Sink, table: str, base_url: str) -> list[Window]:
-    """The windows of ``base_url`` whose rows are in ``table`` under their default source
-    identity (a run given its own ``--source-id`` names no window); none if no table yet."""
+def loaded_windows(sink: Sink, table: str, base_url: str, start: int, end: int
+                   ) -> list[Window]:
+    """The windows of ``base_url`` with rows in ``table`` for an hour of [start, end), under
+    their default source identity (a run given its own ``--source-id`` names no window); none
+    if no table yet. Only the window's hours are read (an index on the period serves it)."""
     try:
-        _, rows = query_rows(sink, table, f"SELECT DISTINCT {quote(SOURCE_COLUMN)} FROM {{table}}")
+        _, rows = query_rows(
+            sink, table, f"SELECT DISTINCT {quote(SOURCE_COLUMN)} FROM {{table}} WHERE "
+            f"{quote('ChargePeriodStart')} < ? AND {quote('ChargePeriodEnd')} > ?",
+            [datetime.fromtimestamp(end, UTC), datetime.fromtimestamp(start, UTC)])
     except SinkError:  # nothing loaded yet
         return []
     prefix = f"{_PREFIX}:{base_url}:"

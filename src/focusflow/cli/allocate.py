@@ -155,8 +155,8 @@ def _run(settings: AllocationSettings, metrics: ClusterMetrics, *, billing: str 
 def _refuse_overlap(sink: Sink, settings: AllocationSettings, base_url: str) -> None:
     """Refuse a window sharing hours with one already loaded from this endpoint under other
     bounds: both loads would keep those hours (the same window again replaces its rows)."""
-    found = overlapping(loaded_windows(sink, settings.table, base_url), settings.start_s,
-                        settings.end_s)
+    start, end = settings.start_s, settings.end_s
+    found = overlapping(loaded_windows(sink, settings.table, base_url, start, end), start, end)
     if found:
         listed = ", ".join(f"{iso_hour(a)}/{iso_hour(b)}" for a, b in found[:5])
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
