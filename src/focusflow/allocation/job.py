@@ -57,6 +57,7 @@ class AllocationReport:
     by_namespace: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     default_priced: dict[tuple[str, str], tuple[str, Decimal]] = field(default_factory=dict)
     unplaced: int = 0
+    empty_hours: list[int] = field(default_factory=list)  # hours with no node to allocate
 
     @property
     def total(self) -> Decimal:
@@ -199,6 +200,8 @@ def _batches(settings: AllocationSettings, metrics: ClusterMetrics, presence: Se
         def modelled(index: int, start: int, end: int) -> _Modelled:
             raw = _answers(ahead, index, INPUTS)
             nodes = metrics.node_hours(start, end, next(raw), presence)
+            covered = {node.hour for node in nodes}
+            report.empty_hours += [h for h in range(start, end, HOUR) if h not in covered]
             for name in INPUTS[1:]:
                 placement.read(name, next(raw))
             placed = placement.place(_node_table(nodes))

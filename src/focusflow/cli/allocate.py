@@ -227,4 +227,9 @@ def _footer(report: AllocationReport) -> str:
                          f"x_Node FROM {table} WHERE x_PriceSource = 'default')")
     if report.unplaced:
         lines.append(f"{report.unplaced} container-hours ran on no known node (not allocated)")
+    if report.empty_hours:  # e.g. a window reaching past the history, or a scrape gap
+        first, last = report.empty_hours[0], report.empty_hours[-1]
+        span = iso_hour(first) if first == last else f"{iso_hour(first)} … {iso_hour(last)}"
+        lines.append(f"[yellow]{len(report.empty_hours)} hour(s) of the window had no node to "
+                     f"allocate (no kube_node_info series with a capacity): {span}[/]")
     return "\n".join(lines)

@@ -362,3 +362,25 @@ def test_cli_refuses_a_window_overlapping_one_loaded_with_other_bounds(
     after = loads()
     assert len(after) == 2 and before[0] in after
     assert run("--start", half, "--end", END, "--source-id", "own-id")[0] == 0  # not checked
+
+
+def test_cli_reports_the_hours_of_the_window_without_any_node(
+        *, env: None, ksm_prometheus: PrometheusServer, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # A window reaching past the history loaded its hours with data and said nothing of the
+    # others (new-user trial): they are now counted in the summary.
+    code, out, err = run_main(
+        monkeypatch, capsys, "--prometheus", ksm_prometheus.url, "--start", START,
+        "--end", "2025-11-01T09:00:00Z", "--billing", str(billing_file(tmp_path / "b.csv")),
+        "--db", f"duckdb:///{tmp_path / 'a.duckdb'}", "--by", "namespace")
+    assert code == 0, err
+    # The history ends at 06:00; Prometheus's 5-minute lookback still shows the nodes at the
+    # start of the hour from 06:00, so two hours are empty.
+    assert ("2 hour(s) of the window had no node to allocate (no kube_node_info series with a "
+            "capacity): 2025-11-01T07:00:00Z … 2025-11-01T08:00:00Z") in " ".join(out.split())
+    code, out, err = run_main(
+        monkeypatch, capsys, "--prometheus", ksm_prometheus.url, "--start", START, "--end", END,
+        "--billing", str(billing_file(tmp_path / "b.csv")),
+        "--db", f"duckdb:///{tmp_path / 'b.duckdb'}", "--by", "namespace")
+    assert code == 0, err
+    assert "had no node to allocate" not in out
