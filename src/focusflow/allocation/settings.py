@@ -8,6 +8,7 @@ environment variables), built by ``prometheus_settings``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -87,20 +88,36 @@ class AllocationSettings(BaseModel):
         return int(self.end.timestamp())
 
 
-def allocation_settings(**values: Any) -> AllocationSettings:
-    """Validated settings; problems become one ``ConfigError`` naming each field."""
+def allocation_settings(*, labels: Mapping[str, str] | None = None,
+                        **values: Any) -> AllocationSettings:
+    """Validated settings; problems become one ``ConfigError`` naming each field, as
+    ``labels`` calls it if given (the CLI's flags: ``--resolution``, not
+    ``resolution_seconds``)."""
+    named = labels or {}
     try:
         return AllocationSettings(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'window'}: "
-                    f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "window"
+            problems.append(f"{named.get(where, where)}: "
+                            f"{error['msg'].removeprefix('Value error, ')}")
         raise ConfigError("invalid allocation settings: " + "; ".join(problems)) from None
 
 
-def prometheus_settings(**endpoint: Any) -> ExportSettings:
+def prometheus_settings(*, labels: Mapping[str, str] | None = None,
+                        **endpoint: Any) -> ExportSettings:
     """The export job's endpoint settings (URL, auth, TLS, retries) for the allocation queries.
 
     Only the endpoint fields are used; the export destination fields get inert values.
+    Problems name the export job's variables (``PROMETHEUS_URL``), or as ``labels`` maps them.
     """
-    return load_settings(cluster_name="allocation", s3_bucket="unused-by-allocation",
-                         **endpoint)
+    try:
+        return load_settings(cluster_name="allocation", s3_bucket="unused-by-allocation",
+                             **endpoint)
+    except ConfigError as exc:  # the fields are the export job's; the problem is the endpoint's
+        message = str(exc).replace("invalid k8s-export settings", "invalid Prometheus endpoint", 1)
+        for variable, label in (labels or {}).items():
+            message = message.replace(f": {variable}: ", f": {label}: ").replace(
+                f"; {variable}: ", f"; {label}: ")
+        raise ConfigError(message) from None

@@ -38,6 +38,16 @@ if TYPE_CHECKING:
 By = Literal["container", "pod", "controller", "namespace"]
 
 
+# The settings' fields as this command's flags name them, for its error messages.
+FLAGS = {"start": "--start", "end": "--end", "table": "--table", "by": "--by",
+         "resolution_seconds": "--resolution", "chunk_hours": "--chunk-hours",
+         "cluster_label": "--cluster-label", "default_cluster": "--cluster",
+         "cost_column": "--cost-column", "currency": "--currency", "source_id": "--source-id"}
+
+ENDPOINT_FLAGS = {"PROMETHEUS_URL": "--prometheus", "PROMETHEUS_CA_FILE": "--ca-file",
+                  "PROMETHEUS_X_SCOPE_ORGID": "--org-id"}
+
+
 def _hour(flag: str, value: str) -> datetime:
     return utc_moment(flag, value, "an ISO 8601 UTC hour such as 2025-11-01T00:00:00Z")
 
@@ -101,9 +111,10 @@ def allocate_command(
         resolution_seconds=resolution, chunk_hours=chunk_hours, cluster_label=cluster_label,
         default_cluster=cluster,
         cost_column=cost_column, currency=currency, require_billing=require_billing,
-        source_id=source_id, prices=load_default_prices(default_prices))
+        source_id=source_id, prices=load_default_prices(default_prices), labels=FLAGS)
     endpoint = prometheus_settings(prometheus_url=prometheus, prometheus_x_scope_orgid=org_id,
-                                   prometheus_ca_file=ca_file, prometheus_insecure=insecure)
+                                   prometheus_ca_file=ca_file, prometheus_insecure=insecure,
+                                   labels=ENDPOINT_FLAGS)
     client = PrometheusClient(endpoint)
     try:
         report = _run(settings, ClusterMetrics(

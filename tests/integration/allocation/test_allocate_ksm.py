@@ -307,7 +307,8 @@ def test_cli_prometheus_url_without_a_scheme_is_refused_before_any_query(
     code, _, err = run_main(monkeypatch, capsys, "--prometheus", f"127.0.0.1:{free_port()}",
                             "--start", START, "--end", END, "--db", f"duckdb:///{db}")
     assert code == 1
-    assert "PROMETHEUS_URL: is not an http:// or https:// URL" in " ".join(err.split())
+    assert ("invalid Prometheus endpoint: --prometheus: is not an http:// or https:// URL"
+            in " ".join(err.split()))
     assert "retrying" not in err
     assert not db.exists()
 

@@ -17,11 +17,13 @@ from focusflow.allocation import (
     NodeHour,
     allocation_settings,
     load_default_prices,
+    prometheus_settings,
 )
 from focusflow.allocation.billing import BillingIndex, ChargeGroup
 from focusflow.allocation.matching import billing_keys, node_keys
 from focusflow.allocation.model import Shares
 from focusflow.allocation.rows import ChunkRows, PricedNodeHour, chunk_rows, with_controllers
+from focusflow.cli.allocate import ENDPOINT_FLAGS, FLAGS
 from focusflow.errors import ConfigError
 
 ARM = ("/subscriptions/S1/resourceGroups/MC_rg/providers/Microsoft.Compute/"
@@ -176,3 +178,19 @@ def test_a_pod_without_a_controlling_owner_has_a_null_controller_never_an_empty_
     assert rows.to_pylist() == [{"x_Controller": "web", "x_ControllerKind": "Deployment"},
                                 {"x_Controller": None, "x_ControllerKind": None},
                                 {"x_Controller": None, "x_ControllerKind": None}]
+
+
+def test_bad_settings_are_named_as_the_caller_names_them() -> None:
+    # The CLI's messages named pydantic's fields (resolution_seconds) instead of its flags.
+    with pytest.raises(ConfigError) as caught:
+        allocation_settings(start=datetime(2025, 11, 1, tzinfo=UTC),
+                            end=datetime(2025, 11, 2, tzinfo=UTC), resolution_seconds=7,
+                            chunk_hours=0, labels=FLAGS)
+    assert str(caught.value).startswith("invalid allocation settings: --resolution: expected "
+                                        "seconds that divide 3600")
+    assert "; --chunk-hours: " in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        prometheus_settings(prometheus_url="prometheus:9090", prometheus_ca_file=None,
+                            labels=ENDPOINT_FLAGS)
+    assert str(caught.value).startswith("invalid Prometheus endpoint: --prometheus: is not an "
+                                        "http:// or https:// URL")
