@@ -90,8 +90,8 @@ def allocate_command(
     source_id: Annotated[str | None, typer.Option(
         help="Load identity (default: endpoint + window).")] = None,
     allow_overlap: Annotated[bool, typer.Option(
-        "--allow-overlap", help="Load a window that overlaps one already loaded with other bounds (their shared "
-             "hours are then counted twice).")] = False,
+        "--allow-overlap", help="Load a window that overlaps one already loaded with other "
+        "bounds (their shared hours are then counted twice).")] = False,
     org_id: Annotated[str | None, typer.Option(help="X-Scope-OrgID tenant header.")] = None,
     ca_file: Annotated[str | None, typer.Option(help="CA bundle for https.")] = None,
     insecure: Annotated[bool | None, typer.Option(
