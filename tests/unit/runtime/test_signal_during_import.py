@@ -12,7 +12,9 @@ import importlib
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -21,46 +23,39 @@ from focusflow.errors import Interrupted
 from focusflow.sinks import open_sink
 
 
-def test_a_signal_inside_an_import_is_raised_by_the_next_check(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _module_signalling_itself(tmp_path, "slow_driver")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    restore = interrupts.install()
-    try:
-        module = importlib.import_module("slow_driver")
-        assert module.INITIALISED  # the import completed: nothing raised inside it
-        assert interrupts.received() == signal.SIGTERM
-        with pytest.raises(Interrupted) as stopped:
-            interrupts.check()
-        assert stopped.value.exit_code == 143
-    finally:
-        restore()
-        sys.modules.pop("slow_driver", None)
-
-
-def _module_signalling_itself(folder: Path, name: str) -> None:
-    (folder / f"{name}.py").write_text(
+@pytest.fixture
+def signalled_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """A module whose import sends this process SIGTERM, imported with the stop handlers on."""
+    (tmp_path / "signalling.py").write_text(
         "import os, signal\n"
         "os.kill(os.getpid(), signal.SIGTERM)\n"
         "for _ in range(10000):  # the handler runs at a bytecode boundary in here\n"
         "    pass\n"
         "INITIALISED = True\n")
-
-
-def test_open_sink_stops_before_opening_when_the_signal_came_during_an_import(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _module_signalling_itself(tmp_path, "driver_like")
     monkeypatch.syspath_prepend(str(tmp_path))
     restore = interrupts.install()
     try:
-        importlib.import_module("driver_like")  # the stop is recorded, not raised
-        db = tmp_path / "x.duckdb"
-        with pytest.raises(Interrupted):  # the lazy driver import checks as it returns
-            open_sink(f"duckdb:///{db}")
-        assert not db.exists()
+        yield importlib.import_module("signalling")
     finally:
         restore()
-        sys.modules.pop("driver_like", None)
+        sys.modules.pop("signalling", None)
+
+
+def test_a_signal_inside_an_import_is_raised_by_the_next_check(
+        signalled_import: ModuleType) -> None:
+    assert signalled_import.INITIALISED  # the import completed: nothing raised inside it
+    assert interrupts.received() == signal.SIGTERM
+    with pytest.raises(Interrupted, match="interrupted by SIGTERM"):
+        interrupts.check()
+
+
+def test_open_sink_stops_before_opening_when_the_signal_came_during_an_import(
+        signalled_import: ModuleType, tmp_path: Path) -> None:
+    assert signalled_import.INITIALISED  # the stop was recorded, not raised
+    db = tmp_path / "x.duckdb"
+    with pytest.raises(Interrupted):  # the lazy driver import checks as it returns
+        open_sink(f"duckdb:///{db}")
+    assert not db.exists()
 
 
 def test_outside_an_import_a_signal_is_raised_at_once() -> None:
