@@ -112,12 +112,5 @@ def prometheus_settings(*, labels: Mapping[str, str] | None = None,
     Only the endpoint fields are used; the export destination fields get inert values.
     Problems name the export job's variables (``PROMETHEUS_URL``), or as ``labels`` maps them.
     """
-    try:
-        return load_settings(cluster_name="allocation", s3_bucket="unused-by-allocation",
-                             **endpoint)
-    except ConfigError as exc:  # the fields are the export job's; the problem is the endpoint's
-        message = str(exc).replace("invalid k8s-export settings", "invalid Prometheus endpoint", 1)
-        for variable, label in (labels or {}).items():
-            message = message.replace(f": {variable}: ", f": {label}: ").replace(
-                f"; {variable}: ", f"; {label}: ")
-        raise ConfigError(message) from None
+    return load_settings(subject="Prometheus endpoint", labels=labels,
+                         cluster_name="allocation", s3_bucket="unused-by-allocation", **endpoint)

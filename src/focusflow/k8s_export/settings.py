@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -225,12 +226,17 @@ def _field_env_name(field: str) -> str:
     return field
 
 
-def load_settings(**overrides: Any) -> ExportSettings:
+def load_settings(*, subject: str = "k8s-export settings",
+                  labels: Mapping[str, str] | None = None, **overrides: Any) -> ExportSettings:
     """Settings from the environment, ``overrides`` (CLI flags; None = not given) winning.
+
+    A problem is reported as ``invalid <subject>``, each naming its variable (``PROMETHEUS_URL``)
+    or what ``labels`` maps it to (another command's flag, ``--prometheus``).
 
     ``HOSTNAME`` is ignored when it equals the machine's own host name: container runtimes set
     it to the pod name, so only a value the manifest set on purpose names the Prometheus host.
     """
+    named = labels or {}
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         settings = ExportSettings(**given)
@@ -242,8 +248,8 @@ def load_settings(**overrides: Any) -> ExportSettings:
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "missing":
                 message = "is required"
-            problems.append(f"{name}: {message}")
-        raise ConfigError("invalid k8s-export settings: " + "; ".join(problems)) from None
+            problems.append(f"{named.get(name, name)}: {message}")
+        raise ConfigError(f"invalid {subject}: " + "; ".join(problems)) from None
     if "hostname" not in given and settings.hostname == socket.gethostname():
         settings = settings.model_copy(update={"hostname": "localhost"})
     return settings
