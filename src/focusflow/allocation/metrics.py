@@ -73,9 +73,12 @@ class _RangeSeries(msgspec.Struct):
 _MATRIX = msgspec.json.Decoder(list[_RangeSeries])
 
 
+HOUR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # ``iso_hour``'s, which ``windows`` reads back
+
+
 def iso_hour(seconds: int) -> str:
     """An hour's start as people read it: ``2026-03-10T02:00:00Z``."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime(HOUR_FORMAT)
 
 
 class ClusterMetrics:

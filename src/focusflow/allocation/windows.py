@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from focusflow.allocation.metrics import iso_hour
+from focusflow.allocation.metrics import HOUR_FORMAT, iso_hour
 from focusflow.errors import SinkError
 from focusflow.sinks import Sink, quote
 from focusflow.sinks.base import SOURCE_COLUMN, query_rows
 
 _PREFIX = "k8s-allocation"
-_HOUR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 Window = tuple[int, int]  # [start, end) in Unix seconds
 
@@ -54,10 +53,14 @@ def overlapping(windows: list[Window], start: int, end: int) -> list[Window]:
 
 
 def _parsed(text: str) -> Window | None:
+    """The window of ``<start>/<end>`` as ``window_source_id`` writes it, else None."""
     first, sep, last = text.partition("/")
     try:
-        return (int(datetime.strptime(first, _HOUR_FORMAT).replace(tzinfo=UTC).timestamp()),
-                int(datetime.strptime(last, _HOUR_FORMAT).replace(tzinfo=UTC).timestamp())) \
-            if sep else None
+        return (_seconds(first), _seconds(last)) if sep else None
     except ValueError:  # not a window this module wrote
         return None
+
+
+def _seconds(hour: str) -> int:
+    """``iso_hour`` read back."""
+    return int(datetime.strptime(hour, HOUR_FORMAT).replace(tzinfo=UTC).timestamp())

@@ -172,7 +172,7 @@ def _refuse_overlap(sink: Sink, settings: AllocationSettings, base_url: str) -> 
         listed = ", ".join(f"{iso_hour(a)}/{iso_hour(b)}" for a, b in found[:5])
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
         raise ConfigError(
-            f"window {iso_hour(settings.start_s)}/{iso_hour(settings.end_s)} overlaps "
+            f"window {iso_hour(start)}/{iso_hour(end)} overlaps "
             f"{listed}{more}, already loaded into {settings.table} from {base_url}: the hours "
             "they share would be counted twice; allocate the same window again to replace it, "
             "a window that does not overlap, or pass --allow-overlap")
