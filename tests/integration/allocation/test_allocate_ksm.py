@@ -362,6 +362,8 @@ def test_cli_refuses_a_window_overlapping_one_loaded_with_other_bounds(
     assert run("--start", half, "--end", END, "--allow-overlap")[0] == 0
     after = loads()
     assert len(after) == 2 and before[0] in after
+    assert run("--start", half, "--end", END) == (0, "")  # loaded already: it replaces itself
+    assert loads() == after
     assert run("--start", half, "--end", END, "--source-id", "own-id")[0] == 0  # not checked
 
 

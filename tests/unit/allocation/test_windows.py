@@ -23,3 +23,12 @@ def test_only_windows_sharing_an_hour_with_other_bounds_overlap() -> None:
     assert overlapping(days, T + 3 * DAY, T + 4 * DAY) == []  # the next day touches, no overlap
     assert overlapping(days, T, T + 3 * DAY) == days  # a window over all three
     assert overlapping(days, T + DAY - H, T + DAY + H) == days[:2]  # one hour into each
+
+
+def test_a_window_loaded_already_may_be_replaced_whatever_overlaps_it() -> None:
+    # Two windows loaded with --allow-overlap: re-running either one replaces its own rows and
+    # adds no double count, so it is not refused (the new-user trial found it was).
+    loaded = [(T, T + 6 * H), (T + 3 * H, T + 9 * H)]
+    assert overlapping(loaded, T + 3 * H, T + 9 * H) == []
+    assert overlapping(loaded, T, T + 6 * H) == []
+    assert overlapping(loaded, T + 4 * H, T + 9 * H) == loaded  # other bounds: still refused
